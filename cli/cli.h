@@ -1,0 +1,22 @@
+/* The tok command: one function per subcommand, dispatched from main.c.
+ * Exit codes: 0 success, 1 runtime failure, 2 usage error. */
+#ifndef TOK_CLI_H
+#define TOK_CLI_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+int cmd_encode(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
+int cmd_count(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+
+/* Prints "tok CMD: message" to stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reads a whole file ("-" = stdin) into a NUL-terminated buffer. */
+char *cli_read_file(const char *path, size_t *len);
+/* True if argv[i] is --help or -h. */
+bool cli_is_help(const char *arg);
+#endif

@@ -1,0 +1,99 @@
+/* tok: entry point and subcommand dispatch. */
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "tok.h"
+
+static int cmd_version(int argc, char **argv) {
+    (void)argc; (void)argv;
+    printf("tok %s\n", TOK_VERSION);
+    return EXIT_OK;
+}
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: tok COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'tok COMMAND --help' describes one command. Exit status: 0 success,\n"
+               "1 runtime failure, 2 usage error.\n");
+}
+
+void cli_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "tok %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+bool cli_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
+
+char *cli_read_file(const char *path, size_t *len) {
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) break;
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) { free(buf); buf = NULL; break; }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f);
+    if (f != stdin) fclose(f);
+    if (!buf || bad) { free(buf); return NULL; }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* Built-in encodings ship in data/ beside the build tree, or share/tok when
+ * installed; find them relative to the executable unless TOK_DATA_DIR is set. */
+static void locate_data_dir(void) {
+    static char dir[PATH_MAX + 32];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return;
+    exe[n] = 0;
+    char *d = dirname(exe);
+    const char *candidates[] = {"/../data", "/../share/tok", "/data"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(dir, sizeof dir, "%s%s", d, candidates[i]);
+        char probe[sizeof dir + 32];
+        snprintf(probe, sizeof probe, "%s/encodings.json", dir);
+        if (access(probe, R_OK) == 0) { tok_set_data_dir(dir); return; }
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return EXIT_USAGE; }
+    if (cli_is_help(argv[1]) || !strcmp(argv[1], "help")) { usage(stdout); return EXIT_OK; }
+    if (!strcmp(argv[1], "--version")) { printf("tok %s\n", TOK_VERSION); return EXIT_OK; }
+    locate_data_dir();
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "tok: unknown command '%s' (see 'tok --help')\n", argv[1]);
+    return EXIT_USAGE;
+}

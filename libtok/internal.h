@@ -1,0 +1,37 @@
+/* libtok private declarations shared between its files. Not installed. */
+#ifndef TOK_INTERNAL_H
+#define TOK_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tok.h"
+
+/* Fills err (if non-NULL) and returns the code, so callers can
+ * `return tok_fail(err, TOK_EFORMAT, "%s: line %zu: ...", path, line);` */
+int tok_fail(tok_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prefixes an existing message: "context: old message". */
+void tok_error_prefix(tok_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int tok_ids_push(tok_ids *v, int32_t id);
+int tok_ids_reserve(tok_ids *v, size_t extra);
+int tok_bytes_append(tok_bytes *b, const void *data, size_t n);
+
+/* Reads a whole file; the buffer is NUL-terminated. */
+char *tok_read_file(const char *path, size_t *len, tok_error *err);
+
+/* Decodes one UTF-8 sequence at s (len > 0 bytes available). Returns its
+ * length (1..4) and the code point, or 0 if the bytes are not valid UTF-8. */
+int tok_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
+int tok_utf8_encode(uint32_t cp, char out[4]);
+
+/* Copies text replacing every maximal invalid UTF-8 subsequence with U+FFFD. */
+char *tok_utf8_sanitize(const char *s, size_t len, size_t *out_len);
+
+
+
+/* Full path of a file under the data directory; -1 if not found anywhere. */
+int tok_data_path(const char *rel, char *out, size_t out_size);
+#endif
