@@ -24,6 +24,7 @@ struct command {
 
 static const struct command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"inspect", cmd_inspect, "print a GGUF file's metadata and tensor table"},
 };
 
 static void usage(FILE *f) {

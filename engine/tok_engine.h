@@ -1,6 +1,12 @@
 /*
  * tok engine: GGUF files, the forward pass of Llama-family models on the CPU,
  * samplers, and the backends the pipeline calls. Depends on libtok only.
+ *
+ * Ownership: a tok_gguf owns its mmap; a tok_model owns its tok_gguf and is
+ * immutable after loading, so any number of sessions (each with its own KV
+ * cache, scratch buffers and threads) may run on one model from several
+ * threads at once. Functions that can fail take a caller-owned tok_error and
+ * return 0 / non-NULL on success. Nothing here prints or exits.
  */
 #ifndef TOK_ENGINE_H
 #define TOK_ENGINE_H
@@ -14,6 +20,154 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- GGUF files ------------------------------------------------------------ */
+
+/* Metadata value types, numbered as in the GGUF specification. */
+enum tok_gguf_type {
+    TOK_GGUF_U8 = 0, TOK_GGUF_I8 = 1, TOK_GGUF_U16 = 2, TOK_GGUF_I16 = 3,
+    TOK_GGUF_U32 = 4, TOK_GGUF_I32 = 5, TOK_GGUF_F32 = 6, TOK_GGUF_BOOL = 7,
+    TOK_GGUF_STRING = 8, TOK_GGUF_ARRAY = 9, TOK_GGUF_U64 = 10, TOK_GGUF_I64 = 11,
+    TOK_GGUF_F64 = 12
+};
+
+/* Tensor types, numbered as ggml numbers them. Only the ones the engine can
+ * read are listed; tok_tensor_type_name() names any id ggml defines. */
+enum tok_tensor_type {
+    TOK_TYPE_F32 = 0, TOK_TYPE_F16 = 1, TOK_TYPE_Q4_0 = 2, TOK_TYPE_Q4_1 = 3,
+    TOK_TYPE_Q5_0 = 6, TOK_TYPE_Q5_1 = 7, TOK_TYPE_Q8_0 = 8, TOK_TYPE_Q8_1 = 9,
+    TOK_TYPE_Q2_K = 10, TOK_TYPE_Q3_K = 11, TOK_TYPE_Q4_K = 12, TOK_TYPE_Q5_K = 13,
+    TOK_TYPE_Q6_K = 14, TOK_TYPE_Q8_K = 15, TOK_TYPE_BF16 = 30
+};
+
+typedef struct tok_gguf tok_gguf;
+
+/* A string inside the file: NOT NUL-terminated (GGUF strings carry a length). */
+typedef struct tok_gguf_str {
+    const char *s;
+    uint64_t len;
+} tok_gguf_str;
+
+/* One tensor of the file; `data` points into the mmap (nbytes long). */
+typedef struct tok_gguf_tensor {
+    const char *name;   /* NUL-terminated copy */
+    uint32_t n_dims;    /* 1..4 */
+    int64_t ne[4];      /* ne[0] is the contiguous dimension; unused dims are 1 */
+    int type;           /* enum tok_tensor_type */
+    uint64_t offset;    /* from the start of the data section */
+    uint64_t nbytes;
+    const void *data;
+} tok_gguf_tensor;
+
+/* Opens and validates a GGUF v2/v3 file (mmap'd read-only). Every offset,
+ * length and size is checked against the file; errors name the file, the key
+ * or tensor and the cause. */
+tok_gguf *tok_gguf_open(const char *path, tok_error *err);
+/* The same on a caller-owned buffer that must outlive the handle; `name` is
+ * used in messages. */
+tok_gguf *tok_gguf_open_memory(const void *data, size_t size, const char *name, tok_error *err);
+void tok_gguf_close(tok_gguf *g);
+
+uint32_t tok_gguf_version(const tok_gguf *g);
+uint32_t tok_gguf_alignment(const tok_gguf *g);
+uint64_t tok_gguf_data_offset(const tok_gguf *g); /* file offset of the data section */
+const char *tok_gguf_path(const tok_gguf *g);
+
+/* Metadata: keys in file order. */
+int64_t tok_gguf_n_kv(const tok_gguf *g);
+const char *tok_gguf_key(const tok_gguf *g, int64_t i);   /* NUL-terminated */
+int tok_gguf_kv_type(const tok_gguf *g, int64_t i);       /* enum tok_gguf_type */
+int64_t tok_gguf_find_key(const tok_gguf *g, const char *key); /* -1 if absent */
+
+/* Typed getters by key; false if the key is absent or of an incompatible
+ * type. get_int accepts every integer type (and bool), get_float F32/F64,
+ * get_string a STRING (the pointer is NUL-terminated and owned by g). */
+bool tok_gguf_get_int(const tok_gguf *g, const char *key, int64_t *out);
+bool tok_gguf_get_uint(const tok_gguf *g, const char *key, uint64_t *out);
+bool tok_gguf_get_float(const tok_gguf *g, const char *key, double *out);
+bool tok_gguf_get_bool(const tok_gguf *g, const char *key, bool *out);
+const char *tok_gguf_get_string(const tok_gguf *g, const char *key);
+/* By index, for listing; scalar values only. */
+bool tok_gguf_kv_int(const tok_gguf *g, int64_t i, int64_t *out);
+bool tok_gguf_kv_uint(const tok_gguf *g, int64_t i, uint64_t *out);
+bool tok_gguf_kv_float(const tok_gguf *g, int64_t i, double *out);
+const char *tok_gguf_kv_string(const tok_gguf *g, int64_t i);
+
+/* Arrays: element type and count (false if the key is absent or not an
+ * array). Elements are read with the accessors below, which convert like the
+ * scalar getters; i must be < n. Arrays of arrays are skipped over when
+ * reading the file and report type TOK_GGUF_ARRAY with no accessors. */
+bool tok_gguf_get_array(const tok_gguf *g, const char *key, int *elem_type, uint64_t *n);
+bool tok_gguf_kv_array(const tok_gguf *g, int64_t i, int *elem_type, uint64_t *n);
+int64_t tok_gguf_array_int(const tok_gguf *g, int64_t kv, uint64_t i);
+double tok_gguf_array_float(const tok_gguf *g, int64_t kv, uint64_t i);
+tok_gguf_str tok_gguf_array_string(const tok_gguf *g, int64_t kv, uint64_t i);
+
+/* Tensors in file order. */
+int64_t tok_gguf_n_tensors(const tok_gguf *g);
+const tok_gguf_tensor *tok_gguf_tensor_at(const tok_gguf *g, int64_t i);
+const tok_gguf_tensor *tok_gguf_find_tensor(const tok_gguf *g, const char *name);
+
+/* "Q4_K", "F32", ...; "?" for an id ggml does not define. */
+const char *tok_tensor_type_name(int type);
+const char *tok_gguf_type_name(int type);
+/* Values per block and bytes per block; 0 if the engine cannot read the type. */
+int64_t tok_tensor_type_block(int type);
+int64_t tok_tensor_type_size(int type);
+
+/* ---- models and sessions ----------------------------------------------------- */
+
+typedef struct tok_model tok_model;
+typedef struct tok_session tok_session;
+
+typedef struct tok_model_params {
+    bool use_mmap; /* reserved: the file is always mmap'd today */
+} tok_model_params;
+
+tok_model_params tok_model_default_params(void);
+
+/* Loads a GGUF model (architectures `llama`, `qwen2`). Unsupported
+ * architectures or tensor types are named in the error. */
+tok_model *tok_model_load(const char *path, const tok_model_params *p, tok_error *err);
+void tok_model_free(tok_model *m);
+
+/* The model's shape, read from its GGUF metadata. */
+typedef struct tok_model_info {
+    const char *arch;   /* "llama" or "qwen2" */
+    int dim, n_layers, n_heads, n_kv_heads, head_dim, ffn_dim, vocab_size;
+    int ctx_train;      /* ARCH.context_length */
+    float rope_base, norm_eps;
+    bool tied_output;   /* output.weight absent: logits use token_embd */
+    uint64_t weight_bytes;
+} tok_model_info;
+
+const tok_model_info *tok_model_get_info(const tok_model *m);
+/* The GGUF file behind the model (tokenizer metadata lives there). */
+const tok_gguf *tok_model_gguf(const tok_model *m);
+
+typedef struct tok_session_params {
+    int n_ctx;     /* KV cache positions; 0 = the model's training context */
+    int n_threads; /* worker threads including the caller; 0 = 1 */
+    int n_batch;   /* prompt tokens per forward batch; 0 = 64 */
+} tok_session_params;
+
+tok_session_params tok_session_default_params(void);
+
+/* A session holds the KV cache (F32) and scratch buffers for one sequence;
+ * it reads the model, never writes it. */
+tok_session *tok_session_new(const tok_model *m, const tok_session_params *p, tok_error *err);
+void tok_session_free(tok_session *s);
+
+/* Appends ids[0..n) at the next positions. If logits is non-NULL it receives
+ * vocab_size floats: for the last token only, or (all_logits) for each of the
+ * n tokens one after the other. Fails (TOK_ERANGE) if the context is full or
+ * an id is outside the vocabulary; the session is unchanged then. */
+int tok_session_eval(tok_session *s, const int32_t *ids, int n, float *logits, bool all_logits,
+                     tok_error *err);
+int tok_session_n_past(const tok_session *s);
+int tok_session_n_ctx(const tok_session *s);
+/* Forgets positions >= n_past (0 clears the session). */
+void tok_session_rewind(tok_session *s, int n_past);
 
 #ifdef __cplusplus
 }
