@@ -1,0 +1,234 @@
+/*
+ * SentencePiece models inside libtok (private header).
+ *
+ * Two ways in:
+ *   spm_load()       parses a SentencePiece `.model` file (ModelProto protobuf);
+ *   spm_from_vocab() builds the same model from parallel arrays of pieces,
+ *                    scores and types plus options, which is what a GGUF
+ *                    `tokenizer.ggml.*` vocabulary carries.
+ * Both give an immutable spm_model: any number of threads may call
+ * spm_encode/spm_decode on it at once (all scratch memory is per call).
+ *
+ * spm_encode reproduces SentencePieceProcessor::Encode(text) of SentencePiece
+ * 0.1.97 id for id (normalizer, BPE or Unigram, byte fallback, merging of
+ * unknown runs) and never adds BOS/EOS; spm_decode reproduces
+ * DecodeIds(ids).
+ *
+ * The part below "implementation" is shared by the spm_*.c files only.
+ */
+#ifndef TOK_SPM_H
+#define TOK_SPM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tok.h"
+
+typedef struct spm_model spm_model;
+
+/* Piece types, numbered as in sentencepiece_model.proto (and GGUF token_type). */
+enum spm_piece_type {
+    SPM_NORMAL = 1,
+    SPM_UNKNOWN = 2,
+    SPM_CONTROL = 3,
+    SPM_USER_DEFINED = 4,
+    SPM_UNUSED = 5,
+    SPM_BYTE = 6
+};
+
+enum spm_model_type { SPM_UNIGRAM = 1, SPM_BPE = 2, SPM_WORD = 3, SPM_CHAR = 4 };
+
+/* "derive it the way SentencePiece does" (look the piece name up) */
+#define SPM_ID_AUTO (-2)
+
+typedef struct spm_options {
+    int model_type;                  /* SPM_BPE or SPM_UNIGRAM */
+    bool add_dummy_prefix;           /* default true */
+    bool remove_extra_whitespaces;   /* default false for GGUF llama vocabularies */
+    bool escape_whitespaces;         /* ' ' -> U+2581; default true */
+    bool treat_whitespace_as_suffix; /* default false */
+    bool byte_fallback;              /* default: true iff the vocab has <0xNN> BYTE pieces */
+    bool split_digits;               /* recorded only: it shapes training, not encoding */
+    /* Optional precompiled charsmap (NULL = identity normalization). */
+    const void *charsmap;
+    size_t charsmap_len;
+    /* Special ids; SPM_ID_AUTO looks up "<unk>", "<s>", "</s>", "<pad>" as
+     * SentencePieceProcessor::bos_id() etc. do. -1 = none. */
+    int32_t unk_id, bos_id, eos_id, pad_id;
+} spm_options;
+
+/* Defaults for a GGUF llama vocabulary: BPE, dummy prefix, identity
+ * normalization, whitespace kept, escape on, byte_fallback auto-detected. */
+spm_options spm_default_options(void);
+
+/* Parses a .model file held in memory. name_for_errors prefixes every message
+ * ("x.model: offset 1234: field 1: length 99999999 exceeds the message"). */
+spm_model *spm_load(const char *data, size_t len, const char *name_for_errors, tok_error *err);
+spm_model *spm_load_file(const char *path, tok_error *err);
+
+/* Builds a model from n pieces (NUL-terminated UTF-8), their scores and types
+ * (enum spm_piece_type; NULL types = all NORMAL; NULL scores = all 0). The
+ * arrays are copied. opts NULL = spm_default_options(). */
+spm_model *spm_from_vocab(const char *const *pieces, const float *scores, const int32_t *types,
+                          size_t n, const spm_options *opts, tok_error *err);
+
+void spm_free(spm_model *m);
+
+/* Appends the ids of text[0..len) to out: SentencePiece's encode(text), no
+ * BOS/EOS. Invalid UTF-8 bytes become U+FFFD, as in SentencePiece. */
+int spm_encode(const spm_model *m, const char *text, size_t len, tok_ids *out, tok_error *err);
+
+/* Appends DecodeIds(ids) to out (NUL-terminated). Ids outside the vocabulary
+ * fail with TOK_ERANGE. Control pieces decode to nothing, <unk> to
+ * unk_surface (" \u2047 " by default). */
+int spm_decode(const spm_model *m, const int32_t *ids, size_t n, tok_bytes *out, tok_error *err);
+
+size_t spm_vocab_size(const spm_model *m);
+/* The piece's bytes (NUL-terminated too) or NULL for an id out of range. */
+const char *spm_piece(const spm_model *m, int32_t id, size_t *len);
+float spm_score(const spm_model *m, int32_t id);
+int spm_piece_type(const spm_model *m, int32_t id); /* 0 if out of range */
+/* SentencePieceProcessor::PieceToId: -1 when the piece is not in the vocabulary
+ * (SentencePiece itself would answer unk_id). */
+int32_t spm_piece_id(const spm_model *m, const char *bytes, size_t len);
+int32_t spm_bos_id(const spm_model *m); /* -1 when the model has none */
+int32_t spm_eos_id(const spm_model *m);
+int32_t spm_unk_id(const spm_model *m);
+int32_t spm_pad_id(const spm_model *m);
+int spm_model_type(const spm_model *m);
+/* The options in effect (as parsed from the .model or given). charsmap points
+ * into the model. */
+const spm_options *spm_model_options(const spm_model *m);
+
+/* ===================== implementation (spm_*.c only) ===================== */
+
+/* Raw contents of a ModelProto, as read by spm_proto.c. Strings point into
+ * the file buffer (not NUL-terminated). */
+typedef struct spm_proto_piece {
+    const char *piece;
+    uint32_t len;
+    float score;
+    int32_t type;
+} spm_proto_piece;
+
+typedef struct spm_proto {
+    spm_proto_piece *pieces;
+    size_t n_pieces, cap_pieces;
+    /* trainer_spec */
+    int32_t model_type, vocab_size, max_sentencepiece_length;
+    bool byte_fallback, split_digits, split_by_whitespace, split_by_unicode_script,
+        split_by_number, treat_whitespace_as_suffix, allow_whitespace_only_pieces;
+    int32_t unk_id, bos_id, eos_id, pad_id;
+    const char *unk_piece, *bos_piece, *eos_piece, *pad_piece, *unk_surface;
+    uint32_t unk_piece_len, bos_piece_len, eos_piece_len, pad_piece_len, unk_surface_len;
+    bool has_unk_surface;
+    /* normalizer_spec */
+    const char *norm_name;
+    uint32_t norm_name_len;
+    const char *charsmap;
+    uint32_t charsmap_len;
+    bool add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces;
+    /* denormalizer_spec */
+    uint32_t denorm_charsmap_len;
+} spm_proto;
+
+/* Fills p (freed with spm_proto_free) or fails with a message naming the
+ * byte offset and field. */
+int spm_proto_parse(const unsigned char *data, size_t len, const char *name, spm_proto *p,
+                    tok_error *err);
+void spm_proto_free(spm_proto *p);
+
+/* Darts-clone double array (the layout SentencePiece stores charsmaps in). */
+typedef struct spm_darts {
+    const uint32_t *units;
+    size_t n;
+} spm_darts;
+
+/* Byte trie of the vocabulary (NORMAL, USER_DEFINED, UNUSED pieces): an
+ * open-addressing hash of edges (node, byte) -> child. */
+typedef struct spm_trie {
+    uint64_t *keys;  /* (parent << 8 | byte) + 1; 0 = empty slot */
+    uint32_t *child; /* node id of the edge's target */
+    size_t mask;     /* slots - 1 */
+    int32_t *value;  /* per node: piece id or -1 */
+    size_t n_nodes, cap_nodes;
+    uint32_t root_child[256]; /* fast path for the first byte; 0 = none */
+} spm_trie;
+
+typedef struct spm_piece_rec {
+    uint32_t off, len; /* into spm_model.blob */
+    float score;
+    int32_t type;
+} spm_piece_rec;
+
+struct spm_model {
+    spm_options opts;
+    size_t n;
+    spm_piece_rec *pieces;
+    char *blob; /* piece bytes, each NUL-terminated */
+    /* string -> ids: normal (NORMAL/USER_DEFINED/UNUSED) and reserved (others) */
+    uint32_t *hslot; /* entry index + 1, 0 = empty */
+    size_t hmask;
+    struct spm_hent { uint32_t off, len; int32_t normal, reserved; uint64_t h; } *hent;
+    size_t n_hent;
+    spm_trie trie;
+    int32_t unk_id;      /* the UNKNOWN piece used while encoding */
+    int32_t bos_id, eos_id, unk_out_id, pad_id; /* as the processor reports them */
+    int32_t byte_id[256]; /* <0xNN> pieces, or unk */
+    int32_t *canon;      /* decode: PieceToId(IdToPiece(id)) */
+    bool has_user_defined, has_unused;
+    uint32_t max_normal_len; /* longest NORMAL/USER_DEFINED/UNUSED piece, bytes */
+    float min_score, max_score; /* over NORMAL pieces, as unigram_model.cc */
+    char *charsmap_copy; /* owned: units (host order), strings, then the raw blob */
+    spm_darts darts;
+    const char *norm_strings; /* NUL-separated replacement strings */
+    size_t norm_strings_len;
+    char *unk_surface;
+    size_t unk_surface_len;
+};
+
+/* spm_model.c */
+uint64_t spm_hash(const char *s, size_t len);
+/* Id of the NORMAL/USER_DEFINED/UNUSED piece equal to s, or -1. */
+int32_t spm_lookup_normal(const spm_model *m, const char *s, size_t len, uint64_t h);
+/* PieceToId with SentencePiece's fallback to unk_id. */
+int32_t spm_piece_to_id(const spm_model *m, const char *s, size_t len);
+/* Child of node by byte b in the vocabulary trie, 0 if none (0 is the root,
+ * never a child). */
+static inline uint32_t spm_trie_step(const spm_trie *t, uint32_t node, unsigned char b) {
+    if (node == 0) return t->root_child[b];
+    uint64_t key = (((uint64_t)node << 8) | b) + 1;
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & t->mask;
+    for (;;) {
+        if (t->keys[i] == key) return t->child[i];
+        if (t->keys[i] == 0) return 0;
+        i = (i + 1) & t->mask;
+    }
+}
+
+/* spm_normalize.c */
+int spm_charsmap_init(spm_model *m, const void *data, size_t len, tok_error *err);
+/* SentencePiece's Normalizer::Normalize; appends to out. */
+int spm_normalize(const spm_model *m, const char *text, size_t len, tok_bytes *out);
+
+/* spm_bpe.c / spm_unigram.c: raw segmentation of normalized text into
+ * (offset, length, id) triples, before byte fallback and unknown merging. */
+typedef struct spm_seg {
+    uint32_t off, len;
+    int32_t id;
+} spm_seg;
+typedef struct spm_segs {
+    spm_seg *v;
+    size_t n, cap;
+} spm_segs;
+int spm_segs_push(spm_segs *s, uint32_t off, uint32_t len, int32_t id);
+int spm_bpe_segment(const spm_model *m, const char *s, size_t len, spm_segs *out);
+int spm_unigram_segment(const spm_model *m, const char *s, size_t len, spm_segs *out);
+
+/* SentencePiece's OneCharLen: length from the lead byte only. */
+static inline size_t spm_one_char_len(unsigned char c) {
+    return (size_t)"\1\1\1\1\1\1\1\1\1\1\1\1\2\2\3\4"[c >> 4];
+}
+
+#endif

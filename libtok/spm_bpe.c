@@ -1,0 +1,202 @@
+/*
+ * SentencePiece BPE segmentation (bpe_model.cc, Model::Encode), rewritten.
+ *
+ * The normalized text starts as one symbol per UTF-8 character (a user-defined
+ * piece starting here is one frozen symbol instead). A max-heap holds every
+ * adjacent pair whose concatenation is a piece, keyed by that piece's score;
+ * ties go to the leftmost pair. Pop the best pair, skip it if stale (one side
+ * was merged away or grew since: the stored size no longer matches), merge,
+ * and push the two new neighbour pairs. SentencePiece BPE has no merge list:
+ * the priority is the score of the merged piece, and there is no
+ * pre-tokenization at encode time - pieces simply never span what training
+ * did not join.
+ *
+ * Cost: O(n log n) for n characters - each merge pushes at most two pairs, so
+ * the heap sees at most 3n entries - with one hash lookup per candidate pair
+ * (skipped outright when the pair is longer than the longest piece). No
+ * quadratic case: a megabyte without spaces is one heap run.
+ *
+ * UNUSED pieces: a merge may produce one; at the end such symbols are split
+ * back into the two halves they were last proposed from (SentencePiece's
+ * rev_merge map keeps the last proposal per piece), recursively.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "spm.h"
+
+typedef struct sym {
+    uint32_t off, len;
+    int32_t prev, next;
+    bool freeze;
+} sym;
+
+typedef struct pair {
+    float score;
+    int32_t left, right;
+    uint32_t size;
+} pair;
+
+typedef struct heap {
+    pair *v;
+    size_t n, cap;
+} heap;
+
+/* a outranks b: higher score, then smaller left index (bpe_model.cc's comparator) */
+static inline bool outranks(const pair *a, const pair *b) {
+    return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+static int heap_push(heap *h, pair p) {
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 256;
+        pair *nv = realloc(h->v, cap * sizeof *nv);
+        if (!nv) return TOK_ENOMEM;
+        h->v = nv;
+        h->cap = cap;
+    }
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!outranks(&p, &h->v[parent])) break;
+        h->v[i] = h->v[parent];
+        i = parent;
+    }
+    h->v[i] = p;
+    return 0;
+}
+
+static pair heap_pop(heap *h) {
+    pair top = h->v[0], last = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n) break;
+        if (c + 1 < h->n && outranks(&h->v[c + 1], &h->v[c])) c++;
+        if (!outranks(&h->v[c], &last)) break;
+        h->v[i] = h->v[c];
+        i = c;
+    }
+    if (h->n) h->v[i] = last;
+    return top;
+}
+
+/* last proposed split of an UNUSED piece: id -> length of the left half */
+typedef struct revmap {
+    int32_t *id;
+    uint32_t *left_len;
+    size_t n, cap;
+} revmap;
+
+static int rev_set(revmap *r, int32_t id, uint32_t left_len) {
+    for (size_t i = 0; i < r->n; i++)
+        if (r->id[i] == id) return r->left_len[i] = left_len, 0;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        int32_t *a = realloc(r->id, cap * sizeof *a);
+        if (!a) return TOK_ENOMEM;
+        r->id = a;
+        uint32_t *b = realloc(r->left_len, cap * sizeof *b);
+        if (!b) return TOK_ENOMEM;
+        r->left_len = b;
+        r->cap = cap;
+    }
+    r->id[r->n] = id;
+    r->left_len[r->n++] = left_len;
+    return 0;
+}
+
+typedef struct ctx {
+    const spm_model *m;
+    const char *s;
+    sym *syms;
+    heap h;
+    revmap rev;
+} ctx;
+
+static int maybe_add_pair(ctx *c, int32_t l, int32_t r) {
+    if (l < 0 || r < 0 || c->syms[l].freeze || c->syms[r].freeze) return 0;
+    uint32_t size = c->syms[l].len + c->syms[r].len;
+    if (size > c->m->max_normal_len) return 0;
+    const char *p = c->s + c->syms[l].off;
+    int32_t id = spm_lookup_normal(c->m, p, size, spm_hash(p, size));
+    if (id < 0) return 0;
+    if (heap_push(&c->h, (pair){c->m->pieces[id].score, l, r, size})) return TOK_ENOMEM;
+    if (c->m->pieces[id].type == SPM_UNUSED) return rev_set(&c->rev, id, c->syms[l].len);
+    return 0;
+}
+
+static int resegment(ctx *c, uint32_t off, uint32_t len, spm_segs *out, int depth) {
+    int32_t id = spm_piece_to_id(c->m, c->s + off, len);
+    if (id >= 0 && c->m->pieces[id].type == SPM_UNUSED && depth < 64) {
+        for (size_t i = 0; i < c->rev.n; i++) {
+            if (c->rev.id[i] != id) continue;
+            uint32_t ll = c->rev.left_len[i];
+            if (resegment(c, off, ll, out, depth + 1)) return TOK_ENOMEM;
+            return resegment(c, off + ll, len - ll, out, depth + 1);
+        }
+    }
+    return spm_segs_push(out, off, len, id);
+}
+
+/* Length of the user-defined piece starting at s (longest), 0 if none. */
+static size_t user_defined_prefix(const spm_model *m, const unsigned char *s, size_t len) {
+    size_t best = 0;
+    uint32_t node = 0;
+    for (size_t i = 0; i < len && i < m->max_normal_len; i++) {
+        node = spm_trie_step(&m->trie, node, s[i]);
+        if (!node) break;
+        int32_t id = m->trie.value[node];
+        if (id >= 0 && m->pieces[id].type == SPM_USER_DEFINED) best = i + 1;
+    }
+    return best;
+}
+
+int spm_bpe_segment(const spm_model *m, const char *s, size_t len, spm_segs *out) {
+    if (len == 0) return 0;
+    if (len > INT32_MAX) return TOK_ENOMEM;
+    ctx c = {m, s, malloc(len * sizeof(sym)), {0}, {0}};
+    int rc = TOK_ENOMEM;
+    if (!c.syms) return TOK_ENOMEM;
+    const unsigned char *u = (const unsigned char *)s;
+    int32_t n = 0;
+    for (size_t pos = 0; pos < len;) {
+        size_t ml = m->has_user_defined ? user_defined_prefix(m, u + pos, len - pos) : 0;
+        bool freeze = ml > 0;
+        if (!ml) {
+            ml = spm_one_char_len(u[pos]);
+            if (ml > len - pos) ml = len - pos;
+        }
+        c.syms[n] = (sym){(uint32_t)pos, (uint32_t)ml, n - 1, pos + ml < len ? n + 1 : -1, freeze};
+        n++;
+        pos += ml;
+    }
+    for (int32_t i = 1; i < n; i++)
+        if (maybe_add_pair(&c, i - 1, i)) goto done;
+    while (c.h.n) {
+        pair top = heap_pop(&c.h);
+        sym *l = &c.syms[top.left], *r = &c.syms[top.right];
+        if (l->len == 0 || r->len == 0 || l->len + r->len != top.size) continue; /* stale */
+        l->len += r->len;
+        l->next = r->next;
+        if (r->next >= 0) c.syms[r->next].prev = top.left;
+        r->len = 0;
+        if (maybe_add_pair(&c, l->prev, top.left) || maybe_add_pair(&c, top.left, l->next)) goto done;
+    }
+    for (int32_t i = 0; i != -1; i = c.syms[i].next) {
+        if (m->has_unused) {
+            if (resegment(&c, c.syms[i].off, c.syms[i].len, out, 0)) goto done;
+        } else if (spm_segs_push(out, c.syms[i].off, c.syms[i].len,
+                                 spm_piece_to_id(m, s + c.syms[i].off, c.syms[i].len))) {
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(c.syms);
+    free(c.h.v);
+    free(c.rev.id);
+    free(c.rev.left_len);
+    return rc;
+}
