@@ -23,6 +23,10 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"encode", cmd_encode, "text to token ids"},
+    {"decode", cmd_decode, "token ids to text"},
+    {"count", cmd_count, "tokens, characters, words and bytes per file"},
+    {"show", cmd_show, "text with token boundaries coloured, and the ids"},
     {"version", cmd_version, "print the version"},
     {"inspect", cmd_inspect, "print a GGUF file's metadata and tensor table"},
 };

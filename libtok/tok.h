@@ -53,6 +53,8 @@ typedef struct tok_bytes {
 
 void tok_ids_free(tok_ids *v);
 void tok_bytes_free(tok_bytes *b);
+/* Appends n bytes (keeps the buffer NUL-terminated); TOK_ENOMEM on failure. */
+int tok_bytes_append(tok_bytes *b, const void *data, size_t n);
 
 /* ---- loading --------------------------------------------------------------- */
 

@@ -1,0 +1,316 @@
+/*
+ * Encoding and decoding with a loaded tokenizer, whatever its format:
+ *   text -> (UTF-8 check) -> special/added tokens split out -> normalizer
+ *        -> pre-tokenizer pieces -> BPE per piece -> post-processor ids.
+ * The handle is read-only here; per-call state (BPE scratch, PCRE2 match
+ * data) lives on the caller's stack, so any number of threads may encode
+ * with one handle.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer.h"
+
+tok_encode_params tok_encode_default_params(void) {
+    tok_encode_params p = {0};
+    p.special = TOK_SPECIAL_DEFAULT;
+    p.utf8 = TOK_UTF8_STRICT;
+    return p;
+}
+
+tok_tokenizer *tokenizer_new(const char *name, const char *format, tok_error *err) {
+    tok_tokenizer *t = calloc(1, sizeof *t);
+    if (!t || !(t->name = strdup(name ? name : ""))) {
+        free(t);
+        tok_fail(err, TOK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    t->format = format;
+    t->bos = t->eos = -1;
+    return t;
+}
+
+void tok_free(tok_tokenizer *t) {
+    if (!t) return;
+    vocab_free(&t->v);
+    pretok_free(&t->pt);
+    for (size_t i = 0; i < t->n_specials; i++) free(t->specials[i].text);
+    free(t->specials);
+    free(t->prefix);
+    free(t->suffix);
+    free(t->special_ids);
+    free(t->name);
+    free(t);
+}
+
+int tokenizer_add_special(tok_tokenizer *t, const char *text, size_t len, int32_t id, bool special,
+                          tok_error *err) {
+    if (!len) return tok_fail(err, TOK_EFORMAT, "special token %d has empty text", id);
+    special_tok *ns = realloc(t->specials, (t->n_specials + 1) * sizeof *ns);
+    if (!ns) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    t->specials = ns;
+    special_tok *s = &t->specials[t->n_specials];
+    memset(s, 0, sizeof *s);
+    s->text = malloc(len + 1);
+    if (!s->text) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    memcpy(s->text, text, len);
+    s->text[len] = 0;
+    s->len = len;
+    s->id = id;
+    s->special = special;
+    t->n_specials++;
+    return 0;
+}
+
+static int by_length_desc(const void *a, const void *b) {
+    const special_tok *x = a, *y = b;
+    if (x->len != y->len) return x->len < y->len ? 1 : -1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int tokenizer_finish(tok_tokenizer *t, tok_error *err) {
+    qsort(t->specials, t->n_specials, sizeof *t->specials, by_length_desc);
+    memset(t->special_first, 0, sizeof t->special_first);
+    for (size_t i = 0; i < t->n_specials; i++) t->special_first[(unsigned char)t->specials[i].text[0]] = 1;
+    free(t->special_ids);
+    t->special_ids = calloc(t->v.n / 8 + 1, 1);
+    if (!t->special_ids) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    for (size_t i = 0; i < t->n_specials; i++) {
+        int32_t id = t->specials[i].id;
+        if (t->specials[i].special && id >= 0 && (uint32_t)id < t->v.n) t->special_ids[id / 8] |= (uint8_t)(1u << (id % 8));
+    }
+    vocab_fill_byte_ids(&t->v);
+    return 0;
+}
+
+/* ---- special tokens in the text ----------------------------------------- */
+
+static bool in_list(const char *const *list, const char *s) {
+    for (; list && *list; list++)
+        if (!strcmp(*list, s)) return true;
+    return false;
+}
+
+/* Whether special token s is matched (turned into its id) under p. */
+static bool special_enabled(const tok_tokenizer *t, const special_tok *s, const tok_encode_params *p) {
+    if (!s->special) return t->specials_by_default; /* ordinary added tokens */
+    switch (p->special) {
+    case TOK_SPECIAL_DEFAULT: return t->specials_by_default;
+    case TOK_SPECIAL_NONE: return false;
+    case TOK_SPECIAL_ALL: return true;
+    case TOK_SPECIAL_LIST:
+    case TOK_SPECIAL_ERROR: return in_list(p->allowed, s->text);
+    }
+    return false;
+}
+
+static bool is_space_byte(unsigned char c) { return c == ' ' || (c >= 9 && c <= 13); }
+
+/* Finds the leftmost enabled special token in text[from, len); longest at a
+ * position wins. Returns its index or -1; *at = its start. */
+static long find_special(const tok_tokenizer *t, const tok_encode_params *p, const char *text, size_t len,
+                         size_t from, size_t *at, bool enabled_only) {
+    for (size_t i = from; i < len; i++) {
+        if (!t->special_first[(unsigned char)text[i]]) continue;
+        for (size_t k = 0; k < t->n_specials; k++) {
+            const special_tok *s = &t->specials[k];
+            if (s->len > len - i || s->text[0] != text[i] || memcmp(s->text, text + i, s->len)) continue;
+            if (enabled_only && !special_enabled(t, s, p)) continue;
+            if (s->single_word) {
+                bool before = i > 0 && !is_space_byte((unsigned char)text[i - 1]);
+                bool after = i + s->len < len && !is_space_byte((unsigned char)text[i + s->len]);
+                if (before || after) continue;
+            }
+            *at = i;
+            return (long)k;
+        }
+    }
+    return -1;
+}
+
+/* ---- the ordinary-text path --------------------------------------------- */
+
+typedef struct enc_ctx {
+    const tok_tokenizer *t;
+    bpe_scratch scratch;
+    tok_ids *out;
+    size_t count;     /* counting mode: ids are dropped after each piece */
+    bool counting;
+    tok_error *err;
+} enc_ctx;
+
+static int emit_piece(void *c_, const char *text, size_t a, size_t b) {
+    enc_ctx *c = c_;
+    size_t before = c->out->n;
+    int rc = bpe_encode_piece(&c->t->v, (const unsigned char *)text + a, b - a, c->t->whole_lookup, &c->scratch,
+                              c->out, c->err);
+    if (rc) return rc;
+    if (c->counting) {
+        c->count += c->out->n - before;
+        c->out->n = before;
+    }
+    return 0;
+}
+
+static int encode_ordinary(enc_ctx *c, const char *text, size_t len) {
+    if (!len) return 0;
+    if (c->t->norm == NORM_NONE) return pretok_run(&c->t->pt, text, len, emit_piece, c, c->err);
+    size_t nlen;
+    char *norm = tok_normalize(c->t->norm, text, len, &nlen, c->err);
+    if (!norm) return c->err ? c->err->code : TOK_ENOMEM;
+    int rc = pretok_run(&c->t->pt, norm, nlen, emit_piece, c, c->err);
+    free(norm);
+    return rc;
+}
+
+static int push_id(enc_ctx *c, int32_t id) {
+    if (c->counting) {
+        c->count++;
+        return 0;
+    }
+    return tok_ids_push(c->out, id) ? tok_fail(c->err, TOK_ENOMEM, "out of memory") : 0;
+}
+
+static int encode_text(enc_ctx *c, const char *text, size_t len, const tok_encode_params *p) {
+    const tok_tokenizer *t = c->t;
+    if (p->special == TOK_SPECIAL_ERROR) {
+        size_t at;
+        for (size_t from = 0;; from = at + 1) {
+            long k = find_special(t, p, text, len, from, &at, false);
+            if (k < 0) break;
+            const special_tok *s = &t->specials[k];
+            if (s->special && !in_list(p->allowed, s->text))
+                return tok_fail(c->err, TOK_ESPECIAL,
+                                "byte %zu: the text contains the special token '%s' (allow it, or encode it as text)",
+                                at, s->text);
+        }
+    }
+    for (size_t i = 0; i < c->t->n_prefix && p->add_special; i++) {
+        int rc = push_id(c, t->prefix[i]);
+        if (rc) return rc;
+    }
+    size_t pos = 0;
+    while (pos <= len) {
+        size_t at = len;
+        long k = t->n_specials ? find_special(t, p, text, len, pos, &at, true) : -1;
+        size_t end = k < 0 ? len : at, next = k < 0 ? len : at + t->specials[k].len;
+        if (k >= 0) {
+            if (t->specials[k].lstrip)
+                while (end > pos && is_space_byte((unsigned char)text[end - 1])) end--;
+            if (t->specials[k].rstrip)
+                while (next < len && is_space_byte((unsigned char)text[next])) next++;
+        }
+        int rc = encode_ordinary(c, text + pos, end - pos);
+        if (rc) return rc;
+        if (k < 0) break;
+        rc = push_id(c, t->specials[k].id);
+        if (rc) return rc;
+        pos = next;
+    }
+    for (size_t i = 0; i < c->t->n_suffix && p->add_special; i++) {
+        int rc = push_id(c, t->suffix[i]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* Checks (strict) or repairs (replace) UTF-8; *owned is set when a copy was made. */
+static int prepare_text(const char **text, size_t *len, const tok_encode_params *p, char **owned, tok_error *err) {
+    *owned = NULL;
+    size_t bad = tok_utf8_check(*text, *len);
+    if (bad == *len) return 0;
+    if (p->utf8 == TOK_UTF8_STRICT)
+        return tok_fail(err, TOK_EUTF8, "invalid UTF-8 at byte %zu (0x%02X)", bad, (unsigned char)(*text)[bad]);
+    *owned = tok_utf8_sanitize(*text, *len, len);
+    if (!*owned) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    *text = *owned;
+    return 0;
+}
+
+static int run_encode(const tok_tokenizer *t, const char *text, size_t len, const tok_encode_params *p,
+                      tok_ids *out, bool counting, size_t *count, tok_error *err) {
+    tok_encode_params defaults = tok_encode_default_params();
+    if (!p) p = &defaults;
+    if (!t || (!text && len)) return tok_fail(err, TOK_EINVAL, "tokenizer and text are required");
+    char *owned;
+    int rc = prepare_text(&text, &len, p, &owned, err);
+    if (rc) return rc;
+    tok_ids scratch_out = {0};
+    enc_ctx c = {t, {0}, counting ? &scratch_out : out, 0, counting, err};
+    rc = encode_text(&c, text, len, p);
+    bpe_scratch_free(&c.scratch);
+    tok_ids_free(&scratch_out);
+    free(owned);
+    if (count) *count = c.count;
+    return rc;
+}
+
+int tok_encode(const tok_tokenizer *t, const char *text, size_t len, const tok_encode_params *p, tok_ids *out,
+               tok_error *err) {
+    if (!out) return tok_fail(err, TOK_EINVAL, "no output");
+    return run_encode(t, text, len, p, out, false, NULL, err);
+}
+
+int tok_count(const tok_tokenizer *t, const char *text, size_t len, const tok_encode_params *p, size_t *count,
+              tok_error *err) {
+    return run_encode(t, text, len, p, NULL, true, count, err);
+}
+
+/* ---- decoding --------------------------------------------------------------- */
+
+int tok_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, tok_bytes *out,
+               tok_error *err) {
+    size_t start = out->n;
+    for (size_t i = 0; i < n; i++) {
+        int32_t id = ids[i];
+        if (id < 0 || (uint32_t)id >= t->v.n || t->v.off[id] == VOCAB_NONE)
+            return tok_fail(err, TOK_ERANGE, "id %d at position %zu is not in the vocabulary", id, i);
+        if (skip_special && tok_is_special(t, id)) continue;
+        if (tok_bytes_append(out, t->v.blob + t->v.off[id], t->v.len[id]))
+            return tok_fail(err, TOK_ENOMEM, "out of memory");
+    }
+    if (t->decode_lossy && tok_utf8_check(out->data ? out->data + start : "", out->n - start) != out->n - start) {
+        size_t fixed_len;
+        char *fixed = tok_utf8_sanitize(out->data + start, out->n - start, &fixed_len);
+        if (!fixed) return tok_fail(err, TOK_ENOMEM, "out of memory");
+        out->n = start;
+        int rc = tok_bytes_append(out, fixed, fixed_len);
+        free(fixed);
+        if (rc) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    }
+    if (!out->data && tok_bytes_append(out, "", 0)) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* ---- vocabulary queries ---------------------------------------------------- */
+
+size_t tok_vocab_size(const tok_tokenizer *t) { return t->v.n; }
+
+const char *tok_token_bytes(const tok_tokenizer *t, int32_t id, size_t *len) {
+    if (id < 0 || (uint32_t)id >= t->v.n || t->v.off[id] == VOCAB_NONE) return NULL;
+    if (len) *len = t->v.len[id];
+    return t->v.blob + t->v.off[id];
+}
+
+int32_t tok_token_id(const tok_tokenizer *t, const char *bytes, size_t len) {
+    for (size_t i = 0; i < t->n_specials; i++)
+        if (t->specials[i].len == len && !memcmp(t->specials[i].text, bytes, len)) return t->specials[i].id;
+    return vocab_find(&t->v, bytes, len);
+}
+
+bool tok_is_special(const tok_tokenizer *t, int32_t id) {
+    return id >= 0 && (uint32_t)id < t->v.n && (t->special_ids[id / 8] >> (id % 8) & 1);
+}
+
+int32_t tok_bos_id(const tok_tokenizer *t) { return t->bos; }
+int32_t tok_eos_id(const tok_tokenizer *t) { return t->eos; }
+const char *tok_name(const tok_tokenizer *t) { return t->name; }
+const char *tok_format(const tok_tokenizer *t) { return t->format; }
+size_t tok_special_count(const tok_tokenizer *t) { return t->n_specials; }
+
+int tok_special_at(const tok_tokenizer *t, size_t i, const char **text, int32_t *id) {
+    if (i >= t->n_specials) return TOK_EINVAL;
+    if (text) *text = t->specials[i].text;
+    if (id) *id = t->specials[i].id;
+    return 0;
+}

@@ -1,0 +1,54 @@
+/* The tokenizer handle shared by the loaders and the encoder. */
+#ifndef TOK_TOKENIZER_H
+#define TOK_TOKENIZER_H
+
+#include <stdbool.h>
+
+#include "internal.h"
+#include "pretok.h"
+#include "vocab.h"
+
+enum tok_norm { NORM_NONE = 0, NORM_NFC, NORM_NFKC };
+
+/* A special or added token matched in raw text before anything else. */
+typedef struct special_tok {
+    char *text;
+    size_t len;
+    int32_t id;
+    bool special;     /* false: a Hugging Face added token that is ordinary */
+    bool lstrip, rstrip, single_word;
+} special_tok;
+
+struct tok_tokenizer {
+    char *name;
+    const char *format;      /* "tiktoken", "tokenizer.json" */
+    vocab v;
+    pretok pt;
+    bool whole_lookup;       /* tiktoken; Hugging Face ignore_merges */
+    bool specials_by_default;/* Hugging Face: added tokens always matched */
+    bool decode_lossy;       /* Hugging Face decode returns a lossy UTF-8 string */
+    int norm;
+    special_tok *specials;   /* sorted by length, longest first */
+    size_t n_specials;
+    uint8_t special_first[256]; /* first bytes of any special token */
+    int32_t *prefix, *suffix;   /* post-processor ids (add_special) */
+    size_t n_prefix, n_suffix;
+    int32_t bos, eos;
+    uint8_t *special_ids;       /* bitmap over ids: special tokens */
+};
+
+tok_tokenizer *tokenizer_new(const char *name, const char *format, tok_error *err);
+/* Registers a special/added token (copies text). Call tokenizer_finish after. */
+int tokenizer_add_special(tok_tokenizer *t, const char *text, size_t len, int32_t id, bool special,
+                          tok_error *err);
+/* Sorts specials, builds filters and bitmaps, fills byte ids. */
+int tokenizer_finish(tok_tokenizer *t, tok_error *err);
+
+tok_tokenizer *tiktoken_load(const char *path, const char *pattern, const tok_special_token *specials,
+                             size_t n_specials, const char *name, tok_error *err);
+tok_tokenizer *tiktoken_load_builtin(const char *name, tok_error *err);
+tok_tokenizer *hf_json_load(const char *path, const char *data, size_t len, tok_error *err);
+
+/* Normalization (utf8proc). Returns a new buffer. */
+char *tok_normalize(int norm, const char *s, size_t len, size_t *out_len, tok_error *err);
+#endif

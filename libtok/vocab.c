@@ -1,0 +1,164 @@
+/* Vocabulary tables: see vocab.h for the design and costs. */
+#include <stdlib.h>
+
+#include "internal.h"
+#include "vocab.h"
+
+int vocab_init(vocab *v, uint32_t n_hint, tok_error *err) {
+    memset(v, 0, sizeof *v);
+    uint32_t cap = 1024;
+    while (cap < n_hint * 2) cap *= 2;
+    v->slots = malloc(cap * sizeof *v->slots);
+    v->pairs = malloc(cap * sizeof *v->pairs);
+    if (!v->slots || !v->pairs) {
+        vocab_free(v);
+        return tok_fail(err, TOK_ENOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < cap; i++) {
+        v->slots[i].id = -1;
+        v->pairs[i].key = UINT64_MAX;
+    }
+    v->mask = v->pmask = cap - 1;
+    for (int i = 0; i < 256; i++) v->byte_id[i] = -1;
+    return 0;
+}
+
+void vocab_free(vocab *v) {
+    free(v->off);
+    free(v->len);
+    free(v->blob);
+    free(v->slots);
+    free(v->pairs);
+    memset(v, 0, sizeof *v);
+}
+
+static int grow_ids(vocab *v, uint32_t want, tok_error *err) {
+    if (want <= v->id_cap) return 0;
+    uint32_t cap = v->id_cap < 256 ? 256 : v->id_cap;
+    while (cap < want) cap *= 2;
+    uint32_t *off = realloc(v->off, cap * sizeof *off);
+    if (off) v->off = off;
+    uint32_t *len = realloc(v->len, cap * sizeof *len);
+    if (len) v->len = len;
+    if (!off || !len) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    for (uint32_t i = v->id_cap; i < cap; i++) v->off[i] = VOCAB_NONE, v->len[i] = 0;
+    v->id_cap = cap;
+    return 0;
+}
+
+static int rehash(vocab *v, tok_error *err) {
+    uint32_t cap = (v->mask + 1) * 2;
+    vocab_slot *ns = malloc(cap * sizeof *ns);
+    if (!ns) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < cap; i++) ns[i].id = -1;
+    for (uint32_t i = 0; i <= v->mask; i++) {
+        if (v->slots[i].id < 0) continue;
+        uint32_t j = v->slots[i].hash & (cap - 1);
+        while (ns[j].id >= 0) j = (j + 1) & (cap - 1);
+        ns[j] = v->slots[i];
+    }
+    free(v->slots);
+    v->slots = ns;
+    v->mask = cap - 1;
+    return 0;
+}
+
+int vocab_set(vocab *v, int32_t id, const void *bytes, size_t len, int index, tok_error *err) {
+    if (id < 0 || (uint64_t)id >= (uint64_t)INT32_MAX) return tok_fail(err, TOK_EFORMAT, "id %d out of range", id);
+    if (len > UINT32_MAX / 2) return tok_fail(err, TOK_EFORMAT, "token %d is too long", id);
+    /* ids arrive mostly in order: grow the arrays geometrically */
+    if ((uint32_t)id >= v->n) {
+        int rc = grow_ids(v, (uint32_t)id + 1, err);
+        if (rc) return rc;
+        v->n = (uint32_t)id + 1;
+    }
+    if (v->off[id] != VOCAB_NONE) return tok_fail(err, TOK_EFORMAT, "id %d is defined twice", id);
+    if (v->blob_cap - v->blob_len < len + 1) {
+        size_t cap = v->blob_cap ? v->blob_cap : 1 << 16;
+        while (cap - v->blob_len < len + 1) cap *= 2;
+        char *nb = realloc(v->blob, cap);
+        if (!nb) return tok_fail(err, TOK_ENOMEM, "out of memory");
+        v->blob = nb;
+        v->blob_cap = cap;
+    }
+    if (v->blob_len > UINT32_MAX - len - 1) return tok_fail(err, TOK_EFORMAT, "vocabulary too large");
+    memcpy(v->blob + v->blob_len, bytes, len);
+    v->off[id] = (uint32_t)v->blob_len;
+    v->len[id] = (uint32_t)len;
+    v->blob_len += len;
+    v->blob[v->blob_len++] = 0;
+    if (!index) return 0;
+    int32_t prev = vocab_find(v, bytes, len);
+    if (prev >= 0) return tok_fail(err, TOK_EFORMAT, "ids %d and %d have the same bytes", prev, id);
+    if ((v->count + 1) * 4 > (v->mask + 1) * 3) {
+        int rc = rehash(v, err);
+        if (rc) return rc;
+    }
+    uint32_t h = vocab_hash(bytes, len), i = h & v->mask;
+    while (v->slots[i].id >= 0) i = (i + 1) & v->mask;
+    v->slots[i].hash = h;
+    v->slots[i].id = id;
+    v->count++;
+    return 0;
+}
+
+static int pair_rehash(vocab *v, tok_error *err) {
+    uint32_t cap = (v->pmask + 1) * 2;
+    pair_slot *ns = malloc(cap * sizeof *ns);
+    if (!ns) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < cap; i++) ns[i].key = UINT64_MAX;
+    for (uint32_t i = 0; i <= v->pmask; i++) {
+        if (v->pairs[i].key == UINT64_MAX) continue;
+        uint64_t h = v->pairs[i].key * 0x9E3779B97F4A7C15ull;
+        uint32_t j = (uint32_t)(h >> 40) & (cap - 1);
+        while (ns[j].key != UINT64_MAX) j = (j + 1) & (cap - 1);
+        ns[j] = v->pairs[i];
+    }
+    free(v->pairs);
+    v->pairs = ns;
+    v->pmask = cap - 1;
+    return 0;
+}
+
+int vocab_add_pair(vocab *v, int32_t left, int32_t right, uint32_t rank, int32_t merged, tok_error *err) {
+    if ((v->pcount + 1) * 2 > (v->pmask + 1)) {
+        int rc = pair_rehash(v, err);
+        if (rc) return rc;
+    }
+    uint64_t key = ((uint64_t)(uint32_t)left << 32) | (uint32_t)right;
+    uint64_t h = key * 0x9E3779B97F4A7C15ull;
+    uint32_t i = (uint32_t)(h >> 40) & v->pmask;
+    while (v->pairs[i].key != UINT64_MAX) {
+        if (v->pairs[i].key == key) return 0; /* first (lowest-rank) definition wins */
+        i = (i + 1) & v->pmask;
+    }
+    v->pairs[i].key = key;
+    v->pairs[i].rank = rank;
+    v->pairs[i].id = merged;
+    v->pcount++;
+    return 0;
+}
+
+int vocab_pairs_from_splits(vocab *v, tok_error *err) {
+    for (uint32_t id = 0; id < v->n; id++) {
+        if (v->off[id] == VOCAB_NONE || v->len[id] < 2) continue;
+        const char *b = v->blob + v->off[id];
+        uint32_t n = v->len[id];
+        for (uint32_t k = 1; k < n; k++) {
+            int32_t l = vocab_find(v, b, k);
+            if (l < 0) continue;
+            int32_t r = vocab_find(v, b + k, n - k);
+            if (r < 0) continue;
+            int rc = vocab_add_pair(v, l, r, id, (int32_t)id, err);
+            if (rc) return rc;
+        }
+    }
+    return 0;
+}
+
+void vocab_fill_byte_ids(vocab *v) {
+    for (int b = 0; b < 256; b++) {
+        unsigned char c = (unsigned char)b;
+        v->byte_id[b] = vocab_find(v, &c, 1);
+    }
+}
