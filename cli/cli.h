@@ -12,6 +12,7 @@ int cmd_encode(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_count(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_template(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 
 /* Prints "tok CMD: message" to stderr. */

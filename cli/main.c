@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"decode", cmd_decode, "token ids to text"},
     {"count", cmd_count, "tokens, characters, words and bytes per file"},
     {"show", cmd_show, "text with token boundaries coloured, and the ids"},
+    {"template", cmd_template, "render a chat or prompt template with a JSON context"},
     {"version", cmd_version, "print the version"},
     {"inspect", cmd_inspect, "print a GGUF file's metadata and tensor table"},
 };
