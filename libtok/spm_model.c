@@ -21,12 +21,25 @@
 #include "internal.h"
 #include "spm.h"
 
+/* Word-at-a-time multiplicative hash: pieces are short (1-3 words), and the
+ * final mix spreads every input bit over the low bits used as the index. */
 uint64_t spm_hash(const char *s, size_t len) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ull;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ len;
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+        s += 8;
+        len -= 8;
     }
+    if (len) {
+        uint64_t w = 0;
+        memcpy(&w, s, len);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+    }
+    h ^= h >> 32;
+    h *= 0x94d049bb133111ebull;
     return h ^ (h >> 29);
 }
 
