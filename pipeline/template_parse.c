@@ -315,7 +315,7 @@ static tpl_node *parse_postfix(parser *P, tpl_node *n) {
             P->i++;
             n = parse_subscript(P, n, k->off);
         } else if (tok_is_op(k, '(')) {
-            tpl_node *c = mk(P, N_CALL, k->off);
+            tpl_node *c = mk(P, N_CALL, n->off); /* errors point at the callee */
             c->a = n;
             parse_call_args(P, c);
             n = c;
@@ -328,7 +328,7 @@ static tpl_node *parse_filter_expr(parser *P, tpl_node *n) {
         if (is_op(P, '|')) { P->i++; n = parse_filter(P, n); }
         else if (is_name(P, "is")) n = parse_test(P, n);
         else if (is_op(P, '(')) {
-            tpl_node *c = mk(P, N_CALL, cur(P)->off);
+            tpl_node *c = mk(P, N_CALL, n->off);
             c->a = n;
             parse_call_args(P, c);
             n = c;
