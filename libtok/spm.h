@@ -179,6 +179,14 @@ struct spm_model {
     int32_t *canon;      /* decode: PieceToId(IdToPiece(id)) */
     bool has_user_defined, has_unused;
     uint32_t max_normal_len; /* longest NORMAL/USER_DEFINED/UNUSED piece, bytes */
+    /* Adjacent character pairs occurring inside normal pieces (BPE only). A
+     * boundary between two characters that form no such pair can never be
+     * merged across, so BPE runs on the pieces of text between such
+     * boundaries independently (same result, cache-sized heaps). */
+    uint64_t *bigram;
+    unsigned char *bigram_used;
+    size_t bigram_mask;
+    bool bigram_ok; /* false: some piece is not whole characters; no splitting */
     float min_score, max_score; /* over NORMAL pieces, as unigram_model.cc */
     char *charsmap_copy; /* owned: units (host order), strings, then the raw blob */
     spm_darts darts;
@@ -206,6 +214,10 @@ static inline uint32_t spm_trie_step(const spm_trie *t, uint32_t node, unsigned 
         i = (i + 1) & t->mask;
     }
 }
+
+/* Whether the characters a (la bytes) and b (lb bytes) occur next to each
+ * other inside some normal piece. */
+bool spm_bigram_in_vocab(const spm_model *m, const char *a, size_t la, const char *b, size_t lb);
 
 /* spm_normalize.c */
 int spm_charsmap_init(spm_model *m, const void *data, size_t len, tok_error *err);

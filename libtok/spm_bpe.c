@@ -11,7 +11,7 @@
  * pre-tokenization at encode time - pieces simply never span what training
  * did not join.
  *
- * Cost: O(n log n) for n characters - each merge pushes at most two pairs, so
+ * Cost: O(n log n) for n characters (a 4-ary heap) - each merge pushes at most two pairs, so
  * the heap sees at most 3n entries - with one hash lookup per candidate pair
  * (skipped outright when the pair is longer than the longest piece). No
  * quadratic case: a megabyte without spaces is one heap run.
@@ -33,32 +33,47 @@ typedef struct sym {
 } sym;
 
 typedef struct pair {
-    float score;
-    int32_t left, right;
+    uint64_t key; /* (descending score order) << 32 | left: smaller pops first */
+    int32_t right;
     uint32_t size;
 } pair;
 
+/* A 4-ary min-heap: half the depth of a binary heap, and the four children
+ * of a node share one 64-byte cache line (the array is offset so they are
+ * aligned), which matters once a long run of text makes the heap outgrow
+ * the caches. */
 typedef struct heap {
-    pair *v;
+    pair *base; /* allocation, 64-byte aligned */
+    pair *v;    /* base + 3: children 4i+1..4i+4 start on a cache line */
     size_t n, cap;
 } heap;
 
 /* a outranks b: higher score, then smaller left index (bpe_model.cc's comparator) */
-static inline bool outranks(const pair *a, const pair *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
+static inline bool outranks(const pair *a, const pair *b) { return a->key < b->key; }
+
+/* Maps a float to a uint32 that sorts in descending score order (-0 == +0). */
+static inline uint64_t score_order(float f) {
+    uint32_t u;
+    if (f == 0.0f) f = 0.0f;
+    memcpy(&u, &f, 4);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u); /* ascending in f */
+    return (uint64_t)~u;
 }
 
 static int heap_push(heap *h, pair p) {
     if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 256;
-        pair *nv = realloc(h->v, cap * sizeof *nv);
-        if (!nv) return TOK_ENOMEM;
-        h->v = nv;
+        size_t cap = h->cap ? h->cap * 2 : 252;
+        pair *nb = aligned_alloc(64, ((cap + 3) * sizeof *nb + 63) / 64 * 64);
+        if (!nb) return TOK_ENOMEM;
+        if (h->n) memcpy(nb + 3, h->v, h->n * sizeof *nb);
+        free(h->base);
+        h->base = nb;
+        h->v = nb + 3;
         h->cap = cap;
     }
     size_t i = h->n++;
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
+        size_t parent = (i - 1) / 4;
         if (!outranks(&p, &h->v[parent])) break;
         h->v[i] = h->v[parent];
         i = parent;
@@ -69,16 +84,18 @@ static int heap_push(heap *h, pair p) {
 
 static pair heap_pop(heap *h) {
     pair top = h->v[0], last = h->v[--h->n];
-    size_t i = 0;
+    size_t i = 0, n = h->n;
     for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && outranks(&h->v[c + 1], &h->v[c])) c++;
-        if (!outranks(&h->v[c], &last)) break;
-        h->v[i] = h->v[c];
-        i = c;
+        size_t c = 4 * i + 1;
+        if (c >= n) break;
+        size_t best = c, e = c + 4 < n ? c + 4 : n;
+        for (size_t k = c + 1; k < e; k++)
+            if (outranks(&h->v[k], &h->v[best])) best = k;
+        if (!outranks(&h->v[best], &last)) break;
+        h->v[i] = h->v[best];
+        i = best;
     }
-    if (h->n) h->v[i] = last;
+    if (n) h->v[i] = last;
     return top;
 }
 
@@ -122,7 +139,8 @@ static int maybe_add_pair(ctx *c, int32_t l, int32_t r) {
     const char *p = c->s + c->syms[l].off;
     int32_t id = spm_lookup_normal(c->m, p, size, spm_hash(p, size));
     if (id < 0) return 0;
-    if (heap_push(&c->h, (pair){c->m->pieces[id].score, l, r, size})) return TOK_ENOMEM;
+    if (heap_push(&c->h, (pair){score_order(c->m->pieces[id].score) << 32 | (uint32_t)l, r, size}))
+        return TOK_ENOMEM;
     if (c->m->pieces[id].type == SPM_UNUSED) return rev_set(&c->rev, id, c->syms[l].len);
     return 0;
 }
@@ -172,30 +190,48 @@ int spm_bpe_segment(const spm_model *m, const char *s, size_t len, spm_segs *out
         n++;
         pos += ml;
     }
-    for (int32_t i = 1; i < n; i++)
-        if (maybe_add_pair(&c, i - 1, i)) goto done;
-    while (c.h.n) {
-        pair top = heap_pop(&c.h);
-        sym *l = &c.syms[top.left], *r = &c.syms[top.right];
-        if (l->len == 0 || r->len == 0 || l->len + r->len != top.size) continue; /* stale */
-        l->len += r->len;
-        l->next = r->next;
-        if (r->next >= 0) c.syms[r->next].prev = top.left;
-        r->len = 0;
-        if (maybe_add_pair(&c, l->prev, top.left) || maybe_add_pair(&c, top.left, l->next)) goto done;
-    }
-    for (int32_t i = 0; i != -1; i = c.syms[i].next) {
-        if (m->has_unused) {
-            if (resegment(&c, c.syms[i].off, c.syms[i].len, out, 0)) goto done;
-        } else if (spm_segs_push(out, c.syms[i].off, c.syms[i].len,
-                                 spm_piece_to_id(m, s + c.syms[i].off, c.syms[i].len))) {
-            goto done;
+    /* Independent chunks: cut where no merge can ever cross (a frozen symbol,
+     * or two characters that are adjacent in no piece), then run the merge
+     * loop on one chunk at a time. Merges in different chunks never interact
+     * and keep their relative order inside a chunk, so the result is the
+     * same as one global run. */
+    for (int32_t a = 0; a < n;) {
+        int32_t b = a + 1;
+        while (b < n) {
+            const sym *x = &c.syms[b - 1], *y = &c.syms[b];
+            if (x->freeze || y->freeze) break;
+            if (m->bigram_ok && !spm_bigram_in_vocab(m, s + x->off, x->len, s + y->off, y->len)) break;
+            b++;
         }
+        c.syms[a].prev = -1;
+        c.syms[b - 1].next = -1;
+        for (int32_t i = a + 1; i < b; i++)
+            if (maybe_add_pair(&c, i - 1, i)) goto done;
+        while (c.h.n) {
+            pair top = heap_pop(&c.h);
+            int32_t left = (int32_t)(uint32_t)top.key;
+            sym *l = &c.syms[left], *r = &c.syms[top.right];
+            if (l->len == 0 || r->len == 0 || l->len + r->len != top.size) continue; /* stale */
+            l->len += r->len;
+            l->next = r->next;
+            if (r->next >= 0) c.syms[r->next].prev = left;
+            r->len = 0;
+            if (maybe_add_pair(&c, l->prev, left) || maybe_add_pair(&c, left, l->next)) goto done;
+        }
+        for (int32_t i = a; i != -1; i = c.syms[i].next) {
+            if (m->has_unused) {
+                if (resegment(&c, c.syms[i].off, c.syms[i].len, out, 0)) goto done;
+            } else if (spm_segs_push(out, c.syms[i].off, c.syms[i].len,
+                                     spm_piece_to_id(m, s + c.syms[i].off, c.syms[i].len))) {
+                goto done;
+            }
+        }
+        a = b;
     }
     rc = 0;
 done:
     free(c.syms);
-    free(c.h.v);
+    free(c.h.base);
     free(c.rev.id);
     free(c.rev.left_len);
     return rc;

@@ -110,6 +110,65 @@ static void trie_free(spm_trie *t) {
     free(t->value);
 }
 
+/* ---- character bigrams (BPE chunking) --------------------------------------- */
+
+static uint64_t bigram_key(const char *a, size_t la, const char *b, size_t lb) {
+    uint32_t pa = 0, pb = 0;
+    memcpy(&pa, a, la);
+    memcpy(&pb, b, lb);
+    return (uint64_t)pa | (uint64_t)pb << 32;
+}
+
+static size_t bigram_slot(uint64_t k, size_t mask) {
+    return (size_t)((k * 0x9E3779B97F4A7C15ull) >> 17) & mask;
+}
+
+bool spm_bigram_in_vocab(const spm_model *m, const char *a, size_t la, const char *b, size_t lb) {
+    uint64_t k = bigram_key(a, la, b, lb);
+    for (size_t i = bigram_slot(k, m->bigram_mask);; i = (i + 1) & m->bigram_mask) {
+        if (!m->bigram_used[i]) return false;
+        if (m->bigram[i] == k) return true;
+    }
+}
+
+/* Collects the adjacent character pairs of every normal piece. A piece whose
+ * last character is cut short (invalid UTF-8) turns the filter off. */
+static int bigrams_build(spm_model *m) {
+    size_t total = 0;
+    for (size_t i = 0; i < m->n; i++) total += m->pieces[i].len;
+    size_t slots = 1024;
+    while (slots < total * 2) slots *= 2;
+    m->bigram = malloc(slots * sizeof *m->bigram);
+    m->bigram_used = calloc(slots, 1);
+    if (!m->bigram || !m->bigram_used) return TOK_ENOMEM;
+    m->bigram_mask = slots - 1;
+    m->bigram_ok = true;
+    for (size_t i = 0; i < m->n; i++) {
+        const spm_piece_rec *p = &m->pieces[i];
+        if (p->type != SPM_NORMAL && p->type != SPM_USER_DEFINED && p->type != SPM_UNUSED) continue;
+        const char *s = m->blob + p->off;
+        size_t prev = 0, prev_len = 0;
+        for (size_t pos = 0; pos < p->len;) {
+            size_t l = spm_one_char_len((unsigned char)s[pos]);
+            if (l > p->len - pos) {
+                m->bigram_ok = false;
+                return 0;
+            }
+            if (pos) {
+                uint64_t k = bigram_key(s + prev, prev_len, s + pos, l);
+                size_t j = bigram_slot(k, m->bigram_mask);
+                while (m->bigram_used[j] && m->bigram[j] != k) j = (j + 1) & m->bigram_mask;
+                m->bigram_used[j] = 1;
+                m->bigram[j] = k;
+            }
+            prev = pos;
+            prev_len = l;
+            pos += l;
+        }
+    }
+    return 0;
+}
+
 /* ---- building --------------------------------------------------------------- */
 
 spm_options spm_default_options(void) {
@@ -266,6 +325,10 @@ static spm_model *build(const spm_proto_piece *pp, size_t n, const spm_options *
                  opts->model_type, opts->model_type == SPM_WORD ? "WORD" : opts->model_type == SPM_CHAR ? "CHAR" : "unknown");
         goto fail;
     }
+    if (opts->model_type == SPM_BPE && bigrams_build(m)) {
+        tok_fail(err, TOK_ENOMEM, "%s: out of memory", name);
+        goto fail;
+    }
     for (int b = 0; b < 256; b++) {
         char buf[8];
         snprintf(buf, sizeof buf, "<0x%02X>", b);
@@ -378,6 +441,8 @@ void spm_free(spm_model *m) {
     trie_free(&m->trie);
     free(m->charsmap_copy);
     free(m->unk_surface);
+    free(m->bigram);
+    free(m->bigram_used);
     free(m);
 }
 
