@@ -191,6 +191,7 @@ static int load_normalizer(hf_ctx *c, const cJSON *n, const char *where) {
         return fail_at(c, TOK_EUNSUPPORTED, where, msg);
     }
     c->t->norm = norm;
+    c->t->norm_max_age = HF_UNICODE_AGE;
     return 0;
 }
 

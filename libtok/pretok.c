@@ -13,8 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "internal.h"
 #include "pretok.h"
+#include "unicode_age.h"
+
+/* Debian 12's PCRE2 (10.42) has Unicode 14 tables; utf8proc and the
+ * references' regex engines know Unicode 15. */
+#define PCRE2_UNICODE_AGE 140
 
 /* White_Space, as class members (usable inside [...]) */
 #define WS_MEMBERS "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
@@ -37,44 +44,108 @@ int pretok_fast_for_pattern(const char *pattern) {
 
 const char *pretok_gpt2_pattern(void) { return PAT_GPT2; }
 
-/* Rewrites \s and \S to White_Space; everything else passes through. */
+/* Whether utf8proc's category of cp belongs to the property name (L, Lu, P, ...). */
+static int in_property(uint32_t cp, const char *name, size_t len) {
+    static const char *cats[] = {"Cn", "Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd",
+                                 "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf",
+                                 "Cs", "Co"};
+    int c = utf8proc_category((utf8proc_int32_t)cp);
+    if (c <= 0 || c >= (int)(sizeof cats / sizeof *cats)) return 0;
+    if (len == 1) return cats[c][0] == name[0];
+    return len == 2 && cats[c][0] == name[0] && cats[c][1] == name[1];
+}
+
+/* Class members (\x{...} ranges) for the characters of a property that
+ * PCRE2's older tables do not have; "" if none. Caller frees. */
+static char *property_extra(const char *name, size_t len) {
+    tok_bytes b = {0};
+    if (tok_bytes_append(&b, "", 0)) return NULL;
+    for (unsigned r = 0; r < unicode_age_count; r++) {
+        if (unicode_age_ranges[r].age <= PCRE2_UNICODE_AGE) continue;
+        for (uint32_t cp = unicode_age_ranges[r].lo; cp <= unicode_age_ranges[r].hi; cp++) {
+            if (!in_property(cp, name, len)) continue;
+            uint32_t hi = cp;
+            while (hi < unicode_age_ranges[r].hi && in_property(hi + 1, name, len)) hi++;
+            char m[48];
+            int k = hi > cp ? snprintf(m, sizeof m, "\\x{%X}-\\x{%X}", cp, hi) : snprintf(m, sizeof m, "\\x{%X}", cp);
+            if (tok_bytes_append(&b, m, (size_t)k)) {
+                tok_bytes_free(&b);
+                return NULL;
+            }
+            cp = hi;
+        }
+    }
+    return b.data;
+}
+
+/* Rewrites \s and \S to White_Space and adds to each \p{..} the characters
+ * PCRE2's tables lack; everything else passes through. */
 static char *rewrite_pattern(const char *pat) {
     size_t n = strlen(pat);
-    char *out = malloc(n * 40 + 1);
-    if (!out) return NULL;
-    size_t o = 0;
-    int in_class = 0;
+    tok_bytes out = {0};
+    int in_class = 0, bad = 0;
+#define PUT(s, k) (bad |= tok_bytes_append(&out, (s), (k)))
     for (size_t i = 0; i < n; i++) {
         char c = pat[i];
+        if (c == '\\' && i + 2 < n && pat[i + 1] == 'p') {
+            const char *name = pat + i + 2;
+            size_t len = 1, skip = 3;
+            if (*name == '{') {
+                const char *close = strchr(name, '}');
+                if (close) {
+                    len = (size_t)(close - name - 1);
+                    skip = 3 + len + 1;
+                    name++;
+                }
+            }
+            char *extra = len <= 2 ? property_extra(name, len) : NULL;
+            if (extra && *extra) {
+                if (!in_class) PUT("[", 1);
+                PUT(pat + i, skip);
+                PUT(extra, strlen(extra));
+                if (!in_class) PUT("]", 1);
+            } else
+                PUT(pat + i, skip);
+            free(extra);
+            i += skip - 1;
+            continue;
+        }
         if (c == '\\' && i + 1 < n) {
             char d = pat[i + 1];
             if (d == 's') {
-                o += (size_t)sprintf(out + o, in_class ? "%s" : "[%s]", WS_MEMBERS);
+                if (!in_class) PUT("[", 1);
+                PUT(WS_MEMBERS, strlen(WS_MEMBERS));
+                if (!in_class) PUT("]", 1);
                 i++;
                 continue;
             }
             if (d == 'S' && !in_class) {
-                o += (size_t)sprintf(out + o, "[^%s]", WS_MEMBERS);
+                PUT("[^", 2);
+                PUT(WS_MEMBERS, strlen(WS_MEMBERS));
+                PUT("]", 1);
                 i++;
                 continue;
             }
-            out[o++] = c;
-            out[o++] = d;
+            PUT(pat + i, 2);
             i++;
             continue;
         }
         if (c == '[' && !in_class) {
             in_class = 1;
-            out[o++] = c;
-            if (i + 1 < n && pat[i + 1] == '^') out[o++] = pat[++i];
-            if (i + 1 < n && pat[i + 1] == ']') out[o++] = pat[++i]; /* literal ] first */
+            PUT(pat + i, 1);
+            if (i + 1 < n && pat[i + 1] == '^') PUT(pat + ++i, 1);
+            if (i + 1 < n && pat[i + 1] == ']') PUT(pat + ++i, 1); /* literal ] first */
             continue;
         }
         if (c == ']' && in_class) in_class = 0;
-        out[o++] = c;
+        PUT(pat + i, 1);
     }
-    out[o] = 0;
-    return out;
+#undef PUT
+    if (bad) {
+        tok_bytes_free(&out);
+        return NULL;
+    }
+    return out.data;
 }
 
 static int add_stage(pretok *p, pretok_stage *st, tok_error *err) {

@@ -156,7 +156,7 @@ static int encode_ordinary(enc_ctx *c, const char *text, size_t len) {
     if (!len) return 0;
     if (c->t->norm == NORM_NONE) return pretok_run(&c->t->pt, text, len, emit_piece, c, c->err);
     size_t nlen;
-    char *norm = tok_normalize(c->t->norm, text, len, &nlen, c->err);
+    char *norm = tok_normalize(c->t->norm, c->t->norm_max_age, text, len, &nlen, c->err);
     if (!norm) return c->err ? c->err->code : TOK_ENOMEM;
     int rc = pretok_run(&c->t->pt, norm, nlen, emit_piece, c, c->err);
     free(norm);

@@ -28,6 +28,7 @@ struct tok_tokenizer {
     bool specials_by_default;/* Hugging Face: added tokens always matched */
     bool decode_lossy;       /* Hugging Face decode returns a lossy UTF-8 string */
     int norm;
+    int norm_max_age;        /* see tok_normalize */
     special_tok *specials;   /* sorted by length, longest first */
     size_t n_specials;
     uint8_t special_first[256]; /* first bytes of any special token */
@@ -50,5 +51,8 @@ tok_tokenizer *tiktoken_load_builtin(const char *name, tok_error *err);
 tok_tokenizer *hf_json_load(const char *path, const char *data, size_t len, tok_error *err);
 
 /* Normalization (utf8proc). Returns a new buffer. */
-char *tok_normalize(int norm, const char *s, size_t len, size_t *out_len, tok_error *err);
+/* max_age: characters assigned after this Unicode version (x10) are left
+ * alone, as by a normalizer with older tables; 0 = no limit. */
+char *tok_normalize(int norm, int max_age, const char *s, size_t len, size_t *out_len, tok_error *err);
+#define HF_UNICODE_AGE 90
 #endif

@@ -31,6 +31,14 @@ def main():
     max_bytes = 0
     if "--max-bytes" in args:
         i = args.index("--max-bytes"); max_bytes = int(args[i + 1]); del args[i:i + 2]
+    known = set()
+    if "--known" in args:
+        i = args.index("--known")
+        for line in open(args[i + 1], encoding="utf-8"):
+            line = [] if line.startswith("#") else line.split()
+            if len(line) == 2:
+                known.add((line[0], line[1]))
+        del args[i:i + 2]
     tiktoken = "--tiktoken" in args
     if tiktoken:
         args.remove("--tiktoken")
@@ -38,10 +46,20 @@ def main():
     bad = 0
     total = 0
     recs = read(ref + "/dev.jsonl", max_bytes)
-    lines = [json.dumps({"text": r.get("encoded_text", r["text"])}) + "\n" for r in recs]
+    # claude_legacy's references encode the NFKC text (the package normalizes
+    # first); tok normalizes itself, so the original text goes in.
+    lines = [json.dumps({"text": r["text"]}) + "\n" for r in recs]
     got = run([tok, "encode", "-t", tokenizer, "--jsonl"], lines)
+    name = tokenizer.rstrip("/").split("/")[-2] if tokenizer.endswith(".json") else tokenizer
+    skipped = 0
     for r, g in zip(recs, got):
         total += 1
+        if (name, r.get("src")) in known:
+            skipped += 1
+            if g["ids"] == r["ids"]:
+                bad += 1
+                print("KNOWN FAILURE NOW PASSES %s: remove it from the list" % r.get("src"))
+            continue
         if g["ids"] != r["ids"]:
             bad += 1
             if bad <= 5:
@@ -49,6 +67,8 @@ def main():
     dec = run([tok, "decode", "-t", tokenizer, "--jsonl"], [json.dumps({"ids": r["ids"]}) + "\n" for r in recs])
     for r, d in zip(recs, dec):
         total += 1
+        if (name, r.get("src")) in known:
+            continue
         want = r.get("decoded", r.get("encoded_text", r["text"]))
         if d["text"] != want:
             bad += 1
@@ -86,7 +106,7 @@ def main():
                     total += 1
                     if d["text"] != r["decoded_skip_special"]:
                         bad += 1; print("SKIP-SPECIAL DECODE MISMATCH %r want %r got %r" % (r["text"][:40], r["decoded_skip_special"][:40], d["text"][:40]))
-    print("%s: %d checks, %d failed (%d records)" % (tokenizer, total, bad, len(recs)))
+    print("%s: %d checks, %d failed, %d known failures (%d records)" % (tokenizer, total, bad, skipped, len(recs)))
     sys.exit(1 if bad else 0)
 
 main()

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Byte-level BPE conformance: tok's ids equal tiktoken's and Hugging Face's on
+# every reference record. Compact copies in tests/data always; the full
+# suites of $SHARED when present.
+set -u
+cd "$(dirname "$0")/../.."
+PY=/usr/bin/python3
+[ -x $PY ] || PY=python3
+check="$PY tests/tools/conformance.py"
+known=(--known tests/data/reference/known_failures.txt)
+fail=0
+for t in cl100k_base o200k_base r50k_base p50k_base claude_legacy; do
+    $check "$TOK" $t tests/data/reference/$t --tiktoken "${known[@]}" || fail=1
+done
+for t in hf_gpt2 hf_llama3 hf_qwen2_5; do
+    $check "$TOK" tests/data/tokenizers/$t/tokenizer.json tests/data/reference/$t "${known[@]}" || fail=1
+done
+if [ -d "${SHARED:-}/reference" ]; then
+    for t in cl100k_base o200k_base r50k_base p50k_base claude_legacy; do
+        $check "$TOK" $t "$SHARED/reference/$t" --tiktoken "${known[@]}" || fail=1
+    done
+    for t in hf_gpt2 hf_llama3 hf_qwen2_5 hf_cl100k hf_o200k hf_deepseek_v3 hf_claude_legacy; do
+        $check "$TOK" "$SHARED/tokenizers/$t/tokenizer.json" "$SHARED/reference/$t" "${known[@]}" || fail=1
+    done
+else
+    echo "shared reference suites not present: compact fixtures only"
+fi
+exit $fail
