@@ -273,10 +273,12 @@ if [ "$BIG_MB" -gt 0 ] && [ ${#KINDS[@]} -gt 0 ]; then
             echo "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}') $hwm"
         fi
     }
+    cli_ok=0
     if [ -x "$BUILD/tok" ] && "$BUILD/tok" count --help >/dev/null 2>&1; then
         if tr=$(peak_rss "$BUILD/tok" count -t "$enc1" "$big"); then
             set -- $tr
-            echo "tok count -t $enc1 FILE: $1 s ($(awk -v b="$(stat -c %s "$big")" -v s="$1" 'BEGIN{printf "%.1f", b/1e6/s}') MB/s), peak RSS $(( $2 / 1024 )) MiB; output: $(head -c 200 "$WORK/out" | tr '\n' ' ')"
+            cli_ok=1
+            echo "tok count -t $enc1 FILE: $1 s ($(awk -v b="$(stat -c %s "$big")" -v s="$1" 'BEGIN{printf "%.1f", b/1e6/s}') MB/s), peak RSS $(( $2 / 1024 )) MiB; output: $(head -c 300 "$WORK/out" | tr -s ' \n' '  ')"
         else
             echo "tok count: failed: $(head -n 1 "$WORK/err")"
         fi
@@ -284,10 +286,14 @@ if [ "$BIG_MB" -gt 0 ] && [ ${#KINDS[@]} -gt 0 ]; then
         echo "tok count: the command is not available in $BUILD/tok yet"
     fi
     if [ $have_tok = 1 ]; then
-        if line=$(timeout "$TIMEOUT" "$BT" --encoding "$enc1" --file "$big" --mode stream 2>"$WORK/err"); then
-            echo "tok_counter (library, 1 MiB reads): $(field "$line" median_s) s, $(field "$line" mb_s) MB/s, $(field "$line" tokens) tokens, peak RSS $(( $(field "$line" peak_rss_kib) / 1024 )) MiB"
-        else
-            echo "tok_counter: failed: $(head -n 1 "$WORK/err")"
+        # The library's own figure only when the command could not give one
+        # (it streams through the same tok_counter, and the file takes minutes).
+        if [ $cli_ok = 0 ]; then
+            if line=$(timeout "$TIMEOUT" "$BT" --encoding "$enc1" --file "$big" --mode stream 2>"$WORK/err"); then
+                echo "tok_counter (library, 1 MiB reads): $(field "$line" median_s) s, $(field "$line" mb_s) MB/s, $(field "$line" tokens) tokens, peak RSS $(( $(field "$line" peak_rss_kib) / 1024 )) MiB"
+            else
+                echo "tok_counter: failed: $(head -n 1 "$WORK/err")"
+            fi
         fi
         # The streamed count must equal a whole-text count: checked on the first
         # text against quicktok (one document), when present.
@@ -303,6 +309,9 @@ if [ "$BIG_MB" -gt 0 ] && [ ${#KINDS[@]} -gt 0 ]; then
     rm -f "$big"
     echo
 fi
+
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (figures taken while other work ran are lower and noisier)"
+echo
 
 # ---- notes ------------------------------------------------------------------------------------
 [ -n "$tok_err" ] && note=("$tok_err" "${note[@]}")
