@@ -367,6 +367,11 @@ tok_tokenizer *hf_json_load(const char *path, const char *data, size_t len, tok_
     if (!rc && !cJSON_IsObject(root)) rc = fail_at(&c, TOK_EFORMAT, "(top level)", "expected an object");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!rc && !cJSON_IsObject(model)) rc = fail_at(&c, TOK_EFORMAT, "model", "missing or not an object");
+    if (!rc) {
+        const char *mt = type_of(model);
+        if (mt && strcmp(mt, "BPE"))
+            rc = tok_fail(err, TOK_EUNSUPPORTED, "%s: model type %s is not supported by this build", path, mt);
+    }
     /* the pre-tokenizer decides whether vocabulary strings are byte-level */
     if (!rc) rc = load_pretokenizer(&c, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "pre_tokenizer");
     if (!rc && !c.byte_level) {

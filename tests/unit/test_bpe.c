@@ -1,0 +1,281 @@
+/* libtok core: pre-tokenizer fast paths vs PCRE2, heap vs array BPE, worst
+ * cases, streaming counts, batch, UTF-8 policies, special-token modes. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "tokenizer.h"
+
+static char *read_all(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)len + 1);
+    *n = fread(b, 1, (size_t)len, f);
+    b[*n] = 0;
+    fclose(f);
+    return b;
+}
+
+/* The texts of a reference JSONL file, concatenated with newlines. */
+static char *corpus_texts(const char *path, size_t *n) {
+    size_t len;
+    char *data = read_all(path, &len);
+    if (!data) return NULL;
+    tok_bytes out = {0};
+    for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "text");
+        if (cJSON_IsString(t)) {
+            tok_bytes_append(&out, t->valuestring, strlen(t->valuestring));
+            tok_bytes_append(&out, "\n", 1);
+        }
+        cJSON_Delete(o);
+    }
+    free(data);
+    *n = out.n;
+    return out.data;
+}
+
+typedef struct pieces {
+    size_t *ends;
+    size_t n, cap;
+} pieces;
+
+static int collect(void *ctx, const char *text, size_t a, size_t b) {
+    pieces *p = ctx;
+    if (p->n == p->cap) p->ends = realloc(p->ends, (p->cap = p->cap ? p->cap * 2 : 1024) * sizeof *p->ends);
+    p->ends[p->n++] = b;
+    return 0;
+}
+
+/* The hand-written matcher and PCRE2 must cut every text identically. */
+static void check_fast_equals_pcre(const char *enc, const char *text, size_t len) {
+    tok_error err = {0};
+    tok_tokenizer *t = tok_load(enc, &err);
+    CHECK_MSG(t != NULL, "%s", err.msg);
+    if (!t) return;
+    CHECK(t->pt.n == 1 && t->pt.stages[0].fast != FAST_NONE);
+    pieces a = {0}, b = {0};
+    CHECK_EQ_INT(pretok_run(&t->pt, text, len, collect, &a, &err), 0);
+    t->pt.force_pcre = 1;
+    CHECK_EQ_INT(pretok_run(&t->pt, text, len, collect, &b, &err), 0);
+    CHECK_MSG(a.n == b.n, "%s: %zu pieces vs %zu", enc, a.n, b.n);
+    size_t first = 0;
+    while (first < a.n && first < b.n && a.ends[first] == b.ends[first]) first++;
+    CHECK_MSG(first == a.n && first == b.n, "%s: pieces differ from piece %zu (byte %zu)", enc, first,
+              first < a.n ? a.ends[first] : 0);
+    free(a.ends);
+    free(b.ends);
+    tok_free(t);
+}
+
+static void check_heap_equals_array(const char *enc, const char *text, size_t len) {
+    tok_error err = {0};
+    tok_tokenizer *t = tok_load(enc, &err);
+    if (!t) return;
+    t->whole_lookup = false; /* force merging of every piece */
+    tok_ids a = {0}, b = {0};
+    size_t saved = bpe_heap_threshold;
+    bpe_heap_threshold = (size_t)-1;
+    CHECK_EQ_INT(tok_encode(t, text, len, NULL, &a, &err), 0);
+    bpe_heap_threshold = 2;
+    CHECK_EQ_INT(tok_encode(t, text, len, NULL, &b, &err), 0);
+    bpe_heap_threshold = saved;
+    CHECK_MSG(a.n == b.n && !memcmp(a.ids, b.ids, a.n * sizeof *a.ids), "%s: heap and array merges differ", enc);
+    tok_ids_free(&a);
+    tok_ids_free(&b);
+    tok_free(t);
+}
+
+static void check_roundtrip(const tok_tokenizer *t, const char *text, size_t len, const char *what) {
+    tok_ids ids = {0};
+    tok_bytes out = {0};
+    tok_error err = {0};
+    CHECK_MSG(tok_encode(t, text, len, NULL, &ids, &err) == 0, "%s: %s", what, err.msg);
+    CHECK_MSG(tok_decode(t, ids.ids, ids.n, false, &out, &err) == 0, "%s: %s", what, err.msg);
+    CHECK_MSG(out.n == len && !memcmp(out.data, text, len), "%s: decode(encode(x)) != x", what);
+    size_t count = 0;
+    CHECK_EQ_INT(tok_count(t, text, len, NULL, &count, &err), 0);
+    CHECK_EQ_INT(count, ids.n);
+    tok_ids_free(&ids);
+    tok_bytes_free(&out);
+}
+
+static void worst_cases(void) {
+    tok_error err = {0};
+    tok_tokenizer *t = tok_load("cl100k_base", &err);
+    CHECK(t != NULL);
+    if (!t) return;
+    size_t n = 1 << 20;
+    char *s = malloc(n);
+    const char fills[] = {'a', ' ', '\n', '!', '7'};
+    for (size_t k = 0; k < sizeof fills; k++) {
+        memset(s, fills[k], n);
+        char what[32];
+        snprintf(what, sizeof what, "1 MB of 0x%02x", fills[k]);
+        check_roundtrip(t, s, n, what);
+    }
+    /* a 1 MB run of one 3-byte character (no spaces) */
+    for (size_t i = 0; i + 3 <= n; i += 3) memcpy(s + i, "\xe4\xb8\x80", 3);
+    check_roundtrip(t, s, n / 3 * 3, "1 MB of U+4E00");
+    free(s);
+    tok_free(t);
+}
+
+static void streaming_and_batch(const char *text, size_t len) {
+    tok_error err = {0};
+    tok_tokenizer *t = tok_load("o200k_base", &err);
+    if (!t) return;
+    size_t whole = 0, streamed = 0;
+    CHECK_EQ_INT(tok_count(t, text, len, NULL, &whole, &err), 0);
+    /* feed in odd-sized pieces, several windows' worth */
+    tok_counter *c = tok_counter_new(t, NULL, &err);
+    size_t reps = (3u << 20) / (len + 1) + 1;
+    for (size_t r = 0; r < reps; r++)
+        for (size_t i = 0; i < len; i += 7777) tok_counter_feed(c, text + i, len - i < 7777 ? len - i : 7777, &err);
+    CHECK_EQ_INT(tok_counter_finish(c, &streamed, &err), 0);
+    tok_counter_free(c);
+    /* the repeated text's count: the joins between copies may merge tokens,
+     * so compare with counting the same concatenation in one go */
+    tok_bytes all = {0};
+    for (size_t r = 0; r < reps; r++) tok_bytes_append(&all, text, len);
+    size_t direct = 0;
+    CHECK_EQ_INT(tok_count(t, all.data, all.n, NULL, &direct, &err), 0);
+    CHECK_EQ_INT(streamed, direct);
+    CHECK(whole > 0);
+    tok_bytes_free(&all);
+
+    /* batch on 2 threads equals one by one */
+    enum { N = 64 };
+    const char *texts[N];
+    size_t lens[N];
+    tok_ids outs[N];
+    memset(outs, 0, sizeof outs);
+    for (int i = 0; i < N; i++) {
+        size_t off = (len / N) * (size_t)i;
+        while (off < len && ((unsigned char)text[off] & 0xC0) == 0x80) off++;
+        texts[i] = text + off;
+        lens[i] = len - off;
+    }
+    CHECK_EQ_INT(tok_encode_batch(t, texts, lens, N, NULL, 2, outs, &err), 0);
+    for (int i = 0; i < N; i += 9) {
+        tok_ids one = {0};
+        tok_encode(t, texts[i], lens[i], NULL, &one, &err);
+        CHECK(one.n == outs[i].n && !memcmp(one.ids, outs[i].ids, one.n * sizeof *one.ids));
+        tok_ids_free(&one);
+    }
+    for (int i = 0; i < N; i++) tok_ids_free(&outs[i]);
+    tok_free(t);
+}
+
+static void utf8_and_specials(void) {
+    tok_error err = {0};
+    tok_tokenizer *t = tok_load("cl100k_base", &err);
+    if (!t) return;
+    tok_ids ids = {0};
+    const char bad[] = "ok \xff\xfe then";
+    CHECK_EQ_INT(tok_encode(t, bad, sizeof bad - 1, NULL, &ids, &err), TOK_EUTF8);
+    CHECK_MSG(strstr(err.msg, "byte 3") != NULL, "%s", err.msg);
+    tok_encode_params p = tok_encode_default_params();
+    p.utf8 = TOK_UTF8_REPLACE;
+    ids.n = 0;
+    CHECK_EQ_INT(tok_encode(t, bad, sizeof bad - 1, &p, &ids, &err), 0);
+    tok_bytes out = {0};
+    tok_decode(t, ids.ids, ids.n, false, &out, &err);
+    CHECK_EQ_STR(out.data, "ok \xEF\xBF\xBD\xEF\xBF\xBD then");
+
+    const char *s = "a<|endoftext|>b";
+    ids.n = 0;
+    CHECK_EQ_INT(tok_encode(t, s, strlen(s), NULL, &ids, &err), 0);
+    CHECK(ids.n > 3); /* plain text by default */
+    p = tok_encode_default_params();
+    p.special = TOK_SPECIAL_ALL;
+    ids.n = 0;
+    tok_encode(t, s, strlen(s), &p, &ids, &err);
+    CHECK(ids.n == 3 && ids.ids[1] == 100257);
+    p.special = TOK_SPECIAL_ERROR;
+    CHECK_EQ_INT(tok_encode(t, s, strlen(s), &p, &ids, &err), TOK_ESPECIAL);
+    const char *allow[] = {"<|endoftext|>", NULL};
+    p.allowed = allow;
+    ids.n = 0;
+    CHECK_EQ_INT(tok_encode(t, s, strlen(s), &p, &ids, &err), 0);
+    CHECK(ids.n == 3 && ids.ids[1] == 100257);
+    int32_t oob = 999999;
+    CHECK_EQ_INT(tok_decode(t, &oob, 1, false, &out, &err), TOK_ERANGE);
+    tok_bytes_free(&out);
+    tok_ids_free(&ids);
+    tok_free(t);
+}
+
+/* Malformed tokenizer files give an error naming the cause, never a crash. */
+static void malformed_files(void) {
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char path[512];
+    snprintf(path, sizeof path, "%s/tok_test_%d.tiktoken", dir, (int)getpid());
+    struct { const char *content, *expect; } cases[] = {
+        {"YQ== 0\nYg== x\n", "not a number"},
+        {"YQ== 0\n!!!! 1\n", "invalid base64"},
+        {"YQ== 0\nYQ== 1\n", "same bytes"},
+        {"YQ== 0\nYg== 0\n", "defined twice"},
+        {"YQ== 99999999999999999999\n", "too large"},
+        {"YQ==\n", "expected"},
+        {"", "no tokens"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        FILE *f = fopen(path, "wb");
+        fputs(cases[i].content, f);
+        fclose(f);
+        tok_error err = {0};
+        tok_tokenizer *t = tok_load_tiktoken(path, "cl100k_base", NULL, 0, &err);
+        CHECK_MSG(t == NULL && strstr(err.msg, cases[i].expect), "case %zu: %s", i, err.msg);
+        tok_free(t);
+    }
+    snprintf(path, sizeof path, "%s/tok_test_%d.json", dir, (int)getpid());
+    struct { const char *content, *expect; } json[] = {
+        {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a\"]}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", "merges[0]"},
+        {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": \"x\"}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", "vocab"},
+        {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"Whitespace\"}}", "Whitespace"},
+        {"{\"model\": {\"type\": \"WordPiece\"}}", "WordPiece"},
+        {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 1e30}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", "vocab"},
+        {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b\"]}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", "merged token"},
+        {"{\"model\": {\"type\": \"BPE\", \"vocab\": {", "invalid JSON"},
+        {"{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"}, \"behavior\": \"Isolated\"}}", "regex"},
+    };
+    for (size_t i = 0; i < sizeof json / sizeof *json; i++) {
+        FILE *f = fopen(path, "wb");
+        fputs(json[i].content, f);
+        fclose(f);
+        tok_error err = {0};
+        tok_tokenizer *t = tok_load(path, &err);
+        CHECK_MSG(t == NULL && strstr(err.msg, json[i].expect), "json case %zu: %s", i, err.msg);
+        tok_free(t);
+    }
+    remove(path);
+}
+
+int main(void) {
+    size_t len;
+    char *text = corpus_texts("tests/data/reference/o200k_base/dev.jsonl", &len);
+    CHECK(text != NULL);
+    if (text) {
+        check_fast_equals_pcre("cl100k_base", text, len);
+        check_fast_equals_pcre("o200k_base", text, len);
+        check_fast_equals_pcre("r50k_base", text, len);
+        check_heap_equals_array("cl100k_base", text, len);
+        check_heap_equals_array("o200k_base", text, len);
+        streaming_and_batch(text, len);
+        tok_tokenizer *t = tok_load("o200k_base", &(tok_error){0});
+        if (t) check_roundtrip(t, text, len, "corpus");
+        tok_free(t);
+    }
+    free(text);
+    worst_cases();
+    utf8_and_specials();
+    malformed_files();
+    return check_summary("test_bpe");
+}
