@@ -49,9 +49,9 @@ done
 make_text() {
     local name=$1; shift
     [ $# -gt 0 ] || return 1
-    local out=$WORK/$name.txt size=0 want=$((TEXT_MB * 1000000))
-    : >"$out"
-    cat "$@" >"$WORK/one.tmp" || return 1
+    local out=$WORK/$name.txt size=0 want=$((TEXT_MB * 1000000)) f
+    : >"$out"; : >"$WORK/one.tmp"
+    for f in "$@"; do [ -f "$f" ] && cat "$f" >>"$WORK/one.tmp"; done  # unmatched globs stay literal
     [ -s "$WORK/one.tmp" ] || return 1
     while [ "$size" -lt "$want" ]; do
         cat "$WORK/one.tmp" >>"$out"
