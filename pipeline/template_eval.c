@@ -287,13 +287,13 @@ static int64_t py_floordiv(int64_t a, int64_t b) {
 static tv concat_seq(tpl_render *R, tv a, tv b) {
     if (a.k == V_STR) {
         char *p = tpl_alloc(&R->A, a.n + b.n + 1);
-        memcpy(p, a.u.s, a.n);
-        memcpy(p + a.n, b.u.s, b.n);
+        tpl_copy(p, a.u.s, a.n);
+        tpl_copy(p + a.n, b.u.s, b.n);
         return tv_str(p, a.n + b.n);
     }
     tv out = tv_list(&R->A, a.u.l->n + b.u.l->n, a.u.l->tuple);
-    memcpy(out.u.l->v, a.u.l->v, a.u.l->n * sizeof(tv));
-    memcpy(out.u.l->v + a.u.l->n, b.u.l->v, b.u.l->n * sizeof(tv));
+    tpl_copy(out.u.l->v, a.u.l->v, a.u.l->n * sizeof(tv));
+    tpl_copy(out.u.l->v + a.u.l->n, b.u.l->v, b.u.l->n * sizeof(tv));
     out.u.l->n = a.u.l->n + b.u.l->n;
     return out;
 }
@@ -309,7 +309,7 @@ static tv repeat_seq(tpl_render *R, const tpl_node *at, tv s, int64_t times) {
         return tv_str(p, unit * (size_t)times);
     }
     tv out = tv_list(&R->A, unit * (size_t)times, s.u.l->tuple);
-    for (int64_t i = 0; i < times; i++) memcpy(out.u.l->v + (size_t)i * unit, s.u.l->v, unit * sizeof(tv));
+    for (int64_t i = 0; i < times; i++) tpl_copy(out.u.l->v + (size_t)i * unit, s.u.l->v, unit * sizeof(tv));
     out.u.l->n = unit * (size_t)times;
     return out;
 }
@@ -588,7 +588,7 @@ tpl_list *tpl_iterate(tpl_render *R, const tpl_node *at, tv v) {
     case V_DICT: {
         if (v.u.d->ns) break;
         tv l = tv_list(&R->A, v.u.d->n, false);
-        memcpy(l.u.l->v, v.u.d->keys, v.u.d->n * sizeof(tv));
+        tpl_copy(l.u.l->v, v.u.d->keys, v.u.d->n * sizeof(tv));
         l.u.l->n = v.u.d->n;
         return l.u.l;
     }

@@ -448,7 +448,7 @@ tv tpl_apply_filter(tpl_render *R, const tpl_node *at, int id, tv v, tv *av, siz
         }
         sort_ctx c = {R, at, rev};
         merge_sort(&c, keys, vals, tpl_alloc(&R->A, (n + 1) * sizeof(tv)), tpl_alloc(&R->A, (n + 1) * sizeof(tv)), n);
-        memcpy(out.u.l->v, vals, n * sizeof(tv));
+        tpl_copy(out.u.l->v, vals, n * sizeof(tv));
         out.u.l->n = n;
         return out;
     }

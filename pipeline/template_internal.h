@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tok_pipeline.h"
 
@@ -30,6 +31,10 @@ typedef struct tpl_arena {
 } tpl_arena;
 
 void *tpl_alloc(tpl_arena *a, size_t n);
+/* memcpy that accepts NULL pointers when n is 0 (empty lists have no array) */
+static inline void tpl_copy(void *dst, const void *src, size_t n) {
+    if (n) memcpy(dst, src, n);
+}
 void tpl_arena_free(tpl_arena *a);
 char *tpl_strndup(tpl_arena *a, const char *s, size_t n);
 

@@ -200,7 +200,7 @@ tv tpl_call_method(tpl_render *R, const tpl_node *at, tpl_func *fn, tv *args, si
     case M_KEYS: case M_VALUES: {
         tpl_dict *d = s.u.d;
         tv out = tv_list(&R->A, d->n, false);
-        memcpy(out.u.l->v, fn->id == M_KEYS ? d->keys : d->vals, d->n * sizeof(tv));
+        tpl_copy(out.u.l->v, fn->id == M_KEYS ? d->keys : d->vals, d->n * sizeof(tv));
         out.u.l->n = d->n;
         return out;
     }
