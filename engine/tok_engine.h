@@ -169,6 +169,114 @@ int tok_session_n_ctx(const tok_session *s);
 /* Forgets positions >= n_past (0 clears the session). */
 void tok_session_rewind(tok_session *s, int n_past);
 
+/* ---- samplers ---------------------------------------------------------------- */
+
+/* Samplers turn a row of logits into the next token id, in the style of
+ * llama.cpp's sampler chain: small samplers (penalties, logit bias, top-k,
+ * top-p, min-p, temperature, greedy, dist) each narrow or reshape a candidate
+ * array, and a chain applies them in the order they were added. The last one
+ * (greedy or dist) selects. A chain belongs to one session (it is not
+ * thread-safe); the model is never touched. */
+
+typedef struct tok_sampler tok_sampler;
+
+typedef struct tok_token_data {
+    int32_t id;
+    float logit;
+    float p; /* filled by samplers that need probabilities (top-p, dist) */
+} tok_token_data;
+
+/* The candidates a sampler works on. `sorted` says data is ordered by
+ * descending logit; `selected` is the index chosen by greedy/dist, or -1. */
+typedef struct tok_token_array {
+    tok_token_data *data;
+    size_t size;
+    int64_t selected;
+    bool sorted;
+} tok_token_array;
+
+typedef struct tok_logit_bias {
+    int32_t id;
+    float bias; /* added to the logit; -INFINITY bans the token */
+} tok_logit_bias;
+
+/* Every sampler handle is freed with tok_sampler_free, unless it was added to
+ * a chain: tok_sampler_chain_add takes ownership, and freeing the chain frees
+ * its samplers. */
+tok_sampler *tok_sampler_greedy_new(void);
+/* Softmax, then a draw with the sampler's own xoshiro256** generator: the
+ * same seed gives the same sequence on every machine. TOK_SEED_RANDOM picks a
+ * seed from the clock (read it back with tok_sampler_get_seed). */
+#define TOK_SEED_RANDOM 0xFFFFFFFFu
+tok_sampler *tok_sampler_dist_new(uint32_t seed);
+tok_sampler *tok_sampler_top_k_new(int k);            /* k <= 0: no-op */
+tok_sampler *tok_sampler_top_p_new(float p, size_t min_keep); /* p >= 1: no-op */
+tok_sampler *tok_sampler_min_p_new(float p, size_t min_keep); /* p <= 0: no-op */
+/* logit / t; t <= 0 keeps only the best candidate(s) (greedy). */
+tok_sampler *tok_sampler_temp_new(float t);
+/* Over the last `last_n` accepted tokens (-1: all of them; 0: disabled), a
+ * token seen c > 0 times gets: logit / repeat if logit > 0 else logit * repeat,
+ * then - c * freq - present. NULL on allocation failure. */
+tok_sampler *tok_sampler_penalties_new(int last_n, float repeat, float freq, float present);
+/* Copies the biases. NULL on allocation failure. */
+tok_sampler *tok_sampler_logit_bias_new(const tok_logit_bias *biases, size_t n);
+
+typedef struct tok_sampler_chain_params {
+    bool no_perf; /* true: do not time tok_sampler_sample */
+} tok_sampler_chain_params;
+
+tok_sampler_chain_params tok_sampler_chain_default_params(void);
+tok_sampler *tok_sampler_chain_new(tok_sampler_chain_params p);
+/* Appends s; the chain owns it from now on (also when this fails). Returns 0,
+ * or TOK_ENOMEM / TOK_EINVAL (s NULL or chain not a chain). */
+int tok_sampler_chain_add(tok_sampler *chain, tok_sampler *s);
+int tok_sampler_chain_n(const tok_sampler *chain);
+tok_sampler *tok_sampler_chain_get(const tok_sampler *chain, int i);
+
+/* Applies any sampler (a chain applies its samplers in order). */
+void tok_sampler_apply(tok_sampler *s, tok_token_array *cur);
+/* Builds the candidates from logits[0..n_vocab), applies s, returns the
+ * selected id; if no sampler selected one, the best remaining candidate.
+ * -1 if n_vocab <= 0 or memory runs out. Does not accept the token. */
+int32_t tok_sampler_sample(tok_sampler *s, const float *logits, int n_vocab);
+/* Tells the samplers a token became part of the sequence (prompt tokens too,
+ * so that penalties see them, as llama.cpp does). */
+void tok_sampler_accept(tok_sampler *s, int32_t id);
+/* Forgets accepted tokens and restarts the generators from their seeds. */
+void tok_sampler_reset(tok_sampler *s);
+void tok_sampler_free(tok_sampler *s);
+const char *tok_sampler_name(const tok_sampler *s);
+/* The seed of a dist sampler, or of the first one in a chain; TOK_SEED_RANDOM if none. */
+uint32_t tok_sampler_get_seed(const tok_sampler *s);
+/* Time spent in tok_sampler_sample on a chain, and the number of calls. */
+void tok_sampler_chain_perf(const tok_sampler *chain, double *ms, int64_t *n_samples);
+
+/* llama.cpp's common parameters, and the chain they mean:
+ * logit bias -> penalties -> top-k -> top-p -> min-p -> temperature -> dist,
+ * or greedy when temp <= 0. */
+typedef struct tok_sampling_params {
+    uint32_t seed;          /* TOK_SEED_RANDOM (default): from the clock */
+    float temp;             /* 0.8 */
+    int top_k;              /* 40; <= 0 off */
+    float top_p;            /* 0.95; 1 off */
+    float min_p;            /* 0.05; 0 off */
+    int penalty_last_n;     /* 64; -1 whole history, 0 off */
+    float penalty_repeat;   /* 1.0 off */
+    float penalty_freq;     /* 0.0 off */
+    float penalty_present;  /* 0.0 off */
+    const tok_logit_bias *logit_bias; /* copied */
+    size_t n_logit_bias;
+} tok_sampling_params;
+
+tok_sampling_params tok_sampling_default_params(void);
+/* NULL on allocation failure. */
+tok_sampler *tok_sampler_chain_from_params(const tok_sampling_params *p);
+
+/* The k most likely tokens of a raw logits row, best first, with their
+ * log-probabilities (log-softmax in double over all n_vocab logits). Ties go to
+ * the lower id. Returns the number written, min(k, n_vocab). */
+int tok_logprobs_top(const float *logits, int n_vocab, int k, int32_t *ids, float *logprobs);
+
 #ifdef __cplusplus
 }
 #endif
