@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spm.h"
 #include "tokenizer.h"
 
 tok_encode_params tok_encode_default_params(void) {
@@ -34,6 +35,7 @@ void tok_free(tok_tokenizer *t) {
     if (!t) return;
     vocab_free(&t->v);
     pretok_free(&t->pt);
+    spm_free(t->spm);
     for (size_t i = 0; i < t->n_specials; i++) free(t->specials[i].text);
     free(t->specials);
     free(t->prefix);
@@ -93,7 +95,7 @@ static bool in_list(const char *const *list, const char *s) {
 
 /* Whether special token s is matched (turned into its id) under p. */
 static bool special_enabled(const tok_tokenizer *t, const special_tok *s, const tok_encode_params *p) {
-    if (!s->special) return t->specials_by_default; /* ordinary added tokens */
+    if (!s->special) return t->specials_by_default || t->added_always; /* ordinary added tokens */
     switch (p->special) {
     case TOK_SPECIAL_DEFAULT: return t->specials_by_default;
     case TOK_SPECIAL_NONE: return false;
@@ -130,8 +132,24 @@ static long find_special(const tok_tokenizer *t, const tok_encode_params *p, con
 
 /* ---- the ordinary-text path --------------------------------------------- */
 
+/*
+ * Pieces that are not tokens themselves go through the merge loop, whose
+ * pair lookups miss the cache. Words repeat, so each encode call of a long
+ * text keeps a direct-mapped cache of such pieces (up to 16 bytes, up to 7
+ * ids): 4096 entries, 192 KB, allocated on the first miss.
+ */
+#define PCACHE_SIZE 4096
+#define PCACHE_MIN_TEXT 8192
+typedef struct pcache_entry {
+    uint64_t k0, k1;
+    uint8_t len, nids;
+    int32_t ids[7];
+} pcache_entry;
+
 typedef struct enc_ctx {
     const tok_tokenizer *t;
+    pcache_entry *cache;
+    bool cache_ok;    /* the text is long enough to be worth a cache */
     bpe_scratch scratch;
     tok_ids *out;
     size_t count;     /* counting mode: ids are dropped after each piece */
@@ -141,10 +159,44 @@ typedef struct enc_ctx {
 
 static int emit_piece(void *c_, const char *text, size_t a, size_t b) {
     enc_ctx *c = c_;
-    size_t before = c->out->n;
-    int rc = bpe_encode_piece(&c->t->v, (const unsigned char *)text + a, b - a, c->t->whole_lookup, &c->scratch,
-                              c->out, c->err);
+    const unsigned char *p = (const unsigned char *)text + a;
+    size_t n = b - a, before = c->out->n;
+    if (n == 1 || c->t->whole_lookup) {
+        int32_t id = n == 1 ? c->t->v.byte_id[p[0]] : vocab_find(&c->t->v, p, n);
+        if (id >= 0) {
+            if (c->counting) c->count++;
+            else if (tok_ids_push(c->out, id)) return tok_fail(c->err, TOK_ENOMEM, "out of memory");
+            return 0;
+        }
+    }
+    pcache_entry *e = NULL;
+    uint64_t k0 = 0, k1 = 0;
+    if (c->cache_ok && n <= 16) {
+        if (!c->cache && !(c->cache = calloc(PCACHE_SIZE, sizeof *c->cache))) c->cache_ok = false;
+        memcpy(&k0, p, n < 8 ? n : 8);
+        if (n > 8) memcpy(&k1, p + 8, n - 8);
+        uint64_t h = (k0 * 0x9E3779B97F4A7C15ull) ^ (k1 * 0xC2B2AE3D27D4EB4Full) ^ n;
+        e = c->cache ? &c->cache[(h >> 40) & (PCACHE_SIZE - 1)] : NULL;
+        if (e && e->len == n && e->k0 == k0 && e->k1 == k1) {
+            if (c->counting) c->count += e->nids;
+            else {
+                if (tok_ids_reserve(c->out, e->nids)) return tok_fail(c->err, TOK_ENOMEM, "out of memory");
+                memcpy(c->out->ids + c->out->n, e->ids, e->nids * sizeof *e->ids);
+                c->out->n += e->nids;
+            }
+            return 0;
+        }
+    }
+    int rc = bpe_encode_piece(&c->t->v, p, n, 0, &c->scratch, c->out, c->err);
     if (rc) return rc;
+    size_t got = c->out->n - before;
+    if (e && got <= 7) {
+        e->k0 = k0;
+        e->k1 = k1;
+        e->len = (uint8_t)n;
+        e->nids = (uint8_t)got;
+        memcpy(e->ids, c->out->ids + before, got * sizeof *e->ids);
+    }
     if (c->counting) {
         c->count += c->out->n - before;
         c->out->n = before;
@@ -154,6 +206,12 @@ static int emit_piece(void *c_, const char *text, size_t a, size_t b) {
 
 static int encode_ordinary(enc_ctx *c, const char *text, size_t len) {
     if (!len) return 0;
+    if (c->t->spm) { /* SentencePiece vocabulary (GGUF "llama") */
+        size_t before = c->out->n;
+        int rc = tokenizer_spm_encode(c->t, text, len, c->out, c->err);
+        if (!rc && c->counting) c->count += c->out->n - before, c->out->n = before;
+        return rc;
+    }
     if (c->t->norm == NORM_NONE) return pretok_run(&c->t->pt, text, len, emit_piece, c, c->err);
     size_t nlen;
     char *norm = tok_normalize(c->t->norm, c->t->norm_max_age, text, len, &nlen, c->err);
@@ -236,9 +294,10 @@ static int run_encode(const tok_tokenizer *t, const char *text, size_t len, cons
     int rc = prepare_text(&text, &len, p, &owned, err);
     if (rc) return rc;
     tok_ids scratch_out = {0};
-    enc_ctx c = {t, {0}, counting ? &scratch_out : out, 0, counting, err};
+    enc_ctx c = {t, NULL, len >= PCACHE_MIN_TEXT, {0}, counting ? &scratch_out : out, 0, counting, err};
     rc = encode_text(&c, text, len, p);
     bpe_scratch_free(&c.scratch);
+    free(c.cache);
     tok_ids_free(&scratch_out);
     free(owned);
     if (count) *count = c.count;
@@ -260,6 +319,7 @@ int tok_count(const tok_tokenizer *t, const char *text, size_t len, const tok_en
 
 int tok_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, tok_bytes *out,
                tok_error *err) {
+    if (t->spm) return tokenizer_spm_decode(t, ids, n, skip_special, out, err);
     size_t start = out->n;
     for (size_t i = 0; i < n; i++) {
         int32_t id = ids[i];

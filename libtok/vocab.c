@@ -7,7 +7,7 @@
 int vocab_init(vocab *v, uint32_t n_hint, tok_error *err) {
     memset(v, 0, sizeof *v);
     uint32_t cap = 1024;
-    while (cap < n_hint * 2) cap *= 2;
+    while (cap < n_hint + n_hint / 3) cap *= 2;
     v->slots = malloc(cap * sizeof *v->slots);
     v->pairs = malloc(cap * sizeof *v->pairs);
     if (!v->slots || !v->pairs) {
@@ -53,7 +53,7 @@ static int rehash(vocab *v, tok_error *err) {
     for (uint32_t i = 0; i < cap; i++) ns[i].id = -1;
     for (uint32_t i = 0; i <= v->mask; i++) {
         if (v->slots[i].id < 0) continue;
-        uint32_t j = v->slots[i].hash & (cap - 1);
+        uint32_t j = (v->slots[i].hash_len >> 8) & (cap - 1);
         while (ns[j].id >= 0) j = (j + 1) & (cap - 1);
         ns[j] = v->slots[i];
     }
@@ -90,13 +90,14 @@ int vocab_set(vocab *v, int32_t id, const void *bytes, size_t len, int index, to
     if (!index) return 0;
     int32_t prev = vocab_find(v, bytes, len);
     if (prev >= 0) return tok_fail(err, TOK_EFORMAT, "ids %d and %d have the same bytes", prev, id);
-    if ((v->count + 1) * 4 > (v->mask + 1) * 3) {
+    if ((uint64_t)(v->count + 1) * 5 > (uint64_t)(v->mask + 1) * 4) {
         int rc = rehash(v, err);
         if (rc) return rc;
     }
     uint32_t h = vocab_hash(bytes, len), i = h & v->mask;
     while (v->slots[i].id >= 0) i = (i + 1) & v->mask;
-    v->slots[i].hash = h;
+    v->slots[i].hash_len = vocab_hash_len(h, len);
+    v->slots[i].head = vocab_head(bytes, len);
     v->slots[i].id = id;
     v->count++;
     return 0;

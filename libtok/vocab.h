@@ -19,9 +19,12 @@
 
 #define VOCAB_NONE UINT32_MAX
 
+/* A hash slot keeps the token's first 8 bytes and its length, so a lookup
+ * of a token of up to 8 bytes (most pieces) touches only the slot. */
 typedef struct vocab_slot {
-    uint32_t hash;
-    int32_t id; /* -1: empty */
+    uint64_t head;     /* first 8 bytes, zero-padded */
+    uint32_t hash_len; /* hash << 8 | min(length, 255) */
+    int32_t id;        /* -1: empty */
 } vocab_slot;
 
 typedef struct pair_slot {
@@ -54,19 +57,34 @@ int vocab_add_pair(vocab *v, int32_t left, int32_t right, uint32_t rank, int32_t
 int vocab_pairs_from_splits(vocab *v, tok_error *err);
 void vocab_fill_byte_ids(vocab *v);
 
-static inline uint32_t vocab_hash(const unsigned char *p, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
-    while (n >= 8) {
-        uint64_t w;
+/* The first min(n, 8) bytes of p as a zero-padded word. Reads a whole word
+ * when that cannot cross a page (the extra bytes are masked off), which keeps
+ * the hot lookup free of variable-length copies. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+__attribute__((no_sanitize_address)) static inline uint64_t vocab_head(const void *bytes, size_t n) {
+    const unsigned char *p = (const unsigned char *)bytes;
+    uint64_t w = 0;
+    if (n >= 8) {
         memcpy(&w, p, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
+        return w;
     }
-    if (n) {
-        uint64_t w = 0;
-        memcpy(&w, p, n);
+    if (n == 0) return 0;
+    if (((uintptr_t)p & 4095) <= 4088) {
+        __builtin_memcpy(&w, p, 8);
+        return w & ((1ull << (8 * n)) - 1);
+    }
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
+    return w;
+}
+#pragma GCC diagnostic pop
+
+static inline uint32_t vocab_hash_from(uint64_t head, const unsigned char *p, size_t n) {
+    uint64_t h = (head ^ (n * 0xff51afd7ed558ccdull)) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 29;
+    for (size_t i = 8; i < n; i += 8) {
+        uint64_t w = vocab_head(p + i, n - i);
         h = (h ^ w) * 0x94d049bb133111ebull;
         h ^= h >> 32;
     }
@@ -74,12 +92,20 @@ static inline uint32_t vocab_hash(const unsigned char *p, size_t n) {
     return (uint32_t)(h >> 32);
 }
 
+static inline uint32_t vocab_hash(const unsigned char *p, size_t n) { return vocab_hash_from(vocab_head(p, n), p, n); }
+
+static inline uint32_t vocab_hash_len(uint32_t h, size_t n) { return h << 8 | (uint32_t)(n < 255 ? n : 255); }
+
 static inline int32_t vocab_find(const vocab *v, const void *bytes, size_t n) {
-    uint32_t h = vocab_hash((const unsigned char *)bytes, n);
+    uint64_t head = vocab_head(bytes, n);
+    uint32_t h = vocab_hash_from(head, (const unsigned char *)bytes, n);
+    uint32_t hl = vocab_hash_len(h, n);
     for (uint32_t i = h & v->mask;; i = (i + 1) & v->mask) {
         const vocab_slot *s = &v->slots[i];
         if (s->id < 0) return -1;
-        if (s->hash == h && v->len[s->id] == n && !memcmp(v->blob + v->off[s->id], bytes, n)) return s->id;
+        if (s->hash_len == hl && s->head == head &&
+            (n <= 8 || (v->len[s->id] == n && !memcmp(v->blob + v->off[s->id] + 8, (const char *)bytes + 8, n - 8))))
+            return s->id;
     }
 }
 
