@@ -3,11 +3,12 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tok_engine.h"
 #include "tok_opts.h"
 
 const char TOK_OPTS_HELP[] =
     "  -t, --tokenizer SPEC   built-in encoding (cl100k_base, o200k_base, p50k_base, r50k_base,\n"
-    "                         claude_legacy) or a tokenizer.json / .tiktoken file [cl100k_base]\n"
+    "                         claude_legacy) or a tokenizer.json / .tiktoken / .gguf file [cl100k_base]\n"
     "      --pattern P        pre-tokenizer of a .tiktoken file: an encoding name or a regex\n"
     "      --special MODE     special-token strings in the text: 'default' (the format's own\n"
     "                         default: plain text for tiktoken, matched for tokenizer.json),\n"
@@ -15,6 +16,8 @@ const char TOK_OPTS_HELP[] =
     "      --strict-special   fail on a special-token string that --special does not allow\n"
     "                         (tiktoken's encode() default)\n"
     "      --add-special      add the post-processor's BOS/EOS (tokenizer.json)\n"
+    "      --no-add-special   .gguf: no BOS/EOS (by default a .gguf vocabulary adds them as\n"
+    "                         llama.cpp's llama_tokenize(add_special=true, parse_special=false))\n"
     "      --lossy            replace invalid UTF-8 with U+FFFD instead of failing\n";
 
 static const char *value(const char *cmd, int argc, char **argv, int *i) {
@@ -39,6 +42,7 @@ int tok_opts_parse(tok_opts *o, const char *cmd, int argc, char **argv, int *i) 
     if (is_opt(a, "--special")) return (o->special = value(cmd, argc, argv, i)) ? 1 : -1;
     if (!strcmp(a, "--strict-special")) return o->strict_special = true, 1;
     if (!strcmp(a, "--add-special")) return o->add_special = true, 1;
+    if (!strcmp(a, "--no-add-special")) return o->no_add_special = true, 1;
     if (!strcmp(a, "--lossy")) return o->lossy = true, 1;
     return 0;
 }
@@ -70,7 +74,16 @@ tok_tokenizer *tok_opts_load(tok_opts *o, const char *cmd) {
     }
     tok_error err = {0};
     const char *spec = o->tokenizer ? o->tokenizer : "cl100k_base";
-    tok_tokenizer *t = o->pattern ? tok_load_tiktoken(spec, o->pattern, NULL, 0, &err) : tok_load(spec, &err);
+    size_t sl = strlen(spec);
+    bool gguf = !o->pattern && sl > 5 && !strcmp(spec + sl - 5, ".gguf");
+    tok_tokenizer *t = NULL;
+    if (gguf) { /* the vocabulary embedded in a model file */
+        tok_gguf *g = tok_gguf_open(spec, &err);
+        t = g ? tok_gguf_tokenizer(g, &err) : NULL;
+        tok_gguf_close(g);
+        if (!o->no_add_special) p->add_special = true;
+    } else
+        t = o->pattern ? tok_load_tiktoken(spec, o->pattern, NULL, 0, &err) : tok_load(spec, &err);
     if (!t) {
         cli_error(cmd, "%s", err.msg);
         return NULL;

@@ -11,6 +11,7 @@ typedef struct tok_opts {
     const char *special;   /* --special none|all|default|LIST */
     bool strict_special;   /* --strict-special */
     bool add_special;      /* --add-special */
+    bool no_add_special;   /* --no-add-special (GGUF vocabularies add BOS by default) */
     bool lossy;            /* --lossy */
     char **allowed;        /* parsed LIST, NULL-terminated */
     tok_encode_params params;

@@ -115,6 +115,15 @@ const char *tok_gguf_type_name(int type);
 int64_t tok_tensor_type_block(int type);
 int64_t tok_tensor_type_size(int type);
 
+/* ---- the embedded tokenizer ---------------------------------------------------- */
+
+/* A libtok tokenizer from the file's tokenizer.ggml.* keys (model "llama" =
+ * SentencePiece, "gpt2" = byte-level BPE with the `pre` pre-tokenizer), encoding
+ * as llama.cpp's llama_tokenize: with tok_encode_params.add_special it adds BOS
+ * when tokenizer.ggml.add_bos_token says so; control-token text is plain text
+ * unless the params allow special tokens. Independent of g once built. */
+tok_tokenizer *tok_gguf_tokenizer(const tok_gguf *g, tok_error *err);
+
 /* ---- models and sessions ----------------------------------------------------- */
 
 typedef struct tok_model tok_model;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytelevel.h"
 #include "tokenizer.h"
 
 const char *pretok_gpt2_pattern(void);
@@ -26,15 +27,7 @@ typedef struct hf_ctx {
     int16_t unbyte[512]; /* byte-level character -> byte, -1 if none */
 } hf_ctx;
 
-static void build_byte_map(hf_ctx *c) {
-    for (int i = 0; i < 512; i++) c->unbyte[i] = -1;
-    int extra = 0;
-    for (int b = 0; b < 256; b++) {
-        bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-        int cp = printable ? b : 256 + extra++;
-        c->unbyte[cp] = (int16_t)b;
-    }
-}
+static void build_byte_map(hf_ctx *c) { bytelevel_unmap_init(c->unbyte); }
 
 /* A vocabulary string as bytes: byte-level strings are mapped back to bytes;
  * a string with a character outside the map keeps its UTF-8 (as HF decodes it). */
@@ -45,20 +38,7 @@ static size_t token_bytes(const hf_ctx *c, const char *s, unsigned char *out, si
         memcpy(out, s, n);
         return n;
     }
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        int k = tok_utf8_decode((const unsigned char *)s + i, n - i, &cp);
-        if (!k || cp >= 512 || c->unbyte[cp] < 0) {
-            if (n > cap) return (size_t)-1;
-            memcpy(out, s, n);
-            return n;
-        }
-        if (o >= cap) return (size_t)-1;
-        out[o++] = (unsigned char)c->unbyte[cp];
-        i += (size_t)k;
-    }
-    return o;
+    return bytelevel_to_bytes(c->unbyte, s, n, out, cap);
 }
 
 static int fail_at(hf_ctx *c, int code, const char *where, const char *what) {

@@ -175,6 +175,49 @@ int tok_special_at(const tok_tokenizer *t, size_t i, const char **text, int32_t 
 /* Offset of the first invalid UTF-8 byte, or len if the text is valid. */
 size_t tok_utf8_check(const char *s, size_t len);
 
+/* ---- vocabularies given as arrays (GGUF tokenizer.ggml.*) ------------------- */
+
+/* Builds a tokenizer from plain arrays, as a GGUF file's tokenizer.ggml.* keys
+ * carry them, and encodes as llama.cpp's llama_tokenize does:
+ *   TOK_VOCAB_BPE  (GGUF model "gpt2"): byte-level BPE; tokens are spelled in
+ *                  GPT-2's byte-level alphabet, merges are "left right" strings
+ *                  in rank order, `pre` names the pre-tokenizer (llama.cpp's
+ *                  names: "default", "gpt-2", "llama-bpe"/"llama3", "qwen2",
+ *                  "smollm", "starcoder", "falcon", "deepseek-llm",
+ *                  "deepseek-coder", ...; an unknown name is an error).
+ *   TOK_VOCAB_SPM  (GGUF model "llama"): SentencePiece-style BPE over pieces,
+ *                  scores and types, byte fallback through <0xNN> pieces.
+ * Token types are GGUF's (1 normal, 2 unknown, 3 control, 4 user-defined,
+ * 5 unused, 6 byte). Control and unknown tokens are special: their text is
+ * matched in the input only when tok_encode_params.special allows it (the
+ * default does not, like llama_tokenize(parse_special=false)); user-defined
+ * tokens are always matched. add_special adds BOS (if add_bos) and EOS (if
+ * add_eos). Everything is copied; the arrays may be freed after the call. */
+enum tok_vocab_kind { TOK_VOCAB_BPE = 1, TOK_VOCAB_SPM = 2 };
+
+#define TOK_VOCAB_ID_DEFAULT (-2) /* llama.cpp's default id for the kind; -1 = none */
+
+typedef struct tok_vocab_params {
+    int kind;                      /* enum tok_vocab_kind */
+    const char *name;              /* shown by tok_name() and in errors; may be NULL */
+    size_t n_tokens;
+    const char *const *tokens;     /* token i's text (need not be NUL-terminated) */
+    const size_t *token_lens;      /* NULL: tokens are NUL-terminated */
+    const float *scores;           /* SPM piece scores; NULL = all 0 */
+    const int32_t *types;          /* GGUF token types; NULL = all normal */
+    size_t n_merges;               /* BPE */
+    const char *const *merges;     /* "left right", rank order */
+    const size_t *merge_lens;      /* NULL: merges are NUL-terminated */
+    const char *pre;               /* tokenizer.ggml.pre, or NULL ("default") */
+    int32_t bos_id, eos_id, unk_id, pad_id; /* TOK_VOCAB_ID_DEFAULT, -1 or an id */
+    /* 1 / 0, or -1 for llama.cpp's default (SPM: BOS and space prefix on;
+     * BPE: off, except BOS for the llama3 family) */
+    int add_bos, add_eos, add_space_prefix;
+} tok_vocab_params;
+
+tok_vocab_params tok_vocab_default_params(void);
+tok_tokenizer *tok_from_vocab(const tok_vocab_params *p, tok_error *err);
+
 #ifdef __cplusplus
 }
 #endif

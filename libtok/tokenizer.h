@@ -36,6 +36,9 @@ struct tok_tokenizer {
     size_t n_prefix, n_suffix;
     int32_t bos, eos;
     uint8_t *special_ids;       /* bitmap over ids: special tokens */
+    /* GGUF vocabularies (vocab_ctor.c) */
+    bool added_always;          /* non-special added tokens matched in every mode */
+    struct spm_model *spm;      /* set: encode/decode go to SentencePiece */
 };
 
 tok_tokenizer *tokenizer_new(const char *name, const char *format, tok_error *err);
@@ -49,6 +52,10 @@ tok_tokenizer *tiktoken_load(const char *path, const char *pattern, const tok_sp
                              size_t n_specials, const char *name, tok_error *err);
 tok_tokenizer *tiktoken_load_builtin(const char *name, tok_error *err);
 tok_tokenizer *hf_json_load(const char *path, const char *data, size_t len, tok_error *err);
+/* vocab_ctor.c: the SentencePiece path of a tokenizer with t->spm set. */
+int tokenizer_spm_encode(const tok_tokenizer *t, const char *text, size_t len, tok_ids *out, tok_error *err);
+int tokenizer_spm_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, tok_bytes *out,
+                         tok_error *err);
 
 /* Normalization (utf8proc). Returns a new buffer. */
 /* max_age: characters assigned after this Unicode version (x10) are left
