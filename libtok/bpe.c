@@ -1,15 +1,21 @@
 /*
  * Byte-pair merging of one pre-tokenized piece.
  *
+ * The initial symbols are the piece's bytes; the adjacent pair with the
+ * lowest merge rank is merged first, the leftmost on ties. A pair's rank
+ * comes from the merge table (Hugging Face) or, for tiktoken, from the rank
+ * of the merged bytes themselves (vocab->merge_by_bytes), which needs no
+ * table at all.
+ *
  * Pieces are short (a word, a number, a run of spaces), so the common path
- * keeps the symbols in an array and scans it for the lowest-rank adjacent
- * pair, as tiktoken does: O(n^2) in the piece length, but n is ~5 and the
- * scan is a few cache lines. Long pieces (a 100,000-character run of one
- * letter, an unbroken CJK or Thai line) would make that quadratic, so from
+ * keeps the symbols in an array and scans it for the lowest rank, as
+ * tiktoken does: O(n^2) in the piece length, but n is ~5 and the scan is a
+ * few cache lines. Long pieces (a 100,000-character run of one letter, an
+ * unbroken CJK or Thai line) would make that quadratic, so from
  * bpe_heap_threshold bytes on the symbols live in a linked list and the
- * candidate pairs in a binary heap ordered by (rank, position), with stale
+ * candidate pairs in a binary heap ordered by (rank, position), stale
  * entries skipped when popped: O(n log n). Both orders are "lowest rank,
- * then leftmost", which is the reference's rule, so they give the same ids.
+ * then leftmost", the reference's rule, so they give the same ids.
  */
 #include <stdlib.h>
 
@@ -20,6 +26,7 @@ size_t bpe_heap_threshold = 256;
 
 void bpe_scratch_free(bpe_scratch *s) {
     free(s->ids);
+    free(s->merged);
     free(s->ranks);
     free(s->pos);
     free(s->heap);
@@ -32,38 +39,57 @@ static int scratch_reserve(bpe_scratch *s, size_t n) {
     while (cap < n) cap *= 2;
     int32_t *ids = realloc(s->ids, cap * sizeof *ids);
     if (ids) s->ids = ids;
+    int32_t *merged = realloc(s->merged, cap * sizeof *merged);
+    if (merged) s->merged = merged;
     uint32_t *ranks = realloc(s->ranks, cap * sizeof *ranks);
     if (ranks) s->ranks = ranks;
     size_t *pos = realloc(s->pos, cap * sizeof *pos);
     if (pos) s->pos = pos;
-    if (!ids || !ranks || !pos) return TOK_ENOMEM;
+    if (!ids || !merged || !ranks || !pos) return TOK_ENOMEM;
     s->cap = cap;
     return 0;
 }
 
-static inline uint32_t pair_rank(const vocab *v, int32_t a, int32_t b) {
-    const pair_slot *p = vocab_pair(v, a, b);
-    return p ? p->rank : UINT32_MAX;
+/* Rank and result of merging the part [start, mid) (id left) with
+ * [mid, end) (id right); UINT32_MAX if they do not merge. */
+static inline uint32_t pair_rank(const vocab *v, const unsigned char *p, size_t start, size_t end, int32_t left,
+                                 int32_t right, int32_t *merged) {
+    if (v->merge_by_bytes) {
+        int32_t id = vocab_find(v, p + start, end - start);
+        *merged = id;
+        return id < 0 ? UINT32_MAX : (uint32_t)id;
+    }
+    const pair_slot *s = vocab_pair(v, left, right);
+    if (!s) return UINT32_MAX;
+    *merged = s->id;
+    return s->rank;
 }
 
-static int merge_small(const vocab *v, int32_t *ids, uint32_t *ranks, size_t n, tok_ids *out) {
-    for (size_t i = 0; i + 1 < n; i++) ranks[i] = pair_rank(v, ids[i], ids[i + 1]);
-    while (n > 1) {
+/* Array path. pos[i] is the first byte of part i; pos[m] = n. */
+static int merge_small(const vocab *v, const unsigned char *p, size_t n, bpe_scratch *s, tok_ids *out) {
+    int32_t *ids = s->ids, *mid = s->merged;
+    uint32_t *ranks = s->ranks;
+    size_t *pos = s->pos, m = n;
+    for (size_t i = 0; i <= n; i++) pos[i] = i;
+    for (size_t i = 0; i + 1 < m; i++) ranks[i] = pair_rank(v, p, pos[i], pos[i + 2], ids[i], ids[i + 1], &mid[i]);
+    while (m > 1) {
         uint32_t best = UINT32_MAX;
         size_t bi = 0;
-        for (size_t i = 0; i + 1 < n; i++)
+        for (size_t i = 0; i + 1 < m; i++)
             if (ranks[i] < best) best = ranks[i], bi = i;
         if (best == UINT32_MAX) break;
-        ids[bi] = vocab_pair(v, ids[bi], ids[bi + 1])->id;
-        memmove(ids + bi + 1, ids + bi + 2, (n - bi - 2) * sizeof *ids);
-        memmove(ranks + bi + 1, ranks + bi + 2, (n - bi - 2) * sizeof *ranks);
-        n--;
-        if (bi > 0) ranks[bi - 1] = pair_rank(v, ids[bi - 1], ids[bi]);
-        if (bi + 1 < n) ranks[bi] = pair_rank(v, ids[bi], ids[bi + 1]);
+        ids[bi] = mid[bi];
+        memmove(ids + bi + 1, ids + bi + 2, (m - bi - 2) * sizeof *ids);
+        memmove(ranks + bi + 1, ranks + bi + 2, (m - bi - 2) * sizeof *ranks);
+        memmove(mid + bi + 1, mid + bi + 2, (m - bi - 2) * sizeof *mid);
+        memmove(pos + bi + 1, pos + bi + 2, (m - bi - 1) * sizeof *pos);
+        m--;
+        if (bi > 0) ranks[bi - 1] = pair_rank(v, p, pos[bi - 1], pos[bi + 1], ids[bi - 1], ids[bi], &mid[bi - 1]);
+        if (bi + 1 < m) ranks[bi] = pair_rank(v, p, pos[bi], pos[bi + 2], ids[bi], ids[bi + 1], &mid[bi]);
     }
-    if (tok_ids_reserve(out, n)) return TOK_ENOMEM;
-    memcpy(out->ids + out->n, ids, n * sizeof *ids);
-    out->n += n;
+    if (tok_ids_reserve(out, m)) return TOK_ENOMEM;
+    memcpy(out->ids + out->n, ids, m * sizeof *ids);
+    out->n += m;
     return 0;
 }
 
@@ -71,8 +97,8 @@ static int merge_small(const vocab *v, int32_t *ids, uint32_t *ranks, size_t n, 
 
 typedef struct heap_item {
     uint32_t rank;
-    uint32_t pos;   /* index of the left symbol (its original position) */
-    int32_t left, right;
+    uint32_t pos; /* left symbol: its index is its first byte */
+    int32_t left, right, merged;
 } heap_item;
 
 static inline int item_less(const heap_item *a, const heap_item *b) {
@@ -82,10 +108,10 @@ static inline int item_less(const heap_item *a, const heap_item *b) {
 static void heap_push(heap_item *h, size_t *n, heap_item it) {
     size_t i = (*n)++;
     while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!item_less(&it, &h[p])) break;
-        h[i] = h[p];
-        i = p;
+        size_t q = (i - 1) / 2;
+        if (!item_less(&it, &h[q])) break;
+        h[i] = h[q];
+        i = q;
     }
     h[i] = it;
 }
@@ -105,12 +131,13 @@ static heap_item heap_pop(heap_item *h, size_t *n) {
     return top;
 }
 
-static int merge_heap(const vocab *v, bpe_scratch *s, int32_t *ids, size_t n, tok_ids *out) {
-    /* linked list over indices: prev/next in s->pos (packed), ids[i] < 0 = dead */
+/* Symbols are a linked list over byte indices (next in s->pos, previous in
+ * s->ranks); ids[i] of a merged-away symbol is never read again. */
+static int merge_heap(const vocab *v, const unsigned char *p, size_t n, bpe_scratch *s, tok_ids *out) {
+    int32_t *ids = s->ids;
     size_t *next = s->pos;
     uint32_t *prev = s->ranks;
-    /* every merge pushes at most two items: n initial + 2n */
-    size_t need = 3 * n + 1;
+    size_t need = 3 * n + 1; /* n initial pairs, two per merge */
     if (s->heap_cap < need) {
         heap_item *h = realloc(s->heap, need * sizeof *h);
         if (!h) return TOK_ENOMEM;
@@ -123,29 +150,34 @@ static int merge_heap(const vocab *v, bpe_scratch *s, int32_t *ids, size_t n, to
         next[i] = i + 1;
         prev[i] = (uint32_t)(i - 1); /* wraps for i = 0; never read then */
     }
+#define END_OF(j) (next[j] < n ? next[next[j]] > n ? n : next[next[j]] : n)
     for (size_t i = 0; i + 1 < n; i++) {
-        const pair_slot *p = vocab_pair(v, ids[i], ids[i + 1]);
-        if (p) heap_push(h, &hn, (heap_item){p->rank, (uint32_t)i, ids[i], ids[i + 1]});
+        int32_t mg;
+        uint32_t r = pair_rank(v, p, i, i + 2, ids[i], ids[i + 1], &mg);
+        if (r != UINT32_MAX) heap_push(h, &hn, (heap_item){r, (uint32_t)i, ids[i], ids[i + 1], mg});
     }
     while (hn) {
         heap_item it = heap_pop(h, &hn);
         size_t i = it.pos, j = next[i];
-        if (ids[i] != it.left || j >= n || ids[j] != it.right) continue; /* stale */
-        ids[i] = vocab_pair(v, it.left, it.right)->id;
-        ids[j] = -1;
+        if (j >= n || ids[i] != it.left || ids[j] != it.right) continue; /* stale */
+        if (i > 0 && next[prev[i]] != i) continue;                      /* i was merged away */
+        ids[i] = it.merged;
         next[i] = next[j];
         if (next[i] < n) prev[next[i]] = (uint32_t)i;
         if (i > 0) {
             size_t pi = prev[i];
-            const pair_slot *p = vocab_pair(v, ids[pi], ids[i]);
-            if (p) heap_push(h, &hn, (heap_item){p->rank, (uint32_t)pi, ids[pi], ids[i]});
+            int32_t mg;
+            uint32_t r = pair_rank(v, p, pi, next[i] < n ? next[i] : n, ids[pi], ids[i], &mg);
+            if (r != UINT32_MAX) heap_push(h, &hn, (heap_item){r, (uint32_t)pi, ids[pi], ids[i], mg});
         }
         if (next[i] < n) {
             size_t ni = next[i];
-            const pair_slot *p = vocab_pair(v, ids[i], ids[ni]);
-            if (p) heap_push(h, &hn, (heap_item){p->rank, (uint32_t)i, ids[i], ids[ni]});
+            int32_t mg;
+            uint32_t r = pair_rank(v, p, i, next[ni] < n ? next[ni] : n, ids[i], ids[ni], &mg);
+            if (r != UINT32_MAX) heap_push(h, &hn, (heap_item){r, (uint32_t)i, ids[i], ids[ni], mg});
         }
     }
+#undef END_OF
     size_t live = 0;
     for (size_t i = 0; i < n; i = next[i]) live++;
     if (tok_ids_reserve(out, live)) return TOK_ENOMEM;
@@ -163,13 +195,13 @@ int bpe_encode_piece(const vocab *v, const unsigned char *p, size_t n, int whole
             return 0;
         }
     }
-    if (scratch_reserve(s, n)) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    if (scratch_reserve(s, n + 1)) return tok_fail(err, TOK_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         int32_t id = v->byte_id[p[i]];
         if (id < 0) return tok_fail(err, TOK_EFORMAT, "byte 0x%02X has no token in this vocabulary", p[i]);
         s->ids[i] = id;
     }
-    int rc = n < bpe_heap_threshold ? merge_small(v, s->ids, s->ranks, n, out) : merge_heap(v, s, s->ids, n, out);
+    int rc = n < bpe_heap_threshold ? merge_small(v, p, n, s, out) : merge_heap(v, p, n, s, out);
     if (rc) return tok_fail(err, TOK_ENOMEM, "out of memory");
     return 0;
 }

@@ -81,7 +81,8 @@ static int parse_ranks(tok_tokenizer *t, const char *path, const char *data, siz
         n_tokens++;
     }
     if (!n_tokens) return tok_fail(err, TOK_EFORMAT, "%s: no tokens", path);
-    return vocab_pairs_from_splits(&t->v, err);
+    t->v.merge_by_bytes = 1;
+    return 0;
 }
 
 tok_tokenizer *tiktoken_load(const char *path, const char *pattern, const tok_special_token *specials,

@@ -45,6 +45,9 @@ typedef struct vocab {
     pair_slot *pairs;  /* (left, right) -> (rank, merged) */
     uint32_t pmask, pcount;
     int32_t byte_id[256]; /* the token of each single byte, or -1 */
+    /* tiktoken: a merge's rank is the rank (= id) of the merged bytes, looked
+     * up directly; no pair table is built */
+    int merge_by_bytes;
 } vocab;
 
 int vocab_init(vocab *v, uint32_t n_hint, tok_error *err);
@@ -122,7 +125,7 @@ static inline const pair_slot *vocab_pair(const vocab *v, int32_t left, int32_t 
 /* ---- BPE ------------------------------------------------------------- */
 
 typedef struct bpe_scratch {
-    int32_t *ids;
+    int32_t *ids, *merged;
     uint32_t *ranks;
     size_t *pos;
     size_t cap;
