@@ -249,7 +249,9 @@ static int build_bpe(ctor *c) {
     int32_t bos = resolve_id(c, p->bos_id, -1, "bos_token_id", &rc);
     int32_t eos = rc ? -1 : resolve_id(c, p->eos_id, -1, "eos_token_id", &rc);
     if (rc) return rc;
-    bool add_bos = p->add_bos >= 0 ? p->add_bos : pre->add_bos;
+    /* a default that the vocabulary cannot honour (no BOS) is dropped; an
+     * explicit add_bos_token without BOS is an error */
+    bool add_bos = p->add_bos >= 0 ? p->add_bos : pre->add_bos && bos >= 0;
     return set_bos_eos(c, bos, eos, add_bos, p->add_eos > 0);
 }
 
@@ -349,7 +351,7 @@ static int build_spm(ctor *c) {
     free(pieces);
     free(types);
     if (!rc) rc = add_specials(c);
-    if (!rc) rc = set_bos_eos(c, bos, eos, p->add_bos != 0, p->add_eos > 0);
+    if (!rc) rc = set_bos_eos(c, bos, eos, p->add_bos > 0 || (p->add_bos < 0 && bos >= 0), p->add_eos > 0);
     return rc;
 }
 

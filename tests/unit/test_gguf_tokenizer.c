@@ -1,0 +1,390 @@
+/*
+ * Tokenizers built from GGUF vocabularies must give llama.cpp's ids:
+ *  - every prompt of the model references (prompt_ids, recorded by
+ *    llama.cpp's llama_tokenize with add_special=true: BOS when the file says
+ *    add_bos_token), for the compact fixtures in tests/data/ always and for
+ *    every model under $SHARED/models/ when present;
+ *  - the 30 tokenizer edge cases of tokenize-*.json (llama-tokenize
+ *    --no-parse-special) for the SentencePiece ("llama") and byte-level BPE
+ *    ("gpt2", pre "gpt-2") vocabularies; without BOS the SPM ids also equal
+ *    SentencePiece's own encode(text) recorded there;
+ *  - decode(encode(text)) gives the text back, as llama.cpp's detokenize does.
+ * Plus: special-token parsing on request, the errors for unsupported
+ * vocabularies and pre-tokenizers, and tok_from_vocab's pre-tokenizer choice.
+ */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "tok.h"
+#include "tok_engine.h"
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) buf[n] = 0;
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+/* cJSON strings end at a NUL, so an escaped NUL (one reference text has
+ * one) is read as U+E000, which no reference text uses, and turned back by
+ * text_of. */
+static cJSON *load_json(const char *path) {
+    char *s = slurp(path, NULL);
+    for (char *q = s; q && (q = strstr(q, "\\u0000"));) memcpy(q + 2, "E000", 4);
+    cJSON *j = s ? cJSON_Parse(s) : NULL;
+    free(s);
+    return j;
+}
+
+/* The text of a JSON string (a fresh buffer) and its length. */
+static char *text_of(const char *s, size_t *len) {
+    size_t n = strlen(s), o = 0;
+    char *out = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i + 3 <= n && !memcmp(s + i, "\xEE\x80\x80", 3)) {
+            out[o++] = 0;
+            i += 2;
+        } else
+            out[o++] = s[i];
+    }
+    out[o] = 0;
+    *len = o;
+    return out;
+}
+
+static tok_tokenizer *load_gguf(const char *path) {
+    tok_error err = {0};
+    tok_gguf *g = tok_gguf_open(path, &err);
+    tok_tokenizer *t = g ? tok_gguf_tokenizer(g, &err) : NULL;
+    tok_gguf_close(g);
+    CHECK_MSG(t != NULL, "%s: %s", path, err.msg);
+    return t;
+}
+
+static bool ids_equal(const tok_ids *got, const cJSON *want, size_t skip_first) {
+    size_t n = (size_t)cJSON_GetArraySize(want);
+    if (n < skip_first || got->n != n - skip_first) return false;
+    for (size_t i = skip_first; i < n; i++)
+        if (got->ids[i - skip_first] != (int32_t)cJSON_GetArrayItem(want, (int)i)->valuedouble) return false;
+    return true;
+}
+
+static void show_mismatch(const char *path, const char *text, const tok_ids *got, const cJSON *want) {
+    fprintf(stderr, "%s: \"%.60s\"\n    want:", path, text);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, want) fprintf(stderr, " %d", (int)it->valuedouble);
+    fprintf(stderr, "\n    got: ");
+    for (size_t i = 0; i < got->n; i++) fprintf(stderr, " %d", got->ids[i]);
+    fputc('\n', stderr);
+}
+
+static int n_texts, n_matched, n_roundtrip;
+
+/* Every record of a reference file: {"prompts": [{"prompt", "prompt_ids"}]}
+ * or {"cases": [{"text", "ids", "sentencepiece_ids"?}]}. */
+static void check_reference(const char *gguf, const char *ref) {
+    cJSON *j = load_json(ref);
+    CHECK_MSG(j != NULL, "cannot read %s", ref);
+    if (!j) return;
+    tok_tokenizer *t = load_gguf(gguf);
+    if (!t) {
+        cJSON_Delete(j);
+        return;
+    }
+    const cJSON *list = cJSON_GetObjectItem(j, "prompts");
+    bool cases = !list;
+    if (cases) list = cJSON_GetObjectItem(j, "cases");
+    CHECK_MSG(cJSON_GetArraySize(list) > 0, "%s: no prompts or cases", ref);
+    tok_encode_params with = tok_encode_default_params(), without = with;
+    with.add_special = true;
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, list) {
+        const cJSON *text = cJSON_GetObjectItem(rec, cases ? "text" : "prompt");
+        const cJSON *want = cJSON_GetObjectItem(rec, cases ? "ids" : "prompt_ids");
+        if (!cJSON_IsString(text) || !cJSON_IsArray(want)) continue;
+        size_t len;
+        char *s = text_of(text->valuestring, &len);
+        tok_ids ids = {0};
+        tok_error err = {0};
+        n_texts++;
+        int rc = tok_encode(t, s, len, &with, &ids, &err);
+        CHECK_MSG(rc == 0, "%s: %s", ref, err.msg);
+        bool ok = rc == 0 && ids_equal(&ids, want, 0);
+        CHECK_MSG(ok, "%s: ids differ from llama.cpp's", ref);
+        if (!ok) show_mismatch(ref, s, &ids, want);
+        n_matched += ok;
+
+        /* the count agrees; without BOS the ids are the same minus BOS */
+        size_t count = 0;
+        CHECK(tok_count(t, s, len, &with, &count, &err) == 0 && count == ids.n);
+        tok_ids bare = {0};
+        CHECK(tok_encode(t, s, len, &without, &bare, &err) == 0);
+        size_t nbos = ids.n > 0 && ids.ids[0] == tok_bos_id(t) && bare.n < ids.n ? 1 : 0;
+        CHECK(ids_equal(&bare, want, nbos));
+        const cJSON *spm_ids = cJSON_GetObjectItem(rec, "sentencepiece_ids");
+        if (cJSON_IsArray(spm_ids)) CHECK_MSG(ids_equal(&bare, spm_ids, 0), "%s: \"%.40s\" vs SentencePiece", ref, s);
+
+        /* decode gives the text back (special tokens such as BOS skipped) */
+        tok_bytes back = {0};
+        rc = tok_decode(t, ids.ids, ids.n, true, &back, &err);
+        bool same = rc == 0 && back.n == len && !memcmp(back.data, s, len);
+        CHECK_MSG(same, "%s: decode(\"%.40s\") = \"%.40s\"", ref, s, back.data ? back.data : "");
+        n_roundtrip += same;
+        tok_bytes_free(&back);
+        tok_ids_free(&bare);
+        tok_ids_free(&ids);
+        free(s);
+    }
+    tok_free(t);
+    cJSON_Delete(j);
+}
+
+/* Reference files of a folder whose name starts with `prefix`; the GGUF is
+ * the file named by the reference's "model" field, in the same folder. */
+static void check_folder(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, prefix, strlen(prefix)) || n < 5 || strcmp(e->d_name + n - 5, ".json")) continue;
+        char ref[4096], gguf[4096];
+        snprintf(ref, sizeof ref, "%.1000s/%.1000s", dir, e->d_name);
+        cJSON *j = load_json(ref);
+        const cJSON *model = cJSON_GetObjectItem(j, "model");
+        if (cJSON_IsString(model)) {
+            snprintf(gguf, sizeof gguf, "%.1000s/%.1000s", dir, model->valuestring);
+            FILE *f = fopen(gguf, "rb");
+            if (f) {
+                fclose(f);
+                check_reference(gguf, ref);
+            }
+        }
+        cJSON_Delete(j);
+    }
+    closedir(d);
+}
+
+/* ---- special tokens ------------------------------------------------------------ */
+
+static void check_specials(const char *gguf, const char *special_text) {
+    tok_tokenizer *t = load_gguf(gguf);
+    if (!t) return;
+    int32_t id = tok_token_id(t, special_text, strlen(special_text));
+    CHECK_MSG(id >= 0 && tok_is_special(t, id), "%s: %s is a control token", gguf, special_text);
+    char text[128];
+    snprintf(text, sizeof text, "a%sb", special_text);
+    tok_encode_params p = tok_encode_default_params();
+    tok_ids plain = {0}, parsed = {0};
+    tok_error err = {0};
+    CHECK(tok_encode(t, text, strlen(text), &p, &plain, &err) == 0);
+    p.special = TOK_SPECIAL_ALL;
+    CHECK(tok_encode(t, text, strlen(text), &p, &parsed, &err) == 0);
+    bool in_plain = false, in_parsed = false;
+    for (size_t i = 0; i < plain.n; i++) in_plain |= plain.ids[i] == id;
+    for (size_t i = 0; i < parsed.n; i++) in_parsed |= parsed.ids[i] == id;
+    CHECK_MSG(!in_plain && in_parsed, "%s: %s is text by default, a token with --special all", gguf, special_text);
+    /* skip_special drops it again on decode */
+    tok_bytes out = {0};
+    CHECK(tok_decode(t, parsed.ids, parsed.n, true, &out, &err) == 0);
+    CHECK_MSG(out.data && !strstr(out.data, special_text), "%s: decode skipped %s", gguf, special_text);
+    tok_bytes_free(&out);
+    tok_ids_free(&plain);
+    tok_ids_free(&parsed);
+    tok_free(t);
+}
+
+/* ---- tok_from_vocab directly -------------------------------------------------------- */
+
+/* A byte-level vocabulary: the 256 bytes (spelled as GPT-2 does) plus the
+ * merges "1 2" -> "12" and "12 3" -> "123"; how "12345" is split shows the
+ * pre-tokenizer. */
+static tok_tokenizer *digit_vocab(const char *pre, tok_error *err) {
+    static char spelled[258][8];
+    const char *tokens[258];
+    int extra = 0;
+    for (int b = 0; b < 256; b++) {
+        int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        unsigned cp = printable ? (unsigned)b : 256u + (unsigned)extra++;
+        if (cp < 0x80) spelled[b][0] = (char)cp, spelled[b][1] = 0;
+        else spelled[b][0] = (char)(0xC0 | (cp >> 6)), spelled[b][1] = (char)(0x80 | (cp & 63)), spelled[b][2] = 0;
+        tokens[b] = spelled[b];
+    }
+    tokens[256] = "12";
+    tokens[257] = "123";
+    const char *merges[] = {"1 2", "12 3"};
+    tok_vocab_params p = tok_vocab_default_params();
+    p.kind = TOK_VOCAB_BPE;
+    p.n_tokens = 258;
+    p.tokens = tokens;
+    p.n_merges = 2;
+    p.merges = merges;
+    p.pre = pre;
+    return tok_from_vocab(&p, err);
+}
+
+static void check_pre(const char *pre, const int32_t *want, size_t n_want) {
+    tok_error err = {0};
+    tok_tokenizer *t = digit_vocab(pre, &err);
+    CHECK_MSG(t != NULL, "pre %s: %s", pre ? pre : "(null)", err.msg);
+    if (!t) return;
+    tok_ids ids = {0};
+    CHECK(tok_encode(t, "12345", 5, NULL, &ids, &err) == 0);
+    bool same = ids.n == n_want && !memcmp(ids.ids, want, n_want * sizeof *want);
+    CHECK_MSG(same, "pre %s: 12345 split as expected", pre ? pre : "(null)");
+    tok_ids_free(&ids);
+    tok_free(t);
+}
+
+static void check_from_vocab(void) {
+    /* "12345": llama3 cuts digits in threes, qwen2/starcoder one by one, gpt-2 keeps the run */
+    const int32_t threes[] = {257, '4', '5'}, ones[] = {'1', '2', '3', '4', '5'};
+    check_pre("llama-bpe", threes, 3);
+    check_pre("llama3", threes, 3);
+    check_pre("gpt-2", threes, 3);
+    check_pre("qwen2", ones, 5);
+    check_pre("smollm", ones, 5);
+    check_pre("default", threes, 3);
+    check_pre(NULL, threes, 3);
+
+    tok_error err = {0};
+    CHECK(digit_vocab("no-such-pre", &err) == NULL && err.code == TOK_EUNSUPPORTED &&
+          strstr(err.msg, "'no-such-pre'") != NULL);
+
+    tok_vocab_params p = tok_vocab_default_params();
+    CHECK(tok_from_vocab(&p, &err) == NULL && err.code == TOK_EINVAL);
+    const char *toks[] = {"a", "b"}, *bad_merges[] = {"ab"}, *missing[] = {"a c"};
+    p.kind = TOK_VOCAB_BPE;
+    p.n_tokens = 2;
+    p.tokens = toks;
+    p.n_merges = 1;
+    p.merges = bad_merges;
+    CHECK(tok_from_vocab(&p, &err) == NULL && err.code == TOK_EFORMAT && strstr(err.msg, "merges[0]"));
+    p.merges = missing;
+    CHECK(tok_from_vocab(&p, &err) == NULL && err.code == TOK_EFORMAT && strstr(err.msg, "merges[0]"));
+    p.n_merges = 0;
+    p.bos_id = 7;
+    CHECK(tok_from_vocab(&p, &err) == NULL && err.code == TOK_EFORMAT && strstr(err.msg, "bos_token_id"));
+}
+
+/* ---- GGUF files without a usable tokenizer ---------------------------------------------- */
+
+typedef struct gbuf {
+    unsigned char d[512];
+    size_t n;
+} gbuf;
+
+static void put(gbuf *b, const void *p, size_t n) {
+    memcpy(b->d + b->n, p, n);
+    b->n += n;
+}
+static void put_u32(gbuf *b, uint32_t v) { put(b, &v, 4); }
+static void put_u64(gbuf *b, uint64_t v) { put(b, &v, 8); }
+static void put_str(gbuf *b, const char *s) {
+    put_u64(b, strlen(s));
+    put(b, s, strlen(s));
+}
+
+static void check_gguf_errors(void) {
+    /* tokenizer.ggml.model = "bert": named in the error */
+    gbuf b = {{0}, 0};
+    put(&b, "GGUF", 4);
+    put_u32(&b, 3);
+    put_u64(&b, 0);
+    put_u64(&b, 2);
+    put_str(&b, "tokenizer.ggml.model");
+    put_u32(&b, TOK_GGUF_STRING);
+    put_str(&b, "bert");
+    put_str(&b, "tokenizer.ggml.tokens");
+    put_u32(&b, TOK_GGUF_ARRAY);
+    put_u32(&b, TOK_GGUF_STRING);
+    put_u64(&b, 1);
+    put_str(&b, "a");
+    while (b.n % 32) b.d[b.n++] = 0;
+    tok_error err = {0};
+    tok_gguf *g = tok_gguf_open_memory(b.d, b.n, "bert.gguf", &err);
+    CHECK_MSG(g != NULL, "%s", err.msg);
+    CHECK(g && tok_gguf_tokenizer(g, &err) == NULL && err.code == TOK_EUNSUPPORTED && strstr(err.msg, "'bert'") &&
+          strstr(err.msg, "bert.gguf"));
+    tok_gguf_close(g);
+
+    /* no tokenizer keys at all */
+    gbuf e = {{0}, 0};
+    put(&e, "GGUF", 4);
+    put_u32(&e, 3);
+    put_u64(&e, 0);
+    put_u64(&e, 0);
+    while (e.n % 32) e.d[e.n++] = 0;
+    g = tok_gguf_open_memory(e.d, e.n, "empty.gguf", &err);
+    CHECK(g && tok_gguf_tokenizer(g, &err) == NULL && err.code == TOK_EFORMAT &&
+          strstr(err.msg, "tokenizer.ggml.model"));
+    tok_gguf_close(g);
+}
+
+int main(void) {
+    int before = n_texts;
+    check_reference("tests/data/models/llama-rand-tiny-Q4_0.gguf", "tests/data/models/llama-rand-tiny-Q4_0.json");
+    check_reference("data/models/tiny-kjv-Q8_0.gguf", "tests/data/models/tiny-kjv-reference-Q8_0.json");
+    check_reference("tests/data/models/llama-rand-tiny-Q4_0.gguf", "tests/data/models/tokenize-spm_bpe8k_llamastyle.json");
+    check_reference("tests/data/models/bpe8k-vim-vocab.gguf", "tests/data/models/tokenize-bpe8k-vim.json");
+    CHECK_EQ_INT(n_texts - before, 7 + 5 + 30 + 30);
+    printf("compact fixtures: %d/%d texts match llama.cpp, %d decode back\n", n_matched, n_texts, n_roundtrip);
+
+    const char *shared = getenv("SHARED");
+    if (shared) {
+        char dir[1024];
+        int t0 = n_texts, m0 = n_matched, r0 = n_roundtrip;
+        snprintf(dir, sizeof dir, "%.900s/models/reference", shared);
+        char gguf[4096], ref[4096];
+        snprintf(gguf, sizeof gguf, "%.900s/models/llama-rand-tiny-F32.gguf", shared);
+        snprintf(ref, sizeof ref, "%s/tokenize-spm_bpe8k_llamastyle.json", dir);
+        FILE *f = fopen(gguf, "rb");
+        if (f) {
+            fclose(f);
+            check_reference(gguf, ref);
+            snprintf(gguf, sizeof gguf, "%.900s/models/qwen2-rand-tiny-F32.gguf", shared);
+            snprintf(ref, sizeof ref, "%s/tokenize-bpe8k-vim.json", dir);
+            check_reference(gguf, ref);
+            /* model references name their file relative to models/ */
+            snprintf(dir, sizeof dir, "%.900s/models", shared);
+            DIR *d = opendir(dir);
+            struct dirent *e;
+            while (d && (e = readdir(d))) {
+                size_t n = strlen(e->d_name);
+                if (n < 6 || strcmp(e->d_name + n - 5, ".gguf")) continue;
+                snprintf(gguf, sizeof gguf, "%s/%s", dir, e->d_name);
+                snprintf(ref, sizeof ref, "%s/reference/%.*s.json", dir, (int)(n - 5), e->d_name);
+                FILE *rf = fopen(ref, "rb");
+                if (rf) {
+                    fclose(rf);
+                    check_reference(gguf, ref);
+                }
+            }
+            if (d) closedir(d);
+            snprintf(dir, sizeof dir, "%.900s/models/tiny-kjv", shared);
+            check_folder(dir, "reference-");
+            printf("$SHARED: %d/%d texts match llama.cpp, %d decode back\n", n_matched - m0, n_texts - t0,
+                   n_roundtrip - r0);
+        }
+    }
+
+    check_specials("tests/data/models/llama-rand-tiny-Q4_0.gguf", "</s>");
+    check_specials("tests/data/models/bpe8k-vim-vocab.gguf", "<|im_start|>");
+    check_from_vocab();
+    check_gguf_errors();
+    return check_summary("test_gguf_tokenizer");
+}
