@@ -144,7 +144,8 @@ int tok_counter_feed(tok_counter *c, const char *data, size_t len, tok_error *er
         data += k;
         len -= k;
         if (c->n >= WINDOW) {
-            size_t cut = last_safe_cut(c->buf, c->n);
+            /* SentencePiece puts a dummy prefix before every piece encoded: never cut */
+            size_t cut = c->t->spm ? 0 : last_safe_cut(c->buf, c->n);
             if (cut) {
                 int rc = count_part(c, cut, err);
                 if (rc) return rc;
