@@ -30,6 +30,7 @@ static const struct command commands[] = {
     {"template", cmd_template, "render a chat or prompt template with a JSON context"},
     {"version", cmd_version, "print the version"},
     {"inspect", cmd_inspect, "print a GGUF file's metadata and tensor table"},
+    {"generate", cmd_generate, "continue a prompt with a local GGUF model"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# tok generate: greedy ids equal llama.cpp's on the bundled model (and, with
+# ../shared, on every tiny-kjv quantization and the random llama fixtures),
+# EOS handling, logprobs, seeds, JSON shape, exit codes and --help.
+set -eu
+cd "$(dirname "$0")/../.."
+TOK=${TOK:-build/tok}
+PY=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# greedy MODEL REFERENCE.json: every prompt of the reference, from its
+# prompt_ids, --temp 0: ids up to the first EOS then stop_reason "eos";
+# with --ignore-eos all n_predict ids; top-1 of --logprobs and its logprob.
+greedy() {
+    local model=$1 ref=$2 eos
+    eos=$("$TOK" inspect "$model" | awk '/tokenizer.ggml.eos_token_id/ {print $NF}')
+    [ -n "$eos" ] || fail "$model: no eos_token_id"
+    $PY - "$ref" > "$tmp/cases" <<'PY'
+import json, sys
+for i, p in enumerate(json.load(open(sys.argv[1]))["prompts"]):
+    print(i, p["n_predict"], " ".join(map(str, p["prompt_ids"])))
+PY
+    while read -r i n ids; do
+        "$TOK" generate -m "$model" --prompt-ids "$ids" -n "$n" --temp 0 --threads 1 --json \
+            --logprobs 3 > "$tmp/eos.json" || fail "$model prompt $i: exit $?"
+        "$TOK" generate -m "$model" --prompt-ids "$ids" -n "$n" --temp 0 --threads 1 --json \
+            --ignore-eos > "$tmp/all.json" || fail "$model prompt $i --ignore-eos: exit $?"
+        $PY - "$ref" "$i" "$tmp/eos.json" "$tmp/all.json" "$eos" <<'PY' || fail "$model prompt $i"
+import json, sys
+ref = json.load(open(sys.argv[1]))
+p = ref["prompts"][int(sys.argv[2])]
+eos_run, all_run = json.load(open(sys.argv[3])), json.load(open(sys.argv[4]))
+want = p["greedy_ids"]
+assert all_run["prompt_ids"] == p["prompt_ids"], all_run["prompt_ids"]
+assert all_run["ids"] == want, f"--ignore-eos ids {all_run['ids']} != {want}"
+assert all_run["stop_reason"] == "length", all_run["stop_reason"]
+eos = int(sys.argv[5])
+cut = want.index(eos) if eos in want else len(want)
+assert eos_run["ids"] == want[:cut], f"ids {eos_run['ids']} != {want[:cut]}"
+assert eos_run["stop_reason"] == ("eos" if cut < len(want) else "length"), eos_run["stop_reason"]
+lp = eos_run["logprobs"]
+assert len(lp) == cut, (len(lp), cut)
+for j, step in enumerate(lp):
+    top = step["top_logprobs"]
+    assert len(top) == 3 and top[0]["id"] == step["id"] == want[j], (j, step)
+    assert top[0]["logprob"] >= top[1]["logprob"] >= top[2]["logprob"], top
+    r = p["top_logprobs"][j][0]
+    assert abs(step["logprob"] - r[2]) < 0.15, (j, step["logprob"], r)
+for k in ("prompt_tokens_per_s", "gen_tokens_per_s", "prompt_ms", "gen_ms"):
+    assert isinstance(eos_run[k], (int, float)) and eos_run[k] > 0, (k, eos_run[k])
+PY
+    done < "$tmp/cases"
+}
+
+greedy data/models/tiny-kjv-Q8_0.gguf tests/data/models/tiny-kjv-reference-Q8_0.json
+greedy tests/data/models/llama-rand-tiny-Q4_0.gguf tests/data/models/llama-rand-tiny-Q4_0.json
+
+# The default model is found without -m.
+ids="1 1046 261 2048"
+"$TOK" generate --prompt-ids "$ids" -n 8 --temp 0 --json > "$tmp/d.json" || fail "default model: exit $?"
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ids"] == [271, 261, 345, 4049, 270, 261, 345, 461], d["ids"]' \
+    "$tmp/d.json" || fail "default model ids"
+
+# Seeds: the same seed twice gives the same ids, another seed other ids;
+# temp 0 ignores the seed.
+run_seed() { "$TOK" generate --prompt-ids "$ids" -n 40 --temp 1.2 --top-k 0 --top-p 1 --min-p 0 \
+    --ignore-eos --seed "$1" --json | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["seed"], d["ids"])'; }
+a=$(run_seed 1234); b=$(run_seed 1234); c=$(run_seed 4321)
+[ "$a" = "$b" ] || fail "same seed differs: $a / $b"
+[ "${a#* }" != "${c#* }" ] || fail "different seeds give the same ids: $a"
+case "$a" in "1234 "*) ;; *) fail "seed not reported: $a" ;; esac
+# top-k 1 is greedy whatever the seed and temperature
+"$TOK" generate --prompt-ids "$ids" -n 8 --temp 5 --top-k 1 --seed 9 --json > "$tmp/k1.json"
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ids"] == [271, 261, 345, 4049, 270, 261, 345, 461], d["ids"]' \
+    "$tmp/k1.json" || fail "top-k 1 is not greedy"
+# a repeat penalty changes the greedy loop of the shepherd prompt
+"$TOK" generate --prompt-ids "1 456 345 339 384 2365" -n 16 --temp 0 --repeat-penalty 1.5 --json > "$tmp/rp.json"
+$PY -c '
+import json,sys; d=json.load(open(sys.argv[1]))
+assert d["ids"][:16] != [4049, 270, 384, 391, 339, 384, 391, 4049, 270, 384, 391, 461, 885, 372, 292, 384], d["ids"]' \
+    "$tmp/rp.json" || fail "--repeat-penalty had no effect"
+# logit bias -inf on the greedy first token moves the choice
+"$TOK" generate --prompt-ids "$ids" -n 1 --temp 0 --logit-bias 271=-inf --json > "$tmp/lb.json"
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ids"] and d["ids"][0] != 271, d["ids"]' \
+    "$tmp/lb.json" || fail "--logit-bias"
+# -n 0 generates nothing; the context limit stops generation
+"$TOK" generate --prompt-ids "$ids" -n 0 --json > "$tmp/n0.json"
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ids"] == [] and d["stop_reason"] == "length", d' \
+    "$tmp/n0.json" || fail "-n 0"
+"$TOK" generate --prompt-ids "$ids" -n 50 --ctx 10 --temp 0 --ignore-eos --json > "$tmp/ctx.json"
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["ids"]) == 7 and d["stop_reason"] == "context", d' \
+    "$tmp/ctx.json" || fail "--ctx limit"
+
+# Usage errors exit 2 with a message; runtime failures exit 1.
+expect() { # status, args...
+    local want=$1; shift
+    set +e; "$TOK" generate "$@" > "$tmp/out" 2> "$tmp/err"; local got=$?; set -e
+    [ "$got" = "$want" ] || fail "generate $* exited $got, want $want: $(cat "$tmp/err")"
+    [ "$want" = 0 ] || [ -s "$tmp/err" ] || fail "generate $*: no message"
+}
+expect 2 --prompt-ids "$ids" --temp abc
+expect 2 --prompt-ids "$ids" --top-p 1.5
+expect 2 --prompt-ids "$ids" -n
+expect 2 --prompt-ids "$ids" --frobnicate 3
+expect 2 --prompt-ids "1 x 3"
+expect 2 --prompt-ids "$ids" --logprobs 3
+expect 2 --prompt-ids "$ids" -p "both"
+expect 2 --prompt-ids "1 99999"
+expect 2 -n 3
+expect 1 -m "$tmp/missing.gguf" --prompt-ids "$ids"
+grep -q "missing.gguf" "$tmp/err" || fail "missing model not named: $(cat "$tmp/err")"
+printf 'GGUF\3\0\0\0garbage' > "$tmp/bad.gguf"
+expect 1 -m "$tmp/bad.gguf" --prompt-ids "$ids"
+grep -q "bad.gguf" "$tmp/err" || fail "bad model not named: $(cat "$tmp/err")"
+expect 1 --prompt-ids "$ids $ids $ids" --ctx 5
+expect 0 --help
+grep -q "usage: tok generate" "$tmp/out" || fail "--help text"
+
+# The full suites: every tiny-kjv quantization and the random llama fixtures.
+if [ -d "${SHARED:-}/models/tiny-kjv" ]; then
+    for q in Q4_0 Q4_K_M Q5_K_M Q6_K; do
+        greedy "$SHARED/models/tiny-kjv/tiny-kjv-$q.gguf" "$SHARED/models/tiny-kjv/reference-$q.json"
+    done
+    for f in llama-rand-tiny-F32 llama-rand-tiny-F16 llama-rand-tiny-Q8_0 qwen2-rand-tiny-F32 \
+             qwen2-rand-tiny-Q8_0; do
+        greedy "$SHARED/models/$f.gguf" "$SHARED/models/reference/$f.json"
+    done
+else
+    echo "skip: ../shared absent, full model suite not run"
+fi
+echo "generate: ok"
