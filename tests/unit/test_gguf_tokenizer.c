@@ -208,6 +208,37 @@ static void check_specials(const char *gguf, const char *special_text) {
     tok_free(t);
 }
 
+/* ---- streaming count --------------------------------------------------------------- */
+
+/* A text past the counter's 1 MB window, fed in small pieces, counts as
+ * tok_count of the whole (SentencePiece must not be cut at spaces). */
+static void check_counter(const char *gguf) {
+    tok_tokenizer *t = load_gguf(gguf);
+    if (!t) return;
+    static const char *words[] = {"In", "the", "beginning", "God", "created", "heaven", "and", "earth", "1234", "\n"};
+    size_t cap = 1300000, n = 0;
+    char *text = malloc(cap + 16);
+    for (unsigned x = 1; n < cap; x = x * 1103515245u + 12345u) {
+        const char *w = words[(x >> 16) % 10];
+        size_t k = strlen(w);
+        memcpy(text + n, w, k);
+        n += k;
+        text[n++] = ' ';
+    }
+    tok_encode_params p = tok_encode_default_params();
+    p.add_special = true;
+    tok_error err = {0};
+    size_t whole = 0, streamed = 0;
+    CHECK(tok_count(t, text, n, &p, &whole, &err) == 0);
+    tok_counter *c = tok_counter_new(t, &p, &err);
+    for (size_t i = 0; c && i < n; i += 65536) CHECK(tok_counter_feed(c, text + i, n - i < 65536 ? n - i : 65536, &err) == 0);
+    CHECK(c && tok_counter_finish(c, &streamed, &err) == 0);
+    CHECK_MSG(whole > 0 && streamed == whole, "%s: streamed count %zu, whole %zu", gguf, streamed, whole);
+    tok_counter_free(c);
+    free(text);
+    tok_free(t);
+}
+
 /* ---- tok_from_vocab directly -------------------------------------------------------- */
 
 /* A byte-level vocabulary: the 256 bytes (spelled as GPT-2 does) plus the
@@ -384,6 +415,8 @@ int main(void) {
 
     check_specials("tests/data/models/llama-rand-tiny-Q4_0.gguf", "</s>");
     check_specials("tests/data/models/bpe8k-vim-vocab.gguf", "<|im_start|>");
+    check_counter("data/models/tiny-kjv-Q8_0.gguf");
+    check_counter("tests/data/models/bpe8k-vim-vocab.gguf");
     check_from_vocab();
     check_gguf_errors();
     return check_summary("test_gguf_tokenizer");
