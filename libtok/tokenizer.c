@@ -82,7 +82,7 @@ int tokenizer_finish(tok_tokenizer *t, tok_error *err) {
         if (t->specials[i].special && id >= 0 && (uint32_t)id < t->v.n) t->special_ids[id / 8] |= (uint8_t)(1u << (id % 8));
     }
     vocab_fill_byte_ids(&t->v);
-    return 0;
+    return vocab_build_hot(&t->v, 12288, err);
 }
 
 /* ---- special tokens in the text ----------------------------------------- */

@@ -23,7 +23,29 @@ int vocab_init(vocab *v, uint32_t n_hint, tok_error *err) {
     return 0;
 }
 
+int vocab_build_hot(vocab *v, uint32_t limit, tok_error *err) {
+    free(v->hot);
+    v->hot = NULL;
+    if (limit > v->n) limit = v->n;
+    uint32_t cap = 256;
+    while (cap < limit + limit / 3) cap *= 2;
+    vocab_slot *hot = malloc(cap * sizeof *hot);
+    if (!hot) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < cap; i++) hot[i].id = -1;
+    for (uint32_t i = 0; i <= v->mask; i++) {
+        const vocab_slot *s = &v->slots[i];
+        if (s->id < 0 || (uint32_t)s->id >= limit) continue;
+        uint32_t j = (s->hash_len >> 8) & (cap - 1);
+        while (hot[j].id >= 0) j = (j + 1) & (cap - 1);
+        hot[j] = *s;
+    }
+    v->hot = hot;
+    v->hot_mask = cap - 1;
+    return 0;
+}
+
 void vocab_free(vocab *v) {
+    free(v->hot);
     free(v->off);
     free(v->len);
     free(v->blob);
@@ -64,6 +86,10 @@ static int rehash(vocab *v, tok_error *err) {
 }
 
 int vocab_set(vocab *v, int32_t id, const void *bytes, size_t len, int index, tok_error *err) {
+    if (v->hot) { /* a late addition: the hot table is rebuilt by the caller */
+        free(v->hot);
+        v->hot = NULL;
+    }
     if (id < 0 || (uint64_t)id >= (uint64_t)INT32_MAX) return tok_fail(err, TOK_EFORMAT, "id %d out of range", id);
     if (len > UINT32_MAX / 2) return tok_fail(err, TOK_EFORMAT, "token %d is too long", id);
     /* ids arrive mostly in order: grow the arrays geometrically */

@@ -42,6 +42,10 @@ typedef struct vocab {
     size_t blob_len, blob_cap;
     vocab_slot *slots; /* bytes -> id */
     uint32_t mask, count;
+    /* The lowest ids again in a small table that stays in L2: BPE ids follow
+     * merge order, so they are the frequent tokens. Probed first. */
+    vocab_slot *hot;
+    uint32_t hot_mask;
     pair_slot *pairs;  /* (left, right) -> (rank, merged) */
     uint32_t pmask, pcount;
     int32_t byte_id[256]; /* the token of each single byte, or -1 */
@@ -59,6 +63,8 @@ int vocab_add_pair(vocab *v, int32_t left, int32_t right, uint32_t rank, int32_t
 /* For tiktoken: the merge table from every split of every token. */
 int vocab_pairs_from_splits(vocab *v, tok_error *err);
 void vocab_fill_byte_ids(vocab *v);
+/* Builds the hot table of the ids below `limit` (call after the last vocab_set). */
+int vocab_build_hot(vocab *v, uint32_t limit, tok_error *err);
 
 /* The first min(n, 8) bytes of p as a zero-padded word. Reads a whole word
  * when that cannot cross a page (the extra bytes are masked off), which keeps
@@ -103,6 +109,14 @@ static inline int32_t vocab_find(const vocab *v, const void *bytes, size_t n) {
     uint64_t head = vocab_head(bytes, n);
     uint32_t h = vocab_hash_from(head, (const unsigned char *)bytes, n);
     uint32_t hl = vocab_hash_len(h, n);
+    if (v->hot)
+        for (uint32_t i = h & v->hot_mask;; i = (i + 1) & v->hot_mask) {
+            const vocab_slot *s = &v->hot[i];
+            if (s->id < 0) break;
+            if (s->hash_len == hl && s->head == head &&
+                (n <= 8 || (v->len[s->id] == n && !memcmp(v->blob + v->off[s->id] + 8, (const char *)bytes + 8, n - 8))))
+                return s->id;
+        }
     for (uint32_t i = h & v->mask;; i = (i + 1) & v->mask) {
         const vocab_slot *s = &v->slots[i];
         if (s->id < 0) return -1;
