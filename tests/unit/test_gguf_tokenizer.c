@@ -9,14 +9,18 @@
  *    ("gpt2", pre "gpt-2") vocabularies; without BOS the SPM ids also equal
  *    SentencePiece's own encode(text) recorded there;
  *  - decode(encode(text)) gives the text back, as llama.cpp's detokenize does.
- * Plus: special-token parsing on request, the errors for unsupported
- * vocabularies and pre-tokenizers, and tok_from_vocab's pre-tokenizer choice.
+ * Plus: the Hugging Face byte-level vocabularies of tests/data/tokenizers laid
+ * out as GGUF arrays (pre llama-bpe, qwen2, gpt-2) give Hugging Face's ids;
+ * the streaming count; special-token parsing on request; the errors for
+ * unsupported vocabularies and pre-tokenizers; the pre-tokenizer choice.
  */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <utf8proc.h>
 
 #include "check.h"
 #include "tok.h"
@@ -40,12 +44,30 @@ static char *slurp(const char *path, size_t *len) {
 }
 
 /* cJSON strings end at a NUL, so an escaped NUL (one reference text has
- * one) is read as U+E000, which no reference text uses, and turned back by
- * text_of. */
+ * one) is read as U+10FFFE, a noncharacter no reference text uses, and
+ * turned back by text_of. Returns a new buffer. */
+static char *escape_nul(const char *src) {
+    size_t n = strlen(src), o = 0;
+    char *out = malloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t bs = 0;
+        while (bs < i && src[i - 1 - bs] == '\\') bs++;
+        if (src[i] == 'u' && bs % 2 == 1 && !strncmp(src + i + 1, "0000", 4)) {
+            memcpy(out + o, "uDBFF\\uDFFE", 11);
+            o += 11;
+            i += 4;
+        } else
+            out[o++] = src[i];
+    }
+    out[o] = 0;
+    return out;
+}
+
 static cJSON *load_json(const char *path) {
     char *s = slurp(path, NULL);
-    for (char *q = s; q && (q = strstr(q, "\\u0000"));) memcpy(q + 2, "E000", 4);
-    cJSON *j = s ? cJSON_Parse(s) : NULL;
+    char *e = s ? escape_nul(s) : NULL;
+    cJSON *j = e ? cJSON_Parse(e) : NULL;
+    free(e);
     free(s);
     return j;
 }
@@ -55,9 +77,9 @@ static char *text_of(const char *s, size_t *len) {
     size_t n = strlen(s), o = 0;
     char *out = malloc(n + 1);
     for (size_t i = 0; i < n; i++) {
-        if (i + 3 <= n && !memcmp(s + i, "\xEE\x80\x80", 3)) {
+        if (i + 4 <= n && !memcmp(s + i, "\xF4\x8F\xBF\xBE", 4)) {
             out[o++] = 0;
-            i += 2;
+            i += 3;
         } else
             out[o++] = s[i];
     }
@@ -239,6 +261,128 @@ static void check_counter(const char *gguf) {
     tok_free(t);
 }
 
+/* ---- Hugging Face vocabularies laid out as GGUF carries them ---------------------------- */
+
+/* The arrays convert_hf_to_gguf.py writes for a byte-level tokenizer.json:
+ * tokens by id (holes as unused placeholders), added tokens as control
+ * (special) or user-defined, merges as "a b". */
+static tok_tokenizer *from_tokenizer_json(const char *path, const char *pre) {
+    cJSON *root = load_json(path);
+    const cJSON *model = cJSON_GetObjectItem(root, "model");
+    const cJSON *vocab = cJSON_GetObjectItem(model, "vocab"), *merges = cJSON_GetObjectItem(model, "merges");
+    const cJSON *added = cJSON_GetObjectItem(root, "added_tokens"), *it;
+    CHECK_MSG(cJSON_IsObject(vocab) && cJSON_IsArray(merges), "%s: model.vocab/merges", path);
+    if (!cJSON_IsObject(vocab) || !cJSON_IsArray(merges)) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    size_t n = 0;
+    cJSON_ArrayForEach(it, vocab) if ((size_t)it->valuedouble + 1 > n) n = (size_t)it->valuedouble + 1;
+    cJSON_ArrayForEach(it, added) {
+        size_t id = (size_t)cJSON_GetObjectItem(it, "id")->valuedouble;
+        if (id + 1 > n) n = id + 1;
+    }
+    const char **tokens = calloc(n, sizeof *tokens);
+    int32_t *types = malloc(n * sizeof *types);
+    char (*holes)[40] = calloc(n, sizeof *holes);
+    for (size_t i = 0; i < n; i++) types[i] = 1;
+    cJSON_ArrayForEach(it, vocab) tokens[(size_t)it->valuedouble] = it->string;
+    cJSON_ArrayForEach(it, added) {
+        size_t id = (size_t)cJSON_GetObjectItem(it, "id")->valuedouble;
+        tokens[id] = cJSON_GetObjectItem(it, "content")->valuestring;
+        types[id] = cJSON_IsTrue(cJSON_GetObjectItem(it, "special")) ? 3 : 4;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!tokens[i]) {
+            snprintf(holes[i], sizeof holes[i], "[PAD%zu]", i);
+            tokens[i] = holes[i];
+            types[i] = 5;
+        }
+    size_t nm = (size_t)cJSON_GetArraySize(merges), k = 0;
+    char **m = calloc(nm ? nm : 1, sizeof *m);
+    cJSON_ArrayForEach(it, merges) {
+        if (cJSON_IsString(it)) m[k] = strdup(it->valuestring);
+        else {
+            const char *a = cJSON_GetArrayItem(it, 0)->valuestring, *b = cJSON_GetArrayItem(it, 1)->valuestring;
+            m[k] = malloc(strlen(a) + strlen(b) + 2);
+            sprintf(m[k], "%s %s", a, b);
+        }
+        k++;
+    }
+    tok_vocab_params p = tok_vocab_default_params();
+    p.kind = TOK_VOCAB_BPE;
+    p.name = path;
+    p.n_tokens = n;
+    p.tokens = tokens;
+    p.types = types;
+    p.n_merges = nm;
+    p.merges = (const char *const *)m;
+    p.pre = pre;
+    p.add_bos = 0;
+    tok_error err = {0};
+    tok_tokenizer *t = tok_from_vocab(&p, &err);
+    CHECK_MSG(t != NULL, "%s as GGUF arrays: %s", path, err.msg);
+    for (size_t i = 0; i < nm; i++) free(m[i]);
+    free(m);
+    free(holes);
+    free(types);
+    free(tokens);
+    cJSON_Delete(root);
+    return t;
+}
+
+/* Hugging Face's ids for dev.jsonl, with added tokens matched as Hugging Face
+ * does (parse_special). llama.cpp's regexes for these `pre` names are the
+ * tokenizer.json ones; only Qwen2.5's NFC normalizer, which llama.cpp does not
+ * run, can make a difference, so for it the texts that NFC changes are skipped. */
+static void check_hf_as_gguf(const char *name, const char *pre, bool nfc_normalizer) {
+    char path[512], ref[512];
+    snprintf(path, sizeof path, "tests/data/tokenizers/%s/tokenizer.json", name);
+    snprintf(ref, sizeof ref, "tests/data/reference/%s/dev.jsonl", name);
+    size_t len;
+    char *data = slurp(ref, &len);
+    tok_tokenizer *t = data ? from_tokenizer_json(path, pre) : NULL;
+    if (!t) {
+        CHECK_MSG(0, "cannot load %s / %s", path, ref);
+        free(data);
+        return;
+    }
+    tok_encode_params p = tok_encode_default_params();
+    p.special = TOK_SPECIAL_ALL;
+    int total = 0, matched = 0, skipped = 0;
+    for (char *line = data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        char *escaped = escape_nul(line);
+        cJSON *rec = cJSON_Parse(escaped);
+        free(escaped);
+        const cJSON *text = cJSON_GetObjectItem(rec, "text"), *want = cJSON_GetObjectItem(rec, "ids");
+        if (cJSON_IsString(text) && cJSON_IsArray(want)) {
+            size_t n;
+            char *s = text_of(text->valuestring, &n);
+            utf8proc_uint8_t *nfc = utf8proc_NFC((const utf8proc_uint8_t *)s);
+            if (nfc_normalizer && (!nfc || strlen((char *)nfc) != n || memcmp(nfc, s, n))) skipped++;
+            else {
+                tok_ids ids = {0};
+                tok_error err = {0};
+                total++;
+                bool ok = tok_encode(t, s, n, &p, &ids, &err) == 0 && ids_equal(&ids, want, 0);
+                if (!ok && total - matched <= 3) show_mismatch(ref, s, &ids, want);
+                matched += ok;
+                tok_ids_free(&ids);
+            }
+            free(nfc);
+            free(s);
+        }
+        cJSON_Delete(rec);
+    }
+    printf("%s as GGUF (pre %s): %d/%d texts as Hugging Face (%d not NFC, skipped)\n", name, pre, matched, total,
+           skipped);
+    CHECK_MSG(total > 400 && matched == total, "%s: %d/%d", name, matched, total);
+    free(data);
+    tok_free(t);
+}
+
 /* ---- tok_from_vocab directly -------------------------------------------------------- */
 
 /* A byte-level vocabulary: the 256 bytes (spelled as GPT-2 does) plus the
@@ -417,6 +561,9 @@ int main(void) {
     check_specials("tests/data/models/bpe8k-vim-vocab.gguf", "<|im_start|>");
     check_counter("data/models/tiny-kjv-Q8_0.gguf");
     check_counter("tests/data/models/bpe8k-vim-vocab.gguf");
+    check_hf_as_gguf("hf_llama3", "llama-bpe", false);
+    check_hf_as_gguf("hf_qwen2_5", "qwen2", true);
+    check_hf_as_gguf("hf_gpt2", "gpt-2", false);
     check_from_vocab();
     check_gguf_errors();
     return check_summary("test_gguf_tokenizer");
