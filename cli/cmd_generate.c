@@ -246,12 +246,10 @@ static double now_ms(void) {
 
 /* ---- the model's tokenizer -------------------------------------------------------- */
 
-/* The model's own tokenizer, built from its GGUF metadata; NULL if this
- * build cannot make one (then only --prompt-ids works, and text is empty). */
+/* The model's own tokenizer, built from its GGUF metadata; NULL if the file
+ * has none this build reads (then only --prompt-ids works, and text is empty). */
 static tok_tokenizer *model_tokenizer(const tok_model *m, tok_error *err) {
-    (void)m;
-    (void)err;
-    return NULL;
+    return tok_gguf_tokenizer(tok_model_gguf(m), err);
 }
 
 /* A token's text as llama.cpp's token_to_piece(special=false) gives it:

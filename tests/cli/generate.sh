@@ -10,48 +10,64 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# greedy MODEL REFERENCE.json: every prompt of the reference, from its
-# prompt_ids, --temp 0: ids up to the first EOS then stop_reason "eos";
-# with --ignore-eos all n_predict ids; top-1 of --logprobs and its logprob.
+# greedy MODEL REFERENCE.json: every prompt of the reference at --temp 0.
+# From the prompt text with --ignore-eos: llama.cpp's prompt_ids, all
+# n_predict greedy ids, its text (--json) and the same text streamed. From
+# --prompt-ids: ids up to the first EOS then stop_reason "eos", and top-1 of
+# --logprobs with llama.cpp's logprob.
 greedy() {
-    local model=$1 ref=$2 eos
+    local model=$1 ref=$2 eos d=$tmp/greedy
     eos=$("$TOK" inspect "$model" | awk '/tokenizer.ggml.eos_token_id/ {print $NF}')
     [ -n "$eos" ] || fail "$model: no eos_token_id"
-    $PY - "$ref" > "$tmp/cases" <<'PY'
+    rm -rf "$d" && mkdir "$d"
+    $PY - "$ref" "$d" > "$d/cases" <<'PY'
 import json, sys
 for i, p in enumerate(json.load(open(sys.argv[1]))["prompts"]):
+    open(f"{sys.argv[2]}/{i}.prompt", "w", encoding="utf-8").write(p["prompt"])
     print(i, p["n_predict"], " ".join(map(str, p["prompt_ids"])))
 PY
     while read -r i n ids; do
+        "$TOK" generate -m "$model" -f "$d/$i.prompt" -n "$n" --temp 0 --threads 1 --json \
+            --ignore-eos > "$d/$i.text.json" || fail "$model prompt $i -f: exit $?"
+        "$TOK" generate -m "$model" -f "$d/$i.prompt" -n "$n" --temp 0 --threads 1 \
+            --ignore-eos > "$d/$i.stream" || fail "$model prompt $i streamed: exit $?"
         "$TOK" generate -m "$model" --prompt-ids "$ids" -n "$n" --temp 0 --threads 1 --json \
-            --logprobs 3 > "$tmp/eos.json" || fail "$model prompt $i: exit $?"
-        "$TOK" generate -m "$model" --prompt-ids "$ids" -n "$n" --temp 0 --threads 1 --json \
-            --ignore-eos > "$tmp/all.json" || fail "$model prompt $i --ignore-eos: exit $?"
-        $PY - "$ref" "$i" "$tmp/eos.json" "$tmp/all.json" "$eos" <<'PY' || fail "$model prompt $i"
+            --logprobs 3 > "$d/$i.eos.json" || fail "$model prompt $i: exit $?"
+    done < "$d/cases"
+    $PY - "$ref" "$d" "$eos" <<'PY' || fail "$model: greedy generation differs from llama.cpp"
 import json, sys
-ref = json.load(open(sys.argv[1]))
-p = ref["prompts"][int(sys.argv[2])]
-eos_run, all_run = json.load(open(sys.argv[3])), json.load(open(sys.argv[4]))
-want = p["greedy_ids"]
-assert all_run["prompt_ids"] == p["prompt_ids"], all_run["prompt_ids"]
-assert all_run["ids"] == want, f"--ignore-eos ids {all_run['ids']} != {want}"
-assert all_run["stop_reason"] == "length", all_run["stop_reason"]
-eos = int(sys.argv[5])
-cut = want.index(eos) if eos in want else len(want)
-assert eos_run["ids"] == want[:cut], f"ids {eos_run['ids']} != {want[:cut]}"
-assert eos_run["stop_reason"] == ("eos" if cut < len(want) else "length"), eos_run["stop_reason"]
-lp = eos_run["logprobs"]
-assert len(lp) == cut, (len(lp), cut)
-for j, step in enumerate(lp):
-    top = step["top_logprobs"]
-    assert len(top) == 3 and top[0]["id"] == step["id"] == want[j], (j, step)
-    assert top[0]["logprob"] >= top[1]["logprob"] >= top[2]["logprob"], top
-    r = p["top_logprobs"][j][0]
-    assert abs(step["logprob"] - r[2]) < 0.15, (j, step["logprob"], r)
-for k in ("prompt_tokens_per_s", "gen_tokens_per_s", "prompt_ms", "gen_ms"):
-    assert isinstance(eos_run[k], (int, float)) and eos_run[k] > 0, (k, eos_run[k])
+ref, d, eos = json.load(open(sys.argv[1])), sys.argv[2], int(sys.argv[3])
+bad = 0
+for i, p in enumerate(ref["prompts"]):
+    try:
+        t = json.load(open(f"{d}/{i}.text.json"))
+        stream = open(f"{d}/{i}.stream", "rb").read().decode("utf-8", errors="replace")
+        want = p["greedy_ids"]
+        assert t["prompt_ids"] == p["prompt_ids"], f"prompt_ids {t['prompt_ids']} != {p['prompt_ids']}"
+        assert t["ids"] == want, f"--ignore-eos ids {t['ids']} != {want}"
+        assert t["stop_reason"] == "length", t["stop_reason"]
+        assert t["text"] == p["greedy_text"], f"text {t['text']!r} != {p['greedy_text']!r}"
+        assert stream == p["greedy_text"], f"streamed {stream!r} != {p['greedy_text']!r}"
+        e = json.load(open(f"{d}/{i}.eos.json"))
+        cut = want.index(eos) if eos in want else len(want)
+        assert e["ids"] == want[:cut], f"ids {e['ids']} != {want[:cut]}"
+        assert e["stop_reason"] == ("eos" if cut < len(want) else "length"), e["stop_reason"]
+        lp = e["logprobs"]
+        assert len(lp) == cut, (len(lp), cut)
+        for j, step in enumerate(lp):
+            top = step["top_logprobs"]
+            assert len(top) == 3 and top[0]["id"] == step["id"] == want[j], (j, step)
+            assert top[0]["logprob"] >= top[1]["logprob"] >= top[2]["logprob"], top
+            r = p["top_logprobs"][j][0]
+            assert abs(step["logprob"] - r[2]) < 0.15, (j, step["logprob"], r)
+        for k in ("prompt_tokens_per_s", "gen_tokens_per_s", "prompt_ms", "gen_ms"):
+            assert isinstance(e[k], (int, float)) and e[k] > 0, (k, e[k])
+    except AssertionError as ex:
+        bad += 1
+        print(f"prompt {i} ({p['name']}): {ex}"[:400], file=sys.stderr)
+print(f"{sys.argv[1].split('/')[-1]}: {len(ref['prompts']) - bad}/{len(ref['prompts'])} prompts agree")
+sys.exit(1 if bad else 0)
 PY
-    done < "$tmp/cases"
 }
 
 greedy data/models/tiny-kjv-Q8_0.gguf tests/data/models/tiny-kjv-reference-Q8_0.json
@@ -92,6 +108,28 @@ $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ids"] == [] a
 "$TOK" generate --prompt-ids "$ids" -n 50 --ctx 10 --temp 0 --ignore-eos --json > "$tmp/ctx.json"
 $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["ids"]) == 7 and d["stop_reason"] == "context", d' \
     "$tmp/ctx.json" || fail "--ctx limit"
+
+# Stop strings: the text ends before the first one (also across tokens), it
+# is never printed, and streaming prints the same bytes as --json.
+p="In the beginning"
+for stop in "LORD" "the LO" "hath spoken" ", and I"; do
+    "$TOK" generate -p "$p" -n 48 --temp 0 --stop "$stop" --stop "never seen" --json > "$tmp/s.json"
+    "$TOK" generate -p "$p" -n 48 --temp 0 --stop "$stop" --stop "never seen" > "$tmp/s.txt"
+    $PY - "$stop" "$tmp/s.json" "$tmp/s.txt" tests/data/models/tiny-kjv-reference-Q8_0.json <<'PY' || fail "--stop '$stop'"
+import json, sys
+stop, d, streamed = sys.argv[1], json.load(open(sys.argv[2])), open(sys.argv[3], encoding="utf-8").read()
+full = json.load(open(sys.argv[4]))["prompts"][0]["greedy_text"]
+want = full[:full.index(stop)]
+assert d["text"] == want and d["stop_reason"] == "stop", (d["text"], d["stop_reason"], want)
+assert streamed == want, (streamed, want)
+assert d["ids"] == json.load(open(sys.argv[4]))["prompts"][0]["greedy_ids"][:len(d["ids"])]
+PY
+done
+"$TOK" generate -p "$p" -n 5 --temp 0 --stop "zzz" --json > "$tmp/s.json"
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["stop_reason"] == "length" and d["text"] == " of the LORD, and", d' \
+    "$tmp/s.json" || fail "--stop that never matches"
+printf 'In the beginning' | "$TOK" generate -f - -n 3 --temp 0 > "$tmp/stdin.txt"
+[ "$(cat "$tmp/stdin.txt")" = " of the LORD" ] || fail "-f -: $(cat "$tmp/stdin.txt")"
 
 # Usage errors exit 2 with a message; runtime failures exit 1.
 expect() { # status, args...
