@@ -428,10 +428,11 @@ int cmd_generate(int argc, char **argv) {
     const tok_gguf *gguf = tok_model_gguf(m);
     int n_vocab = info->vocab_size;
     tk = model_tokenizer(m, &err);
+    if (!tk && o.prompt_ids)
+        cli_error(CMD, "warning: %s; ids only, the text will be empty", err.msg);
     if (!o.prompt_ids) {
         if (!tk) {
-            cli_error(CMD, "%s: no tokenizer for this model in this build (%s); use --prompt-ids",
-                      path, err.msg[0] ? err.msg : "GGUF tokenizers not available");
+            cli_error(CMD, "%s (give the prompt as --prompt-ids)", err.msg);
             goto done;
         }
         const char *text = o.prompt ? o.prompt : prompt_text;
