@@ -386,11 +386,12 @@ static void check_hf_as_gguf(const char *name, const char *pre, bool nfc_normali
 /* ---- tok_from_vocab directly -------------------------------------------------------- */
 
 /* A byte-level vocabulary: the 256 bytes (spelled as GPT-2 does) plus the
- * merges "1 2" -> "12" and "12 3" -> "123"; how "12345" is split shows the
- * pre-tokenizer. */
+ * merges "1 2" -> "12" and "12 3" -> "123" and a control token; how "12345"
+ * is split shows the pre-tokenizer. */
 static tok_tokenizer *digit_vocab(const char *pre, tok_error *err) {
     static char spelled[258][8];
-    const char *tokens[258];
+    const char *tokens[259];
+    int32_t types[259];
     int extra = 0;
     for (int b = 0; b < 256; b++) {
         int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
@@ -401,11 +402,14 @@ static tok_tokenizer *digit_vocab(const char *pre, tok_error *err) {
     }
     tokens[256] = "12";
     tokens[257] = "123";
+    tokens[258] = "<|endoftext|>";
+    for (int i = 0; i < 259; i++) types[i] = i == 258 ? 3 : 1;
     const char *merges[] = {"1 2", "12 3"};
     tok_vocab_params p = tok_vocab_default_params();
     p.kind = TOK_VOCAB_BPE;
-    p.n_tokens = 258;
+    p.n_tokens = 259;
     p.tokens = tokens;
+    p.types = types;
     p.n_merges = 2;
     p.merges = merges;
     p.pre = pre;
