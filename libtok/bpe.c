@@ -55,7 +55,7 @@ static int scratch_reserve(bpe_scratch *s, size_t n) {
 static inline uint32_t pair_rank(const vocab *v, const unsigned char *p, size_t start, size_t end, int32_t left,
                                  int32_t right, int32_t *merged) {
     if (v->merge_by_bytes) {
-        int32_t id = vocab_find(v, p + start, end - start);
+        int32_t id = end - start == 2 ? v->id2[p[start] | p[start + 1] << 8] : vocab_find(v, p + start, end - start);
         *merged = id;
         return id < 0 ? UINT32_MAX : (uint32_t)id;
     }

@@ -82,6 +82,10 @@ int tokenizer_finish(tok_tokenizer *t, tok_error *err) {
         if (t->specials[i].special && id >= 0 && (uint32_t)id < t->v.n) t->special_ids[id / 8] |= (uint8_t)(1u << (id % 8));
     }
     vocab_fill_byte_ids(&t->v);
+    if (t->v.merge_by_bytes) {
+        int rc = vocab_build_id2(&t->v, err);
+        if (rc) return rc;
+    }
     return vocab_build_hot(&t->v, 12288, err);
 }
 

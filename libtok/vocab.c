@@ -44,7 +44,22 @@ int vocab_build_hot(vocab *v, uint32_t limit, tok_error *err) {
     return 0;
 }
 
+int vocab_build_id2(vocab *v, tok_error *err) {
+    free(v->id2);
+    v->id2 = malloc(65536 * sizeof *v->id2);
+    if (!v->id2) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < 65536; i++) v->id2[i] = -1;
+    for (uint32_t id = 0; id < v->n; id++)
+        if (v->off[id] != VOCAB_NONE && v->len[id] == 2) {
+            const unsigned char *b = (const unsigned char *)v->blob + v->off[id];
+            int32_t *slot = &v->id2[b[0] | b[1] << 8];
+            if (*slot < 0) *slot = (int32_t)id;
+        }
+    return 0;
+}
+
 void vocab_free(vocab *v) {
+    free(v->id2);
     free(v->hot);
     free(v->off);
     free(v->len);
