@@ -17,7 +17,10 @@
  * - idsum: every id of every document in order folded as h = (h ^ id) *
  *   16777619 from 2166136261 (32 bits), computed in one untimed pass;
  * - one warm-up pass over the first ~1 MB of documents, then --runs timed
- *   passes; the median pass gives MB/s (input bytes / 1e6 / seconds).
+ *   passes; the median pass gives MB/s (input bytes / 1e6 / seconds), both
+ *   by the wall clock (mb_s) and by this process's CPU time (cpu_mb_s: what
+ *   run.sh tabulates for single-thread figures, since on a shared machine
+ *   other jobs stretch wall time but not CPU time).
  *
  * Modes: encode = tok_encode per document on this thread (ids kept in one
  * reused buffer); count = tok_count per document; batch = tok_encode_batch of
@@ -46,11 +49,13 @@ static void usage(const char *msg) {
     exit(2);
 }
 
-static double now_s(void) {
+static double clock_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
+static double cpu_s(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -168,7 +173,7 @@ static int run_stream(const tok_tokenizer *t, const tok_encode_params *p, const 
     if (!f) { fprintf(stderr, "bench_tokenize: %s: cannot open\n", path); return 1; }
     enum { PIECE = 1 << 20 };
     char *piece = malloc(PIECE);
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     tok_counter *c = piece ? tok_counter_new(t, p, &err) : NULL;
     size_t bytes = 0, tokens = 0;
     int rc = c ? 0 : 1;
@@ -180,7 +185,7 @@ static int run_stream(const tok_tokenizer *t, const tok_encode_params *p, const 
     }
     if (!rc && ferror(f)) { snprintf(err.msg, sizeof err.msg, "%s: read error", path); rc = 1; }
     if (!rc) rc = tok_counter_finish(c, &tokens, &err);
-    double secs = now_s() - t0;
+    double secs = now_s() - t0, csecs = cpu_s() - c0;
     tok_counter_free(c);
     free(piece);
     fclose(f);
@@ -188,8 +193,9 @@ static int run_stream(const tok_tokenizer *t, const tok_encode_params *p, const 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("result impl=tok mode=stream encoding=%s file=%s bytes=%zu docs=1 tokens=%zu runs=1 "
-           "threads=1 median_s=%.6f mb_s=%.2f peak_rss_kib=%ld\n",
-           enc, base_name(path), bytes, tokens, secs, bytes / 1e6 / secs, ru.ru_maxrss);
+           "threads=1 median_s=%.6f mb_s=%.2f cpu_s=%.6f cpu_mb_s=%.2f peak_rss_kib=%ld\n",
+           enc, base_name(path), bytes, tokens, secs, bytes / 1e6 / secs, csecs, bytes / 1e6 / csecs,
+           ru.ru_maxrss);
     return 0;
 }
 
@@ -256,11 +262,12 @@ int main(int argc, char **argv) {
     while (warm < d.n && wbytes < 1000000) wbytes += d.len[warm++];
     if (!rc && pass(&b, m, warm, &err) == (size_t)-1) rc = 1;
 
-    double *times = calloc((size_t)runs, sizeof *times);
+    double *times = calloc((size_t)runs * 2, sizeof *times), *cpu = times + runs;
     for (long r = 0; r < runs && !rc; r++) {
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         size_t n = pass(&b, m, d.n, &err);
         times[r] = now_s() - t0;
+        cpu[r] = cpu_s() - c0;
         if (n == (size_t)-1) rc = 1;
         else if (n != tokens) {
             fprintf(stderr, "bench_tokenize: %s: %s pass %ld gave %zu tokens, tok_encode %zu\n",
@@ -272,11 +279,12 @@ int main(int argc, char **argv) {
     if (rc && err.msg[0]) fprintf(stderr, "bench_tokenize: %s: %s\n", path, err.msg);
     if (!rc) {
         qsort(times, (size_t)runs, sizeof *times, cmp_double);
-        double med = times[runs / 2];
+        qsort(cpu, (size_t)runs, sizeof *cpu, cmp_double);
+        double med = times[runs / 2], cmed = cpu[runs / 2];
         printf("result impl=tok mode=%s encoding=%s file=%s bytes=%zu docs=%zu tokens=%zu "
-               "idsum=%08x runs=%ld threads=%ld median_s=%.6f mb_s=%.2f\n",
+               "idsum=%08x runs=%ld threads=%ld median_s=%.6f mb_s=%.2f cpu_s=%.6f cpu_mb_s=%.2f\n",
                mode_s, enc, base_name(path), len, d.n, tokens, idsum, runs,
-               m == MODE_BATCH ? threads : 1, med, len / 1e6 / med);
+               m == MODE_BATCH ? threads : 1, med, len / 1e6 / med, cmed, len / 1e6 / cmed);
     }
     free(times);
     tok_ids_free(&b.one);

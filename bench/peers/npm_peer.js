@@ -4,7 +4,8 @@
 // bench/run.sh parses:
 //
 //   result impl=tiktoken version=1.0.22 encoding=cl100k_base file=english.txt
-//          bytes=N docs=N tokens=N idsum=XXXXXXXX runs=5 median_s=S mb_s=M
+//          bytes=N docs=N tokens=N idsum=XXXXXXXX runs=5 threads=1 median_s=S mb_s=M
+//          cpu_s=S cpu_mb_s=M
 //
 // Method (identical in bench_tokenize.c and quicktok_bench.cpp, so all three
 // see the very same documents and their id checksums must agree):
@@ -15,7 +16,9 @@
 //   style checksum (h ^= id; h *= 16777619) in one untimed pass;
 // - one warm-up pass over the first ~1 MB of documents, then --runs timed
 //   passes over all documents; only the encode calls are inside the clock;
-//   the median pass gives MB/s (bytes are UTF-8 input bytes, 1 MB = 1e6).
+//   the median pass gives MB/s (bytes are UTF-8 input bytes, 1 MB = 1e6), by
+//   the wall clock (mb_s) and by the process's CPU time (cpu_mb_s, all of
+//   its threads: for HF that includes the worker thread that encodes).
 //
 // Peers: "tiktoken" (npm tiktoken, OpenAI's core compiled to WASM,
 // encode_ordinary) and "hf" (npm tokenizers, Hugging Face's native binding,
@@ -105,16 +108,20 @@ function makePeer() {
   const warm = [];
   for (let i = 0, b = 0; i < docs.length && b < 1e6; i++) { warm.push(docs[i]); b += docs[i].length; }
   await p.count(warm);
-  const times = [];
+  const times = [], cpu = [];
   for (let r = 0; r < runs; r++) {
-    const t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
     const n = await p.count(docs);
     times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e6);
     if (n !== tokens) usage(`run ${r} gave ${n} tokens, the checked pass ${tokens}`);
   }
   times.sort((a, b) => a - b);
-  const med = times[Math.floor(times.length / 2)];
+  cpu.sort((a, b) => a - b);
+  const med = times[Math.floor(times.length / 2)], cmed = cpu[Math.floor(cpu.length / 2)];
   console.log(`result impl=${peer} version=${p.version} encoding=${encoding} file=${path.basename(file)} ` +
     `bytes=${buf.length} docs=${docs.length} tokens=${tokens} idsum=${idsum.toString(16).padStart(8, "0")} ` +
-    `runs=${runs} median_s=${med.toFixed(6)} mb_s=${(buf.length / 1e6 / med).toFixed(2)}`);
+    `runs=${runs} threads=1 median_s=${med.toFixed(6)} mb_s=${(buf.length / 1e6 / med).toFixed(2)} ` +
+    `cpu_s=${cmed.toFixed(6)} cpu_mb_s=${(buf.length / 1e6 / cmed).toFixed(2)}`);
 })().catch((e) => { process.stderr.write("npm_peer.js: " + (e && e.message ? e.message : e) + "\n"); process.exit(1); });
