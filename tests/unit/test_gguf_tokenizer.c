@@ -463,7 +463,7 @@ static void check_from_vocab(void) {
 /* ---- GGUF files without a usable tokenizer ---------------------------------------------- */
 
 typedef struct gbuf {
-    unsigned char d[512];
+    unsigned char d[1024];
     size_t n;
 } gbuf;
 
@@ -477,41 +477,113 @@ static void put_str(gbuf *b, const char *s) {
     put_u64(b, strlen(s));
     put(b, s, strlen(s));
 }
+static void gguf_begin(gbuf *b, uint64_t n_kv) {
+    b->n = 0;
+    put(b, "GGUF", 4);
+    put_u32(b, 3);
+    put_u64(b, 0);
+    put_u64(b, n_kv);
+}
+static void kv_str(gbuf *b, const char *key, const char *v) {
+    put_str(b, key);
+    put_u32(b, TOK_GGUF_STRING);
+    put_str(b, v);
+}
+static void kv_u32(gbuf *b, const char *key, uint32_t v) {
+    put_str(b, key);
+    put_u32(b, TOK_GGUF_U32);
+    put_u32(b, v);
+}
+static void kv_strs(gbuf *b, const char *key, const char *const *v, uint64_t n) {
+    put_str(b, key);
+    put_u32(b, TOK_GGUF_ARRAY);
+    put_u32(b, TOK_GGUF_STRING);
+    put_u64(b, n);
+    for (uint64_t i = 0; i < n; i++) put_str(b, v[i]);
+}
+static void kv_i32s(gbuf *b, const char *key, int elem_type, const int32_t *v, uint64_t n) {
+    put_str(b, key);
+    put_u32(b, TOK_GGUF_ARRAY);
+    put_u32(b, (uint32_t)elem_type);
+    put_u64(b, n);
+    for (uint64_t i = 0; i < n; i++) put(b, &v[i], 4);
+}
+
+/* The tokenizer of an in-memory GGUF, or NULL with err filled. */
+static tok_tokenizer *gguf_tokenizer(gbuf *b, const char *name, tok_error *err) {
+    while (b->n % 32) b->d[b->n++] = 0;
+    tok_gguf *g = tok_gguf_open_memory(b->d, b->n, name, err);
+    CHECK_MSG(g != NULL, "%s: %s", name, err->msg);
+    tok_tokenizer *t = g ? tok_gguf_tokenizer(g, err) : NULL;
+    tok_gguf_close(g);
+    return t;
+}
+
+static void expect_error(gbuf *b, int code, const char *needle) {
+    tok_error err = {0};
+    tok_tokenizer *t = gguf_tokenizer(b, "bad.gguf", &err);
+    CHECK_MSG(!t && err.code == code && strstr(err.msg, needle) && strstr(err.msg, "bad.gguf"),
+              "want error %d naming %s, got %d: %s", code, needle, err.code, err.msg);
+    tok_free(t);
+}
 
 static void check_gguf_errors(void) {
-    /* tokenizer.ggml.model = "bert": named in the error */
-    gbuf b = {{0}, 0};
-    put(&b, "GGUF", 4);
-    put_u32(&b, 3);
-    put_u64(&b, 0);
-    put_u64(&b, 2);
-    put_str(&b, "tokenizer.ggml.model");
-    put_u32(&b, TOK_GGUF_STRING);
-    put_str(&b, "bert");
-    put_str(&b, "tokenizer.ggml.tokens");
-    put_u32(&b, TOK_GGUF_ARRAY);
-    put_u32(&b, TOK_GGUF_STRING);
-    put_u64(&b, 1);
-    put_str(&b, "a");
-    while (b.n % 32) b.d[b.n++] = 0;
-    tok_error err = {0};
-    tok_gguf *g = tok_gguf_open_memory(b.d, b.n, "bert.gguf", &err);
-    CHECK_MSG(g != NULL, "%s", err.msg);
-    CHECK(g && tok_gguf_tokenizer(g, &err) == NULL && err.code == TOK_EUNSUPPORTED && strstr(err.msg, "'bert'") &&
-          strstr(err.msg, "bert.gguf"));
-    tok_gguf_close(g);
+    static const char *const ab[] = {"a", "b"};
+    static const char *const spm[] = {"<unk>", "<s>", "</s>", "\xE2\x96\x81" "a"};
+    static const int32_t spm_types[] = {2, 3, 3, 1}, zeros[] = {0, 0, 0};
+    gbuf b;
+    gguf_begin(&b, 2); /* an unsupported tokenizer model is named */
+    kv_str(&b, "tokenizer.ggml.model", "bert");
+    kv_strs(&b, "tokenizer.ggml.tokens", ab, 2);
+    expect_error(&b, TOK_EUNSUPPORTED, "'bert'");
+    gguf_begin(&b, 0); /* no tokenizer at all */
+    expect_error(&b, TOK_EFORMAT, "tokenizer.ggml.model");
+    gguf_begin(&b, 1);
+    kv_str(&b, "tokenizer.ggml.model", "llama");
+    expect_error(&b, TOK_EFORMAT, "tokenizer.ggml.tokens");
+    gguf_begin(&b, 2); /* tokens of the wrong type */
+    kv_str(&b, "tokenizer.ggml.model", "llama");
+    kv_i32s(&b, "tokenizer.ggml.tokens", TOK_GGUF_I32, zeros, 2);
+    expect_error(&b, TOK_EFORMAT, "tokenizer.ggml.tokens");
+    gguf_begin(&b, 3); /* scores for another number of tokens */
+    kv_str(&b, "tokenizer.ggml.model", "llama");
+    kv_strs(&b, "tokenizer.ggml.tokens", ab, 2);
+    kv_i32s(&b, "tokenizer.ggml.scores", TOK_GGUF_F32, zeros, 3);
+    expect_error(&b, TOK_EFORMAT, "tokenizer.ggml.scores");
+    gguf_begin(&b, 3); /* a special id outside the vocabulary */
+    kv_str(&b, "tokenizer.ggml.model", "llama");
+    kv_strs(&b, "tokenizer.ggml.tokens", ab, 2);
+    kv_u32(&b, "tokenizer.ggml.bos_token_id", 5);
+    expect_error(&b, TOK_EFORMAT, "bos_token_id");
+    gguf_begin(&b, 2); /* BPE without merges */
+    kv_str(&b, "tokenizer.ggml.model", "gpt2");
+    kv_strs(&b, "tokenizer.ggml.tokens", ab, 2);
+    expect_error(&b, TOK_EFORMAT, "tokenizer.ggml.merges");
+    gguf_begin(&b, 4); /* an unknown pre-tokenizer is named */
+    kv_str(&b, "tokenizer.ggml.model", "gpt2");
+    kv_strs(&b, "tokenizer.ggml.tokens", ab, 2);
+    kv_strs(&b, "tokenizer.ggml.merges", ab, 0);
+    kv_str(&b, "tokenizer.ggml.pre", "no-such-pre");
+    expect_error(&b, TOK_EUNSUPPORTED, "'no-such-pre'");
 
-    /* no tokenizer keys at all */
-    gbuf e = {{0}, 0};
-    put(&e, "GGUF", 4);
-    put_u32(&e, 3);
-    put_u64(&e, 0);
-    put_u64(&e, 0);
-    while (e.n % 32) e.d[e.n++] = 0;
-    g = tok_gguf_open_memory(e.d, e.n, "empty.gguf", &err);
-    CHECK(g && tok_gguf_tokenizer(g, &err) == NULL && err.code == TOK_EFORMAT &&
-          strstr(err.msg, "tokenizer.ggml.model"));
-    tok_gguf_close(g);
+    /* a minimal SentencePiece vocabulary: llama.cpp's defaults (BOS 1, space prefix) */
+    gguf_begin(&b, 3);
+    kv_str(&b, "tokenizer.ggml.model", "llama");
+    kv_strs(&b, "tokenizer.ggml.tokens", spm, 4);
+    kv_i32s(&b, "tokenizer.ggml.token_type", TOK_GGUF_I32, spm_types, 4);
+    tok_error err = {0};
+    tok_tokenizer *t = gguf_tokenizer(&b, "small.gguf", &err);
+    CHECK_MSG(t != NULL, "%s", err.msg);
+    tok_ids ids = {0};
+    tok_encode_params p = tok_encode_default_params();
+    p.add_special = true;
+    CHECK(t && tok_encode(t, "a", 1, &p, &ids, &err) == 0 && ids.n == 2 && ids.ids[0] == 1 && ids.ids[1] == 3);
+    CHECK(t && tok_bos_id(t) == 1 && tok_eos_id(t) == 2 && tok_is_special(t, 2) && !tok_is_special(t, 3));
+    size_t len = 0;
+    const char *bytes = t ? tok_token_bytes(t, 3, &len) : NULL;
+    CHECK(bytes && len == 2 && !memcmp(bytes, " a", 2)); /* U+2581 shown as a space */
+    tok_ids_free(&ids);
+    tok_free(t);
 }
 
 int main(void) {
