@@ -153,6 +153,25 @@ printf 'GGUF\3\0\0\0garbage' > "$tmp/bad.gguf"
 expect 1 -m "$tmp/bad.gguf" --prompt-ids "$ids"
 grep -q "bad.gguf" "$tmp/err" || fail "bad model not named: $(cat "$tmp/err")"
 expect 1 --prompt-ids "$ids $ids $ids" --ctx 5
+# an unsupported architecture or tensor type names itself (patched copies of the model)
+$PY - data/models/tiny-kjv-Q8_0.gguf "$tmp" <<'PY'
+import struct, sys
+buf = open(sys.argv[1], "rb").read()
+key = b"general.architecture"
+i = buf.index(key) + len(key)
+assert struct.unpack_from("<IQ", buf, i) == (8, 5) and buf[i + 12:i + 17] == b"llama"
+open(sys.argv[2] + "/arch.gguf", "wb").write(buf[:i + 12] + b"mamba" + buf[i + 17:])
+name = b"blk.0.attn_q.weight"
+j = buf.index(struct.pack("<Q", len(name)) + name) + 8 + len(name)
+(nd,) = struct.unpack_from("<I", buf, j)
+t = bytearray(buf)
+struct.pack_into("<I", t, j + 4 + 8 * nd, 20)  # ggml type 20 = IQ4_NL
+open(sys.argv[2] + "/type.gguf", "wb").write(t)
+PY
+expect 1 -m "$tmp/arch.gguf" --prompt-ids "$ids"
+grep -q "mamba" "$tmp/err" || fail "architecture not named: $(cat "$tmp/err")"
+expect 1 -m "$tmp/type.gguf" --prompt-ids "$ids"
+grep -q "IQ4_NL" "$tmp/err" || fail "tensor type not named: $(cat "$tmp/err")"
 expect 0 --help
 grep -q "usage: tok generate" "$tmp/out" || fail "--help text"
 
