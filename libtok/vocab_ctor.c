@@ -139,13 +139,13 @@ static int add_specials(ctor *c) {
 }
 
 static int32_t resolve_id(ctor *c, int32_t id, int32_t dflt, const char *what, int *rc) {
-    if (id == TOK_VOCAB_ID_DEFAULT) id = dflt;
+    /* a default the vocabulary is too small for means none */
+    if (id == TOK_VOCAB_ID_DEFAULT) return dflt >= 0 && (size_t)dflt < c->p->n_tokens ? dflt : -1;
     if (id < -1 || (id >= 0 && (size_t)id >= c->p->n_tokens)) {
         *rc = tok_fail(c->err, TOK_EFORMAT, "%s: %s %d is outside the vocabulary (%zu tokens)", c->name, what, id,
                        c->p->n_tokens);
         return -1;
     }
-    if (id >= 0 && (size_t)id >= c->p->n_tokens) id = -1; /* default of an empty vocabulary */
     return id;
 }
 
