@@ -36,11 +36,14 @@ typedef struct batch_job {
 
 static void *batch_worker(void *arg) {
     batch_job *j = arg;
+    tok_encoder *enc = tok_encoder_new(j->t, NULL); /* NULL: fall back to tok_encode */
     for (;;) {
         size_t i = atomic_fetch_add(&j->next, 1);
         if (i >= j->n || atomic_load(&j->failed)) break;
         tok_error err = {0};
-        if (tok_encode(j->t, j->texts[i], j->lens[i], j->p, &j->outs[i], &err)) {
+        int rc = enc ? tok_encoder_encode(enc, j->texts[i], j->lens[i], j->p, &j->outs[i], &err)
+                     : tok_encode(j->t, j->texts[i], j->lens[i], j->p, &j->outs[i], &err);
+        if (rc) {
             pthread_mutex_lock(&j->lock);
             if (!atomic_load(&j->failed) || i < j->fail_index) {
                 j->fail_index = i;
@@ -50,6 +53,7 @@ static void *batch_worker(void *arg) {
             pthread_mutex_unlock(&j->lock);
         }
     }
+    tok_encoder_free(enc);
     return NULL;
 }
 
@@ -86,6 +90,7 @@ int tok_encode_batch(const tok_tokenizer *t, const char *const *texts, const siz
 
 struct tok_counter {
     const tok_tokenizer *t;
+    tok_encoder *enc;
     tok_encode_params p;
     char *buf;
     size_t n, cap;
@@ -100,6 +105,10 @@ tok_counter *tok_counter_new(const tok_tokenizer *t, const tok_encode_params *p,
         return NULL;
     }
     c->t = t;
+    if (!(c->enc = tok_encoder_new(t, err))) {
+        free(c);
+        return NULL;
+    }
     c->p = p ? *p : tok_encode_default_params();
     c->p.add_special = false; /* added once, in finish */
     if (p && p->add_special) c->total = t->n_prefix + t->n_suffix;
@@ -117,7 +126,7 @@ static size_t last_safe_cut(const char *b, size_t n) {
 
 static int count_part(tok_counter *c, size_t upto, tok_error *err) {
     size_t k;
-    int rc = tok_count(c->t, c->buf, upto, &c->p, &k, err);
+    int rc = tok_encoder_count(c->enc, c->buf, upto, &c->p, &k, err);
     if (rc) {
         if (err && (rc == TOK_EUTF8 || rc == TOK_ESPECIAL)) tok_error_prefix(err, "after %zu earlier bytes", c->consumed);
         return rc;
@@ -163,6 +172,7 @@ int tok_counter_finish(tok_counter *c, size_t *tokens, tok_error *err) {
 
 void tok_counter_free(tok_counter *c) {
     if (!c) return;
+    tok_encoder_free(c->enc);
     free(c->buf);
     free(c);
 }

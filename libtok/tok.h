@@ -123,6 +123,18 @@ int tok_encode(const tok_tokenizer *t, const char *text, size_t len,
 int tok_count(const tok_tokenizer *t, const char *text, size_t len,
               const tok_encode_params *p, size_t *count, tok_error *err);
 
+/* Reusable encoding state for one thread: scratch buffers and a cache of
+ * merged pieces that persist across calls, for a caller that encodes many
+ * texts in a row (ids are identical to tok_encode's). One encoder per
+ * thread; they may share the tokenizer, which must outlive them. */
+typedef struct tok_encoder tok_encoder;
+tok_encoder *tok_encoder_new(const tok_tokenizer *t, tok_error *err);
+int tok_encoder_encode(tok_encoder *e, const char *text, size_t len, const tok_encode_params *p, tok_ids *out,
+                       tok_error *err);
+int tok_encoder_count(tok_encoder *e, const char *text, size_t len, const tok_encode_params *p, size_t *count,
+                      tok_error *err);
+void tok_encoder_free(tok_encoder *e);
+
 /* Encodes n independent texts on up to n_threads threads (0 = all cores).
  * outs[i] receives the ids of texts[i]. On failure err names the first
  * failing text by index. */

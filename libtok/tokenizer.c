@@ -150,11 +150,18 @@ typedef struct pcache_entry {
     int32_t ids[7];
 } pcache_entry;
 
-typedef struct enc_ctx {
+/* Per-thread state that outlives one call (see tok_encoder_new). */
+struct tok_encoder {
     const tok_tokenizer *t;
     pcache_entry *cache;
-    bool cache_ok;    /* the text is long enough to be worth a cache */
     bpe_scratch scratch;
+    tok_ids count_buf;
+};
+
+typedef struct enc_ctx {
+    const tok_tokenizer *t;
+    tok_encoder *enc;
+    bool cache_ok;    /* worth a cache: a long text, or a reused encoder */
     tok_ids *out;
     size_t count;     /* counting mode: ids are dropped after each piece */
     bool counting;
@@ -176,11 +183,11 @@ static int emit_piece(void *c_, const char *text, size_t a, size_t b) {
     pcache_entry *e = NULL;
     uint64_t k0 = 0, k1 = 0;
     if (c->cache_ok && n <= 16) {
-        if (!c->cache && !(c->cache = calloc(PCACHE_SIZE, sizeof *c->cache))) c->cache_ok = false;
+        if (!c->enc->cache && !(c->enc->cache = calloc(PCACHE_SIZE, sizeof *c->enc->cache))) c->cache_ok = false;
         memcpy(&k0, p, n < 8 ? n : 8);
         if (n > 8) memcpy(&k1, p + 8, n - 8);
         uint64_t h = (k0 * 0x9E3779B97F4A7C15ull) ^ (k1 * 0xC2B2AE3D27D4EB4Full) ^ n;
-        e = c->cache ? &c->cache[(h >> 40) & (PCACHE_SIZE - 1)] : NULL;
+        e = c->enc->cache ? &c->enc->cache[(h >> 40) & (PCACHE_SIZE - 1)] : NULL;
         if (e && e->len == n && e->k0 == k0 && e->k1 == k1) {
             if (c->counting) c->count += e->nids;
             else {
@@ -191,7 +198,7 @@ static int emit_piece(void *c_, const char *text, size_t a, size_t b) {
             return 0;
         }
     }
-    int rc = bpe_encode_piece(&c->t->v, p, n, 0, &c->scratch, c->out, c->err);
+    int rc = bpe_encode_piece(&c->t->v, p, n, 0, &c->enc->scratch, c->out, c->err);
     if (rc) return rc;
     size_t got = c->out->n - before;
     if (e && got <= 7) {
@@ -289,34 +296,67 @@ static int prepare_text(const char **text, size_t *len, const tok_encode_params 
     return 0;
 }
 
-static int run_encode(const tok_tokenizer *t, const char *text, size_t len, const tok_encode_params *p,
-                      tok_ids *out, bool counting, size_t *count, tok_error *err) {
+tok_encoder *tok_encoder_new(const tok_tokenizer *t, tok_error *err) {
+    tok_encoder *e = calloc(1, sizeof *e);
+    if (!e) tok_fail(err, TOK_ENOMEM, "out of memory");
+    else e->t = t;
+    return e;
+}
+
+void tok_encoder_free(tok_encoder *e) {
+    if (!e) return;
+    bpe_scratch_free(&e->scratch);
+    free(e->cache);
+    tok_ids_free(&e->count_buf);
+    free(e);
+}
+
+/* With enc NULL, a temporary encoder lives for this call only. */
+static int run_encode(tok_encoder *enc, const tok_tokenizer *t, const char *text, size_t len,
+                      const tok_encode_params *p, tok_ids *out, bool counting, size_t *count, tok_error *err) {
     tok_encode_params defaults = tok_encode_default_params();
     if (!p) p = &defaults;
     if (!t || (!text && len)) return tok_fail(err, TOK_EINVAL, "tokenizer and text are required");
     char *owned;
     int rc = prepare_text(&text, &len, p, &owned, err);
     if (rc) return rc;
-    tok_ids scratch_out = {0};
-    enc_ctx c = {t, NULL, len >= PCACHE_MIN_TEXT, {0}, counting ? &scratch_out : out, 0, counting, err};
+    tok_encoder tmp = {t, NULL, {0}, {0}};
+    bool reused = enc != NULL;
+    if (!enc) enc = &tmp;
+    enc->count_buf.n = 0;
+    enc_ctx c = {t, enc, reused || len >= PCACHE_MIN_TEXT, counting ? &enc->count_buf : out, 0, counting, err};
     rc = encode_text(&c, text, len, p);
-    bpe_scratch_free(&c.scratch);
-    free(c.cache);
-    tok_ids_free(&scratch_out);
+    if (!reused) {
+        bpe_scratch_free(&tmp.scratch);
+        free(tmp.cache);
+        tok_ids_free(&tmp.count_buf);
+    }
     free(owned);
     if (count) *count = c.count;
     return rc;
 }
 
+int tok_encoder_encode(tok_encoder *e, const char *text, size_t len, const tok_encode_params *p, tok_ids *out,
+                       tok_error *err) {
+    if (!e || !out) return tok_fail(err, TOK_EINVAL, "no encoder or output");
+    return run_encode(e, e->t, text, len, p, out, false, NULL, err);
+}
+
+int tok_encoder_count(tok_encoder *e, const char *text, size_t len, const tok_encode_params *p, size_t *count,
+                      tok_error *err) {
+    if (!e) return tok_fail(err, TOK_EINVAL, "no encoder");
+    return run_encode(e, e->t, text, len, p, NULL, true, count, err);
+}
+
 int tok_encode(const tok_tokenizer *t, const char *text, size_t len, const tok_encode_params *p, tok_ids *out,
                tok_error *err) {
     if (!out) return tok_fail(err, TOK_EINVAL, "no output");
-    return run_encode(t, text, len, p, out, false, NULL, err);
+    return run_encode(NULL, t, text, len, p, out, false, NULL, err);
 }
 
 int tok_count(const tok_tokenizer *t, const char *text, size_t len, const tok_encode_params *p, size_t *count,
               tok_error *err) {
-    return run_encode(t, text, len, p, NULL, true, count, err);
+    return run_encode(NULL, t, text, len, p, NULL, true, count, err);
 }
 
 /* ---- decoding --------------------------------------------------------------- */
