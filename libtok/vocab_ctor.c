@@ -56,6 +56,18 @@ static const char *const re_deepseek_coder[] = {
     "[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+",
     "[\xE4\xB8\x80-\xE9\xBE\xA5\xE0\xA0\x80-\xE4\xB8\x80\xEA\xB0\x80-\xED\x9F\xBF]+", /* [一-龥ࠀ-一가-퟿]+ */
     "\\p{N}", NULL};
+/* OpenAI's o200k split (as pretok.c spells it, so its fast matcher applies) */
+static const char *const re_gpt4o[] = {
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+    "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    NULL};
+static const char *const re_deepseek3[] = {
+    "\\p{N}{1,3}",
+    "[\xE4\xB8\x80-\xE9\xBE\xA5\xE3\x81\x80-\xE3\x82\x9F\xE3\x82\xA0-\xE3\x83\xBF]+", /* [一-龥぀-ゟ゠-ヿ]+ */
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|"
+    "\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+    NULL};
 static const char *const re_bloom[] = {" ?[^(\\s|.,!?\xE2\x80\xA6\xE3\x80\x82\xEF\xBC\x8C\xE3\x80\x81\xE0\xA5\xA4\xDB\x94\xD8\x8C)]+", NULL};
 static const char *const re_viking[] = {" ?[^(\\s|.,!?\xE2\x80\xA6\xE3\x80\x82\xEF\xBC\x8C\xE3\x80\x81\xE0\xA5\xA4\xDB\x94\xD8\x8C)]+", "\\p{N}", NULL};
 
@@ -79,6 +91,8 @@ static const pre_def pre_defs[] = {
     {"glm4|chatglm-bpe", re_llama3, false, false},
     {"poro-chat|bloom|gpt3-finnish", re_bloom, false, false},
     {"viking", re_viking, false, false},
+    {"gpt-4o|llama4|minimax-m2", re_gpt4o, false, false},
+    {"deepseek-v3|hunyuan-dense", re_deepseek3, false, false},
 };
 
 static const pre_def *find_pre(const char *name) {

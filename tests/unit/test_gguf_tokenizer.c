@@ -10,7 +10,8 @@
  *    SentencePiece's own encode(text) recorded there;
  *  - decode(encode(text)) gives the text back, as llama.cpp's detokenize does.
  * Plus: the Hugging Face byte-level vocabularies of tests/data/tokenizers laid
- * out as GGUF arrays (pre llama-bpe, qwen2, gpt-2) give Hugging Face's ids;
+ * out as GGUF arrays (pre llama-bpe, qwen2, gpt-2; with $SHARED also gpt-4o,
+ * deepseek-v3) give Hugging Face's ids;
  * the streaming count; special-token parsing on request; the errors for
  * unsupported vocabularies and pre-tokenizers; the pre-tokenizer choice.
  */
@@ -335,10 +336,10 @@ static tok_tokenizer *from_tokenizer_json(const char *path, const char *pre) {
  * does (parse_special). llama.cpp's regexes for these `pre` names are the
  * tokenizer.json ones; only Qwen2.5's NFC normalizer, which llama.cpp does not
  * run, can make a difference, so for it the texts that NFC changes are skipped. */
-static void check_hf_as_gguf(const char *name, const char *pre, bool nfc_normalizer) {
-    char path[512], ref[512];
-    snprintf(path, sizeof path, "tests/data/tokenizers/%s/tokenizer.json", name);
-    snprintf(ref, sizeof ref, "tests/data/reference/%s/dev.jsonl", name);
+static void check_hf_as_gguf(const char *root, const char *name, const char *pre, bool nfc_normalizer) {
+    char path[1200], ref[1200];
+    snprintf(path, sizeof path, "%.1000s/tokenizers/%s/tokenizer.json", root, name);
+    snprintf(ref, sizeof ref, "%.1000s/reference/%s/dev.jsonl", root, name);
     size_t len;
     char *data = slurp(ref, &len);
     tok_tokenizer *t = data ? from_tokenizer_json(path, pre) : NULL;
@@ -637,9 +638,20 @@ int main(void) {
     check_specials("tests/data/models/bpe8k-vim-vocab.gguf", "<|im_start|>");
     check_counter("data/models/tiny-kjv-Q8_0.gguf");
     check_counter("tests/data/models/bpe8k-vim-vocab.gguf");
-    check_hf_as_gguf("hf_llama3", "llama-bpe", false);
-    check_hf_as_gguf("hf_qwen2_5", "qwen2", true);
-    check_hf_as_gguf("hf_gpt2", "gpt-2", false);
+    check_hf_as_gguf("tests/data", "hf_llama3", "llama-bpe", false);
+    check_hf_as_gguf("tests/data", "hf_qwen2_5", "qwen2", true);
+    check_hf_as_gguf("tests/data", "hf_gpt2", "gpt-2", false);
+    if (shared) { /* the larger vocabularies live in $SHARED only */
+        char tokenizers[1024];
+        snprintf(tokenizers, sizeof tokenizers, "%.900s/tokenizers/hf_o200k/tokenizer.json", shared);
+        FILE *f = fopen(tokenizers, "rb");
+        if (f) {
+            fclose(f);
+            check_hf_as_gguf(shared, "hf_o200k", "gpt-4o", false);
+            check_hf_as_gguf(shared, "hf_deepseek_v3", "deepseek-v3", false);
+            check_hf_as_gguf(shared, "hf_cl100k", "llama-bpe", false);
+        }
+    }
     check_from_vocab();
     check_gguf_errors();
     return check_summary("test_gguf_tokenizer");
