@@ -195,8 +195,9 @@ size_t tok_utf8_check(const char *s, size_t len);
  *                  GPT-2's byte-level alphabet, merges are "left right" strings
  *                  in rank order, `pre` names the pre-tokenizer (llama.cpp's
  *                  names: "default", "gpt-2", "llama-bpe"/"llama3", "qwen2",
- *                  "smollm", "starcoder", "falcon", "deepseek-llm",
- *                  "deepseek-coder", ...; an unknown name is an error).
+ *                  "smollm", "starcoder", "falcon", "deepseek-coder",
+ *                  "deepseek-v3", "gpt-4o"/"llama4", ...; a name this build
+ *                  does not know, e.g. "deepseek-llm", is an error naming it).
  *   TOK_VOCAB_SPM  (GGUF model "llama"): SentencePiece-style BPE over pieces,
  *                  scores and types, byte fallback through <0xNN> pieces.
  * Token types are GGUF's (1 normal, 2 unknown, 3 control, 4 user-defined,
