@@ -120,6 +120,66 @@ static void test_top_p(void) {
     }
 }
 
+static int cmp_rank_test(const void *pa, const void *pb) {
+    const tok_token_data *a = pa, *b = pb;
+    if (a->logit != b->logit) return a->logit > b->logit ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* A large unsorted row (top-k off): top-p ranks only part of it, and must
+ * keep exactly the minimal best-first prefix, for flat and peaked rows. */
+static void test_top_p_large(void) {
+    enum { N = 6000 };
+    static float l[N];
+    static double p[N];
+    static tok_token_data big[N];
+    static int rank[N];
+    const float scales[] = {0.5f, 3.0f, 12.0f};
+    for (int si = 0; si < 3; si++)
+        for (int round = 0; round < 4; round++) {
+            random_row(l, N, scales[si]);
+            softmax_d(l, N, p);
+            float top_p = 0.3f + 0.2f * (float)round;
+            for (int i = 0; i < N; i++) big[i] = (tok_token_data){i, l[i], 0};
+            /* ranks once: the test's own sort of the whole row */
+            qsort(big, N, sizeof *big, cmp_rank_test);
+            for (int i = 0; i < N; i++) rank[big[i].id] = i;
+            for (int i = 0; i < N; i++) big[i] = (tok_token_data){i, l[i], 0};
+            tok_token_array a = {big, N, -1, false};
+            tok_sampler *s = tok_sampler_top_p_new(top_p, 1);
+            tok_sampler_apply(s, &a);
+            double mass = 0, without_last = 0;
+            int misranked = 0;
+            for (size_t i = 0; i < a.size; i++) {
+                misranked += rank[a.data[i].id] != (int)i;
+                without_last = mass;
+                mass += p[a.data[i].id];
+            }
+            CHECK_MSG(misranked == 0 && a.sorted, "scale %g p %g: %d misranked", scales[si], top_p,
+                      misranked);
+            CHECK_MSG(mass >= top_p - 1e-5, "scale %g p %g: mass %g", scales[si], top_p, mass);
+            CHECK_MSG(without_last < top_p + 1e-5, "scale %g p %g: mass without last %g (kept %zu)",
+                      scales[si], top_p, without_last, a.size);
+            tok_sampler_free(s);
+        }
+    /* banned tokens (-inf) in a large row, and a row where one token is left */
+    for (int round = 0; round < 2; round++) {
+        random_row(l, N, 4);
+        for (int i = 0; i < N; i++)
+            if (round ? i != 1234 : i % 2) l[i] = -INFINITY;
+        for (int i = 0; i < N; i++) big[i] = (tok_token_data){i, l[i], 0};
+        tok_token_array a = {big, N, -1, false};
+        tok_sampler *s = tok_sampler_top_p_new(0.9f, 1);
+        tok_sampler_apply(s, &a);
+        int banned = 0;
+        for (size_t i = 0; i < a.size; i++) banned += a.data[i].logit == -INFINITY;
+        CHECK_EQ_INT(banned, 0);
+        CHECK(a.size >= 1 && a.data[0].id == argmax(l, N));
+        if (round) CHECK_EQ_INT(a.size, 1);
+        tok_sampler_free(s);
+    }
+}
+
 static void test_min_p(void) {
     float l[V];
     double p[V];
@@ -387,6 +447,7 @@ static void test_chain(void) {
 int main(void) {
     test_top_k();
     test_top_p();
+    test_top_p_large();
     test_min_p();
     test_temperature();
     test_penalties();
