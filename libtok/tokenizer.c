@@ -71,7 +71,7 @@ static int by_length_desc(const void *a, const void *b) {
 }
 
 int tokenizer_finish(tok_tokenizer *t, tok_error *err) {
-    qsort(t->specials, t->n_specials, sizeof *t->specials, by_length_desc);
+    if (t->n_specials) qsort(t->specials, t->n_specials, sizeof *t->specials, by_length_desc);
     memset(t->special_first, 0, sizeof t->special_first);
     for (size_t i = 0; i < t->n_specials; i++) t->special_first[(unsigned char)t->specials[i].text[0]] = 1;
     free(t->special_ids);

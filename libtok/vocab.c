@@ -41,6 +41,14 @@ int vocab_build_hot(vocab *v, uint32_t limit, tok_error *err) {
     }
     v->hot = hot;
     v->hot_mask = cap - 1;
+    free(v->filter);
+    v->filter = calloc(1u << 15, sizeof *v->filter);
+    if (!v->filter) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i <= v->mask; i++)
+        if (v->slots[i].id >= 0) {
+            uint32_t h = v->slots[i].hash_len >> 8; /* the hash's low 24 bits */
+            v->filter[(h >> 6) & 0x7FFF] |= 1ull << (h & 63);
+        }
     return 0;
 }
 
@@ -59,6 +67,7 @@ int vocab_build_id2(vocab *v, tok_error *err) {
 }
 
 void vocab_free(vocab *v) {
+    free(v->filter);
     free(v->id2);
     free(v->hot);
     free(v->off);
@@ -101,9 +110,11 @@ static int rehash(vocab *v, tok_error *err) {
 }
 
 int vocab_set(vocab *v, int32_t id, const void *bytes, size_t len, int index, tok_error *err) {
-    if (v->hot) { /* a late addition: the hot table is rebuilt by the caller */
+    if (v->hot) { /* a late addition: the hot table and filter are rebuilt by the caller */
         free(v->hot);
+        free(v->filter);
         v->hot = NULL;
+        v->filter = NULL;
     }
     if (id < 0 || (uint64_t)id >= (uint64_t)INT32_MAX) return tok_fail(err, TOK_EFORMAT, "id %d out of range", id);
     if (len > UINT32_MAX / 2) return tok_fail(err, TOK_EFORMAT, "token %d is too long", id);

@@ -46,6 +46,10 @@ typedef struct vocab {
      * merge order, so they are the frequent tokens. Probed first. */
     vocab_slot *hot;
     uint32_t hot_mask;
+    /* One bit per value of the hash's low 21 bits: most lookups made while
+     * merging are for strings that are not tokens, and this 256 KB filter
+     * answers ~95% of them without touching the big table. */
+    uint64_t *filter;
     pair_slot *pairs;  /* (left, right) -> (rank, merged) */
     uint32_t pmask, pcount;
     int32_t byte_id[256]; /* the token of each single byte, or -1 */
@@ -112,6 +116,7 @@ static inline int32_t vocab_find(const vocab *v, const void *bytes, size_t n) {
     uint64_t head = vocab_head(bytes, n);
     uint32_t h = vocab_hash_from(head, (const unsigned char *)bytes, n);
     uint32_t hl = vocab_hash_len(h, n);
+    if (v->filter && !(v->filter[(h >> 6) & 0x7FFF] >> (h & 63) & 1)) return -1;
     if (v->hot)
         for (uint32_t i = h & v->hot_mask;; i = (i + 1) & v->hot_mask) {
             const vocab_slot *s = &v->hot[i];
