@@ -25,7 +25,9 @@ tok_tokenizer *tok_load(const char *spec, tok_error *err) {
     size_t k = strlen(spec);
     size_t i = 0;
     while (i < len && (data[i] == ' ' || data[i] == '\n' || data[i] == '\t' || data[i] == '\r')) i++;
-    if (len >= 4 && !memcmp(data, "GGUF", 4))
+    if (len == 0)
+        tok_fail(err, TOK_EFORMAT, "%s: empty file", spec);
+    else if (len >= 4 && !memcmp(data, "GGUF", 4))
         tok_fail(err, TOK_EUNSUPPORTED, "%s: GGUF vocabularies are loaded through the engine (tok encode -t FILE.gguf)", spec);
     else if (i < len && data[i] == '{')
         t = hf_json_load(spec, data, len, err);
@@ -33,9 +35,11 @@ tok_tokenizer *tok_load(const char *spec, tok_error *err) {
         tok_fail(err, TOK_EINVAL,
                  "%s: a .tiktoken file needs its pre-tokenizer pattern: name an encoding whose regex it uses "
                  "(--pattern cl100k_base) or give the regex", spec);
-    else if (k > 6 && !strcmp(spec + k - 6, ".model"))
-        tok_fail(err, TOK_EUNSUPPORTED, "%s: SentencePiece .model files are not supported by this build yet", spec);
-    else
+    else if ((k > 6 && !strcmp(spec + k - 6, ".model")) || data[0] == 0x0A) {
+        /* a SentencePiece ModelProto starts with field 1 (pieces): byte 0x0A */
+        free(data);
+        return spm_tokenizer_load(spec, err);
+    } else
         tok_fail(err, TOK_EFORMAT, "%s: unknown tokenizer format (expected tokenizer.json, .tiktoken, .model or .gguf)", spec);
     free(data);
     return t;

@@ -52,6 +52,12 @@ tok_tokenizer *tiktoken_load(const char *path, const char *pattern, const tok_sp
                              size_t n_specials, const char *name, tok_error *err);
 tok_tokenizer *tiktoken_load_builtin(const char *name, tok_error *err);
 tok_tokenizer *hf_json_load(const char *path, const char *data, size_t len, tok_error *err);
+/* The text a SentencePiece piece stands for (U+2581 -> space, <0xNN> -> the
+ * byte) into out (n bytes of room suffice). */
+size_t spm_piece_text(const char *s, size_t n, int32_t type, char *out);
+/* spm_tokenizer.c: a SentencePiece .model file as a tokenizer. */
+tok_tokenizer *spm_tokenizer_load(const char *path, tok_error *err);
+
 /* vocab_ctor.c: the SentencePiece path of a tokenizer with t->spm set. */
 int tokenizer_spm_encode(const tok_tokenizer *t, const char *text, size_t len, tok_ids *out, tok_error *err);
 int tokenizer_spm_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, tok_bytes *out,

@@ -279,7 +279,7 @@ static int hexval(char ch) {
 }
 
 /* A piece's bytes as text: <0xNN> byte pieces are the byte, U+2581 is ' '. */
-static size_t piece_bytes(const char *s, size_t n, int32_t type, char *out) {
+size_t spm_piece_text(const char *s, size_t n, int32_t type, char *out) {
     if (type == SPM_BYTE && n == 6 && !memcmp(s, "<0x", 3) && s[5] == '>' && hexval(s[3]) >= 0 && hexval(s[4]) >= 0) {
         out[0] = (char)(hexval(s[3]) * 16 + hexval(s[4]));
         return 1;
@@ -356,7 +356,7 @@ static int build_spm(ctor *c) {
             }
             buf = nb;
         }
-        size_t bl = piece_bytes(pieces[i], k, types[i], buf);
+        size_t bl = spm_piece_text(pieces[i], k, types[i], buf);
         bool dup = vocab_find(&c->t->v, buf, bl) >= 0;
         rc = vocab_set(&c->t->v, (int32_t)i, buf, bl, !dup, c->err);
     }

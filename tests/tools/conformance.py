@@ -3,10 +3,15 @@
 
 usage: conformance.py TOK TOKENIZER REFERENCE_DIR [--max-bytes N] [--tiktoken]
 
-REFERENCE_DIR holds dev.jsonl ({"text", "ids"[, "decoded"]}) and optionally
-dev_special.jsonl. Every record must match; mismatches are listed.
+REFERENCE is a directory holding dev.jsonl ({"text", "ids"[, "decoded"]}) and
+optionally dev_special.jsonl, or a prefix P of P.dev.jsonl and P.dev_special.jsonl.
+Every record must match; mismatches are listed.
 """
-import json, subprocess, sys
+import json, os, subprocess, sys
+
+def ref_file(ref, kind):
+    """REF/dev.jsonl for a reference directory, REF.dev.jsonl for a prefix."""
+    return os.path.join(ref, kind + ".jsonl") if os.path.isdir(ref) else "%s.%s.jsonl" % (ref, kind)
 
 def run(cmd, lines):
     p = subprocess.run(cmd, input="".join(lines).encode(), capture_output=True)
@@ -45,7 +50,7 @@ def main():
     tok, tokenizer, ref = args
     bad = 0
     total = 0
-    recs = read(ref + "/dev.jsonl", max_bytes)
+    recs = read(ref_file(ref, "dev"), max_bytes)
     # claude_legacy's references encode the NFKC text (the package normalizes
     # first); tok normalizes itself, so the original text goes in.
     lines = [json.dumps({"text": r["text"]}) + "\n" for r in recs]
@@ -75,7 +80,7 @@ def main():
             if bad <= 10:
                 print("DECODE MISMATCH %s: want %r got %r" % (r.get("src"), want[:60], d["text"][:60]))
     try:
-        special = read(ref + "/dev_special.jsonl", max_bytes)
+        special = read(ref_file(ref, "dev_special"), max_bytes)
     except FileNotFoundError:
         special = []
     if special:
