@@ -16,8 +16,12 @@ int tok_fail(tok_error *err, int code, const char *fmt, ...) __attribute__((form
 /* Prefixes an existing message: "context: old message". */
 void tok_error_prefix(tok_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-int tok_ids_push(tok_ids *v, int32_t id);
 int tok_ids_reserve(tok_ids *v, size_t extra);
+static inline int tok_ids_push(tok_ids *v, int32_t id) {
+    if (v->n == v->cap && tok_ids_reserve(v, 1)) return TOK_ENOMEM;
+    v->ids[v->n++] = id;
+    return 0;
+}
 int tok_bytes_append(tok_bytes *b, const void *data, size_t n);
 
 /* Reads a whole file; the buffer is NUL-terminated. */

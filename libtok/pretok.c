@@ -290,6 +290,12 @@ static int stage_is_fast(const pretok *p, const pretok_stage *st) {
            (st->behavior == SPLIT_ISOLATED || (st->behavior == SPLIT_REMOVED && st->invert));
 }
 
+pretok_next_fn pretok_single_fast(const pretok *p) {
+    if (p->n != 1 || !stage_is_fast(p, &p->stages[0])) return NULL;
+    int f = p->stages[0].fast;
+    return f == FAST_GPT2 ? pretok_gpt2_next : f == FAST_CL100K ? pretok_cl100k_next : pretok_o200k_next;
+}
+
 static int run_stage(run_ctx *r, int k, size_t a, size_t b) {
     const pretok_stage *st = &r->p->stages[k];
     const unsigned char *t = (const unsigned char *)r->text;

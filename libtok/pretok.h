@@ -61,6 +61,10 @@ typedef int (*pretok_emit)(void *ctx, const char *text, size_t start, size_t end
  * whole text is one piece. */
 int pretok_run(const pretok *p, const char *text, size_t len, pretok_emit emit, void *ctx, tok_error *err);
 
+typedef size_t (*pretok_next_fn)(const uclass_table *uc, const unsigned char *t, size_t len, size_t s);
+/* The matcher of a pipeline that is exactly one hand-written stage, else NULL. */
+pretok_next_fn pretok_single_fast(const pretok *p);
+
 /* Which fast matcher, if any, implements a pattern exactly. */
 int pretok_fast_for_pattern(const char *pattern);
 #endif

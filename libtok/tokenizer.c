@@ -223,7 +223,21 @@ static int encode_ordinary(enc_ctx *c, const char *text, size_t len) {
         if (!rc && c->counting) c->count += c->out->n - before, c->out->n = before;
         return rc;
     }
-    if (c->t->norm == NORM_NONE) return pretok_run(&c->t->pt, text, len, emit_piece, c, c->err);
+    if (c->t->norm == NORM_NONE) {
+        const pretok *pt = &c->t->pt;
+        pretok_next_fn next = pretok_single_fast(pt);
+        if (next) { /* one hand-written stage: no callbacks between matcher and BPE */
+            const unsigned char *u = (const unsigned char *)text;
+            for (size_t s = 0; s < len;) {
+                size_t e = next(pt->uc, u, len, s);
+                int rc = emit_piece(c, text, s, e);
+                if (rc) return rc;
+                s = e;
+            }
+            return 0;
+        }
+        return pretok_run(pt, text, len, emit_piece, c, c->err);
+    }
     size_t nlen;
     char *norm = tok_normalize(c->t->norm, c->t->norm_max_age, text, len, &nlen, c->err);
     if (!norm) return c->err ? c->err->code : TOK_ENOMEM;
@@ -258,10 +272,13 @@ static int encode_text(enc_ctx *c, const char *text, size_t len, const tok_encod
         int rc = push_id(c, t->prefix[i]);
         if (rc) return rc;
     }
+    /* no scan when no special token can be matched (tiktoken's default) */
+    bool any = false;
+    for (size_t i = 0; i < t->n_specials && !any; i++) any = special_enabled(t, &t->specials[i], p);
     size_t pos = 0;
     while (pos <= len) {
         size_t at = len;
-        long k = t->n_specials ? find_special(t, p, text, len, pos, &at, true) : -1;
+        long k = any ? find_special(t, p, text, len, pos, &at, true) : -1;
         size_t end = k < 0 ? len : at, next = k < 0 ? len : at + t->specials[k].len;
         if (k >= 0) {
             if (t->specials[k].lstrip)

@@ -60,11 +60,6 @@ int tok_ids_reserve(tok_ids *v, size_t extra) {
     return 0;
 }
 
-int tok_ids_push(tok_ids *v, int32_t id) {
-    if (v->n == v->cap && tok_ids_reserve(v, 1)) return TOK_ENOMEM;
-    v->ids[v->n++] = id;
-    return 0;
-}
 
 int tok_bytes_append(tok_bytes *b, const void *data, size_t n) {
     if (b->cap - b->n < n + 1) {
