@@ -286,6 +286,89 @@ tok_sampler *tok_sampler_chain_from_params(const tok_sampling_params *p);
  * the lower id. Returns the number written, min(k, n_vocab). */
 int tok_logprobs_top(const float *logits, int n_vocab, int k, int32_t *ids, float *logprobs);
 
+/* ---- generation ---------------------------------------------------------------- */
+
+/* The generation loop: evaluate a prompt, then sample one token at a time
+ * until EOS/EOT, a token limit, a stop string, a full context or the caller
+ * cancels. This is the shape of the backend interface the pipeline calls (a
+ * prompt, sampling params, stop strings, a streaming callback; ids, text, a
+ * stop reason, usage and timings out): an HTTP backend fills the same result
+ * from a server's response. */
+
+enum tok_stop_reason {
+    TOK_STOP_LENGTH = 0, /* max_tokens generated */
+    TOK_STOP_EOS,        /* the model's EOS, or EOT/EOM where the GGUF names them */
+    TOK_STOP_STRING,     /* a stop string appeared (the text is cut before it) */
+    TOK_STOP_CONTEXT,    /* the session's context is full */
+    TOK_STOP_CANCELLED   /* the streaming callback asked to stop */
+};
+/* "length", "eos", "stop", "context", "cancelled". */
+const char *tok_stop_reason_name(int reason);
+
+/* Receives generated text in order, in pieces that are complete UTF-8
+ * (unless the model produced invalid bytes) and can no longer become part of a
+ * stop string: what was passed is never taken back. Return 0 to go on,
+ * non-zero to stop (TOK_STOP_CANCELLED). */
+typedef int (*tok_stream_fn)(const char *text, size_t len, void *user);
+
+typedef struct tok_generate_params {
+    tok_sampling_params sampling;
+    int max_tokens;            /* 128; -1: until EOS or a full context */
+    const char *const *stop;   /* stop strings (non-empty), n_stop of them */
+    size_t n_stop;
+    bool ignore_eos;           /* keep going after EOS/EOT */
+    int n_logprobs;            /* > 0: the top-K log-probabilities of each step */
+    /* Prompt ids [0, n_reuse) are already in the session's KV cache at those
+     * positions (a previous turn of a conversation): only the rest is
+     * evaluated. 0 (default) clears the session first. */
+    int n_reuse;
+    tok_stream_fn on_text;     /* may be NULL */
+    void *user;
+} tok_generate_params;
+
+tok_generate_params tok_generate_default_params(void);
+
+/* One step's log-probabilities, of the raw logits (before any sampler). */
+typedef struct tok_step_logprobs {
+    float logprob;      /* of the chosen token */
+    int n;              /* top entries */
+    int32_t *ids;       /* (n) best first */
+    float *logprobs;    /* (n) */
+} tok_step_logprobs;
+
+typedef struct tok_generation {
+    tok_ids ids;         /* generated ids (without the EOS that ended it) */
+    tok_bytes text;      /* their text (pieces as llama.cpp's token_to_piece,
+                            control tokens empty), cut before a stop string */
+    int stop_reason;     /* enum tok_stop_reason */
+    int prompt_tokens;   /* usage: the whole prompt, reused part included */
+    int completion_tokens;
+    int prompt_evaluated;/* prompt tokens actually evaluated (n_prompt - reuse) */
+    uint32_t seed;       /* of the random draw; TOK_SEED_RANDOM when greedy */
+    double prompt_ms;    /* prompt evaluation */
+    double gen_ms;       /* the sampling loop, wall time */
+    double eval_ms;      /* its forward passes */
+    double sample_ms;    /* its sampling */
+    int n_eval;          /* forward passes in the loop */
+    tok_step_logprobs *logprobs; /* (ids.n) when n_logprobs > 0 */
+} tok_generation;
+
+/* Runs the loop on session s (whose model gives the logits and the end
+ * tokens). tk turns ids into text and may be NULL (text stays empty). The
+ * session then holds the prompt and every generated id but the last.
+ * Fails (TOK_ERANGE) if the prompt does not fit the context, on an id outside
+ * the vocabulary or on allocation failure; out is then freed. */
+int tok_generate(tok_session *s, const tok_tokenizer *tk, const int32_t *prompt, size_t n_prompt,
+                 const tok_generate_params *p, tok_generation *out, tok_error *err);
+void tok_generation_free(tok_generation *g);
+/* The model a session runs. */
+const tok_model *tok_session_model(const tok_session *s);
+/* A token's text as llama.cpp's token_to_piece(special=false): control
+ * tokens give "" (so does a NULL tokenizer). */
+const char *tok_token_piece(const tok_tokenizer *tk, int32_t id, size_t *len);
+/* True if id ends generation for this model: EOS, EOT or EOM. */
+bool tok_model_is_end_token(const tok_model *m, int32_t id);
+
 #ifdef __cplusplus
 }
 #endif

@@ -73,6 +73,47 @@ int tok_template_render_diag(const tok_template *t, const cJSON *context, tok_by
 void tok_template_free(tok_template *t);
 
 
+/* ---- chat: a model's chat template applied to messages ---------------------- */
+
+/*
+ * A conversation becomes a prompt the way transformers' apply_chat_template
+ * and llama.cpp do it: the chat template (GGUF key tokenizer.chat_template,
+ * or a file) is rendered with `messages`, `add_generation_prompt`, and
+ * `bos_token`/`eos_token` taken from the vocabulary; the text is tokenized
+ * with special tokens parsed (control-token text such as <|im_start|> becomes
+ * its id) and the tokenizer's BOS added only if the text does not already
+ * start with the BOS token's text (llama.cpp's rule: no double BOS).
+ * A tok_chat borrows its tokenizer (which must outlive it) and is immutable:
+ * many threads may format with one at once.
+ */
+typedef struct tok_chat_message {
+    const char *role;    /* "system", "user", "assistant", ... */
+    const char *content; /* NUL-terminated UTF-8 */
+} tok_chat_message;
+
+typedef struct tok_chat tok_chat;
+
+/* From template source src[0..len); name prefixes error messages. tk may be
+ * NULL (no bos/eos_token, and tok_chat_tokenize fails). */
+tok_chat *tok_chat_new(const char *name, const char *src, size_t len, const tok_tokenizer *tk,
+                       tok_error *err);
+/* From a GGUF file's tokenizer.chat_template. A file without one fails with a
+ * message that says so and suggests --chat-template. */
+struct tok_gguf;
+tok_chat *tok_chat_from_gguf(const struct tok_gguf *g, const tok_tokenizer *tk, tok_error *err);
+void tok_chat_free(tok_chat *c);
+
+/* The rendered prompt text, appended to out. */
+int tok_chat_render(const tok_chat *c, const tok_chat_message *msgs, size_t n,
+                    bool add_generation_prompt, tok_bytes *out, tok_error *err);
+/* Rendered text -> ids (special tokens parsed, BOS unless already there);
+ * appends to out. */
+int tok_chat_tokenize(const tok_chat *c, const char *text, size_t len, tok_ids *out,
+                      tok_error *err);
+/* Both: messages -> ids; text (if non-NULL) receives the rendered prompt. */
+int tok_chat_format(const tok_chat *c, const tok_chat_message *msgs, size_t n,
+                    bool add_generation_prompt, tok_ids *out, tok_bytes *text, tok_error *err);
+
 /* ---- model registry and cost --------------------------------------------- */
 
 #ifdef __cplusplus
