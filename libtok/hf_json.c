@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bytelevel.h"
+#include "hf.h"
 #include "tokenizer.h"
 
 const char *pretok_gpt2_pattern(void);
@@ -72,7 +73,7 @@ static int load_model(hf_ctx *c, const cJSON *model) {
     }
     if (strcmp(type, "BPE"))
         return tok_fail(c->err, TOK_EUNSUPPORTED, "%s: model type %s is not supported by this build", c->path, type);
-    if (flag(model, "byte_fallback", false))
+    if (c->byte_level && flag(model, "byte_fallback", false))
         return fail_at(c, TOK_EUNSUPPORTED, "model.byte_fallback", "byte fallback BPE is not supported by this build");
     if (!empty_or_null_string(model, "continuing_subword_prefix") || !empty_or_null_string(model, "end_of_word_suffix"))
         return fail_at(c, TOK_EUNSUPPORTED, "model", "continuing_subword_prefix/end_of_word_suffix are not supported");
@@ -327,6 +328,33 @@ static int load_added(hf_ctx *c, const cJSON *added) {
     return 0;
 }
 
+/* ---- non-byte-level files (hf.h) ------------------------------------------------ */
+
+static bool has_bytelevel(const cJSON *p) {
+    const char *type = type_of(p);
+    if (type && !strcmp(type, "ByteLevel")) return true;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "pretokenizers"), *it;
+    cJSON_ArrayForEach(it, list) if (has_bytelevel(it)) return true;
+    return false;
+}
+
+static int load_pipeline(hf_ctx *c, const cJSON *root, const cJSON *model, const char *mt) {
+    tok_tokenizer *t = c->t;
+    if (!(t->hf = calloc(1, sizeof *t->hf))) return tok_fail(c->err, TOK_ENOMEM, "out of memory");
+    int rc = hf_load_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), c->path, c->err);
+    if (!rc) rc = hf_load_pretokenizer(t, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), c->path, c->err);
+    if (!rc && !strcmp(mt, "BPE")) {
+        t->hf->model = HFM_BPE_CHARS;
+        rc = load_model(c, model);
+    } else if (!rc)
+        rc = hf_load_model(t, model, c->path, c->err);
+    if (!rc) rc = load_added(c, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"));
+    if (!rc) rc = hf_load_finish(t, model, c->path, c->err);
+    if (!rc) rc = load_post(c, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), "post_processor");
+    if (!rc) rc = hf_load_decoder(t, cJSON_GetObjectItemCaseSensitive(root, "decoder"), c->path, c->err);
+    return rc;
+}
+
 tok_tokenizer *hf_json_load(const char *path, const char *data, size_t len, tok_error *err) {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(data, len, &end, 0);
@@ -347,10 +375,20 @@ tok_tokenizer *hf_json_load(const char *path, const char *data, size_t len, tok_
     if (!rc && !cJSON_IsObject(root)) rc = fail_at(&c, TOK_EFORMAT, "(top level)", "expected an object");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!rc && !cJSON_IsObject(model)) rc = fail_at(&c, TOK_EFORMAT, "model", "missing or not an object");
+    /* Byte-level files (a ByteLevel pre-tokenizer or decoder) take the fast
+     * path below; every other file gets an hf_pipeline. */
+    const char *mt = rc ? NULL : type_of(model);
+    if (!rc && !mt && cJSON_GetObjectItemCaseSensitive(model, "merges")) mt = "BPE"; /* very old files */
+    if (!rc && !mt) rc = fail_at(&c, TOK_EFORMAT, "model", "missing \"type\"");
+    bool pipeline = false;
     if (!rc) {
-        const char *mt = type_of(model);
-        if (mt && strcmp(mt, "BPE"))
-            rc = tok_fail(err, TOK_EUNSUPPORTED, "%s: model type %s is not supported by this build", path, mt);
+        const char *dt = type_of(cJSON_GetObjectItemCaseSensitive(root, "decoder"));
+        pipeline = strcmp(mt, "BPE") ||
+                   (!has_bytelevel(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer")) && !(dt && !strcmp(dt, "ByteLevel")));
+    }
+    if (!rc && pipeline) {
+        rc = load_pipeline(&c, root, model, mt);
+        goto done;
     }
     /* the pre-tokenizer decides whether vocabulary strings are byte-level */
     if (!rc) rc = load_pretokenizer(&c, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "pre_tokenizer");
@@ -367,6 +405,7 @@ tok_tokenizer *hf_json_load(const char *path, const char *data, size_t len, tok_
     if (!rc) rc = load_added(&c, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"));
     if (!rc) rc = load_post(&c, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), "post_processor");
     if (!rc) rc = check_decoder(&c, cJSON_GetObjectItemCaseSensitive(root, "decoder"));
+done:
     cJSON_Delete(root);
     if (!rc) {
         c.t->specials_by_default = true;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hf.h"
 #include "spm.h"
 #include "tokenizer.h"
 
@@ -36,6 +37,7 @@ void tok_free(tok_tokenizer *t) {
     vocab_free(&t->v);
     pretok_free(&t->pt);
     spm_free(t->spm);
+    hf_pipeline_free(t->hf);
     for (size_t i = 0; i < t->n_specials; i++) free(t->specials[i].text);
     free(t->specials);
     free(t->prefix);
@@ -166,6 +168,7 @@ typedef struct enc_ctx {
     size_t count;     /* counting mode: ids are dropped after each piece */
     bool counting;
     tok_error *err;
+    bool at_start;    /* the segment being encoded starts the text */
 } enc_ctx;
 
 static int emit_piece(void *c_, const char *text, size_t a, size_t b) {
@@ -220,6 +223,12 @@ static int encode_ordinary(enc_ctx *c, const char *text, size_t len) {
     if (c->t->spm) { /* SentencePiece vocabulary (GGUF "llama") */
         size_t before = c->out->n;
         int rc = tokenizer_spm_encode(c->t, text, len, c->out, c->err);
+        if (!rc && c->counting) c->count += c->out->n - before, c->out->n = before;
+        return rc;
+    }
+    if (c->t->hf) { /* non-byte-level tokenizer.json (hf.h) */
+        size_t before = c->out->n;
+        int rc = hf_encode_segment(c->t, text, len, c->at_start, c->out, c->err);
         if (!rc && c->counting) c->count += c->out->n - before, c->out->n = before;
         return rc;
     }
@@ -286,6 +295,7 @@ static int encode_text(enc_ctx *c, const char *text, size_t len, const tok_encod
             if (t->specials[k].rstrip)
                 while (next < len && is_space_byte((unsigned char)text[next])) next++;
         }
+        c->at_start = pos == 0;
         int rc = encode_ordinary(c, text + pos, end - pos);
         if (rc) return rc;
         if (k < 0) break;
@@ -341,7 +351,7 @@ static int run_encode(tok_encoder *enc, const tok_tokenizer *t, const char *text
     bool reused = enc != NULL;
     if (!enc) enc = &tmp;
     enc->count_buf.n = 0;
-    enc_ctx c = {t, enc, reused || len >= PCACHE_MIN_TEXT, counting ? &enc->count_buf : out, 0, counting, err};
+    enc_ctx c = {t, enc, reused || len >= PCACHE_MIN_TEXT, counting ? &enc->count_buf : out, 0, counting, err, true};
     rc = encode_text(&c, text, len, p);
     if (!reused) {
         bpe_scratch_free(&tmp.scratch);
@@ -381,6 +391,7 @@ int tok_count(const tok_tokenizer *t, const char *text, size_t len, const tok_en
 int tok_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, tok_bytes *out,
                tok_error *err) {
     if (t->spm) return tokenizer_spm_decode(t, ids, n, skip_special, out, err);
+    if (t->hf) return hf_decode(t, ids, n, skip_special, out, err);
     size_t start = out->n;
     for (size_t i = 0; i < n; i++) {
         int32_t id = ids[i];

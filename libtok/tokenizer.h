@@ -39,6 +39,7 @@ struct tok_tokenizer {
     /* GGUF vocabularies (vocab_ctor.c) */
     bool added_always;          /* non-special added tokens matched in every mode */
     struct spm_model *spm;      /* set: encode/decode go to SentencePiece */
+    struct hf_pipeline *hf;     /* set: a non-byte-level tokenizer.json (hf.h) */
 };
 
 tok_tokenizer *tokenizer_new(const char *name, const char *format, tok_error *err);

@@ -1,0 +1,101 @@
+/*
+ * Hugging Face tokenizer.json pipelines beyond byte-level BPE (private).
+ *
+ * A byte-level BPE file keeps using the tiktoken-like fast path of
+ * tokenizer.c (vocabulary as bytes, ByteLevel decoder). Every other file gets
+ * an hf_pipeline hung off the tokenizer (t->hf): per segment of text between
+ * added tokens, the normalizer steps run in order (hf_normalize.c), the
+ * pre-tokenizer cuts the normalized text into words (hf_pretok.c), the model
+ * turns each word into ids (hf_models.c: BPE over characters with byte
+ * fallback, Unigram Viterbi, WordPiece), and decoding runs the decoder chain
+ * over the tokens' strings (hf_decode.c), as tokenizers' decode_chain does.
+ * Vocabulary strings are kept as written in the file (with U+2581, "##").
+ *
+ * The pipeline is immutable after loading; all scratch memory is per call.
+ */
+#ifndef TOK_HF_H
+#define TOK_HF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokenizer.h"
+
+enum hf_model_kind { HFM_BPE_CHARS = 1, HFM_UNIGRAM, HFM_WORDPIECE };
+
+enum hf_norm_kind {
+    HFN_NFC = 1, HFN_NFKC, HFN_NFD, HFN_NFKD, HFN_LOWERCASE, HFN_PREPEND, HFN_REPLACE, HFN_PRECOMPILED, HFN_BERT,
+    HFN_STRIP_ACCENTS
+};
+
+typedef struct hf_norm {
+    int kind;
+    char *a, *b; /* Prepend: a; Replace: a -> b (literal) */
+    size_t an, bn;
+    bool clean_text, chinese, strip_accents, lowercase; /* BertNormalizer */
+    struct spm_model *charsmap;                          /* Precompiled */
+} hf_norm;
+
+enum hf_pre_kind { HFP_NONE = 0, HFP_SPLIT, HFP_METASPACE, HFP_BERT, HFP_WHITESPACE_SPLIT };
+enum hf_prepend { HF_PREPEND_ALWAYS, HF_PREPEND_FIRST, HF_PREPEND_NEVER };
+
+enum hf_dec_kind { HFD_REPLACE = 1, HFD_BYTE_FALLBACK, HFD_FUSE, HFD_STRIP, HFD_METASPACE, HFD_WORDPIECE };
+
+typedef struct hf_dec {
+    int kind;
+    char *a, *b; /* Replace a -> b; Strip: a = content; WordPiece: a = prefix */
+    size_t an, bn;
+    int start, stop;  /* Strip */
+    int prepend;      /* Metaspace */
+    bool cleanup;     /* WordPiece */
+} hf_dec;
+
+typedef struct hf_pipeline {
+    int model;
+    hf_norm *norm;
+    size_t n_norm;
+    int pre;               /* enum hf_pre_kind; HFP_SPLIT runs t->pt */
+    int meta_prepend;      /* Metaspace */
+    bool meta_split;
+    bool has_decoder;      /* false: tokens are joined with spaces */
+    hf_dec *dec;
+    size_t n_dec;
+    int32_t unk_id;        /* -1: none */
+    bool fuse_unk, byte_fallback, ignore_merges;
+    int32_t byte_tok[256]; /* <0xNN> tokens, -1 if absent */
+    double *scores;        /* Unigram, per id */
+    double min_score;
+    size_t max_piece_len;  /* longest vocabulary string, bytes */
+    char *wp_prefix;       /* WordPiece continuing_subword_prefix */
+    size_t wp_prefix_len, wp_max_chars;
+} hf_pipeline;
+
+void hf_pipeline_free(hf_pipeline *h);
+
+/* hf_normalize.c: runs the normalizer steps; returns a new NUL-terminated
+ * buffer (*out_len bytes) or NULL with err set. */
+char *hf_normalize(const hf_pipeline *h, const char *s, size_t len, size_t *out_len, tok_error *err);
+
+/* hf_pretok.c: encodes one segment of text (between added tokens) with the
+ * whole pipeline. at_start: the segment begins the input (Metaspace "first"). */
+int hf_encode_segment(const tok_tokenizer *t, const char *text, size_t len, bool at_start, tok_ids *out,
+                      tok_error *err);
+
+/* hf_models.c: one pre-tokenized word to ids. */
+int hf_bpe_word(const tok_tokenizer *t, const char *s, size_t n, tok_ids *out, tok_error *err);
+int hf_unigram_word(const tok_tokenizer *t, const char *s, size_t n, tok_ids *out, tok_error *err);
+int hf_wordpiece_word(const tok_tokenizer *t, const char *s, size_t n, tok_ids *out, tok_error *err);
+
+/* hf_decode.c: Hugging Face decode(ids, skip_special) with the decoder chain. */
+int hf_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, tok_bytes *out,
+              tok_error *err);
+
+/* hf_load.c: the parts of a non-byte-level file (called by hf_json_load). */
+int hf_load_normalizer(tok_tokenizer *t, const void *json, const char *path, tok_error *err);
+int hf_load_pretokenizer(tok_tokenizer *t, const void *json, const char *path, tok_error *err);
+int hf_load_model(tok_tokenizer *t, const void *json, const char *path, tok_error *err);
+int hf_load_decoder(tok_tokenizer *t, const void *json, const char *path, tok_error *err);
+/* After added tokens are in: resolves unk_token, byte tokens. */
+int hf_load_finish(tok_tokenizer *t, const void *model_json, const char *path, tok_error *err);
+#endif

@@ -1,0 +1,272 @@
+/*
+ * The models of non-byte-level tokenizer.json files, one pre-tokenized word
+ * at a time, each following Hugging Face tokenizers' own algorithm:
+ *
+ *  - BPE over characters (SentencePiece-converted Llama/Mistral/Gemma): the
+ *    initial symbols are the word's characters; a character not in the
+ *    vocabulary becomes its <0xNN> byte tokens (byte_fallback) or the unknown
+ *    token (consecutive unknowns fused with fuse_unk). Merges then run from
+ *    a binary heap ordered by (rank, position) over a linked list of symbols,
+ *    stale entries skipped when popped: O(n log n), so a whole segment with
+ *    no pre-tokenizer (a 100,000-character line) costs no more than words.
+ *  - Unigram: Viterbi over byte positions with the scores as doubles; at each
+ *    character boundary every vocabulary string starting there is tried from
+ *    the shortest to the longest (the order of HF's trie), a later candidate
+ *    replacing the best only if strictly better; a character no token covers
+ *    gets the unknown token at min_score - 10. Unknown runs fuse. O(n x the
+ *    longest piece) hash lookups.
+ *  - WordPiece: greedy longest match first, "##" on non-initial pieces; a
+ *    word with an unmatched rest, or longer than max_input_chars_per_word
+ *    characters, is the unknown token. O(word length^2) lookups, words are
+ *    at most 100 characters.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hf.h"
+
+static size_t char_len(const unsigned char *s, size_t n) {
+    size_t k = (size_t)"\1\1\1\1\1\1\1\1\1\1\1\1\2\2\3\4"[s[0] >> 4];
+    return k > n ? n : k;
+}
+
+/* ---- BPE ------------------------------------------------------------------ */
+
+typedef struct sym {
+    int32_t id;
+    int32_t prev, next; /* indices; -1 / n at the ends */
+    bool unk, dead;
+} sym;
+
+typedef struct merge_item {
+    uint32_t rank, pos;
+    int32_t new_id;
+} merge_item;
+
+static inline bool item_before(const merge_item *a, const merge_item *b) {
+    return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
+}
+
+static void heap_push(merge_item *h, size_t *n, merge_item it) {
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t q = (i - 1) / 2;
+        if (!item_before(&it, &h[q])) break;
+        h[i] = h[q];
+        i = q;
+    }
+    h[i] = it;
+}
+
+static merge_item heap_pop(merge_item *h, size_t *n) {
+    merge_item top = h[0], last = h[--*n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && item_before(&h[c + 1], &h[c])) c++;
+        if (!item_before(&h[c], &last)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n) h[i] = last;
+    return top;
+}
+
+static int bpe_push_sym(sym **v, size_t *n, size_t *cap, int32_t id, bool unk) {
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        sym *nv = realloc(*v, nc * sizeof *nv);
+        if (!nv) return TOK_ENOMEM;
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = (sym){id, 0, 0, unk, false};
+    return 0;
+}
+
+int hf_bpe_word(const tok_tokenizer *t, const char *s_, size_t n, tok_ids *out, tok_error *err) {
+    const hf_pipeline *h = t->hf;
+    const unsigned char *s = (const unsigned char *)s_;
+    if (!n) return 0;
+    if (h->ignore_merges) {
+        int32_t id = vocab_find(&t->v, s, n);
+        if (id >= 0) return tok_ids_push(out, id) ? tok_fail(err, TOK_ENOMEM, "out of memory") : 0;
+    }
+    sym *v = NULL;
+    size_t m = 0, cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc;) {
+        size_t k = char_len(s + i, n - i);
+        int32_t id = vocab_find(&t->v, s + i, k);
+        if (id >= 0) rc = bpe_push_sym(&v, &m, &cap, id, false);
+        else {
+            bool bytes_ok = h->byte_fallback;
+            for (size_t j = 0; j < k && bytes_ok; j++) bytes_ok = h->byte_tok[s[i + j]] >= 0;
+            if (bytes_ok)
+                for (size_t j = 0; j < k && !rc; j++) rc = bpe_push_sym(&v, &m, &cap, h->byte_tok[s[i + j]], false);
+            else if (h->unk_id >= 0) {
+                /* HF drops the character when there is no unknown token */
+                if (!(h->fuse_unk && m && v[m - 1].unk)) rc = bpe_push_sym(&v, &m, &cap, h->unk_id, true);
+            }
+        }
+        i += k;
+    }
+    merge_item *heap = NULL;
+    size_t hn = 0;
+    if (!rc && m > 1 && !(heap = malloc(3 * m * sizeof *heap))) rc = TOK_ENOMEM;
+    if (!rc && m > 1) {
+        for (size_t i = 0; i < m; i++) v[i].prev = (int32_t)i - 1, v[i].next = (int32_t)i + 1;
+        for (size_t i = 0; i + 1 < m; i++) {
+            const pair_slot *p = vocab_pair(&t->v, v[i].id, v[i + 1].id);
+            if (p) heap_push(heap, &hn, (merge_item){p->rank, (uint32_t)i, p->id});
+        }
+        /* each merge pushes at most two items and kills one symbol: 3m bounds the heap */
+        while (hn) {
+            merge_item it = heap_pop(heap, &hn);
+            sym *a = &v[it.pos];
+            if (a->dead || a->next >= (int32_t)m) continue;
+            sym *b = &v[a->next];
+            const pair_slot *p = vocab_pair(&t->v, a->id, b->id);
+            if (!p || p->id != it.new_id) continue; /* stale */
+            a->id = it.new_id;
+            a->unk = false;
+            b->dead = true;
+            a->next = b->next;
+            if (a->next < (int32_t)m) v[a->next].prev = (int32_t)it.pos;
+            if (a->prev >= 0) {
+                const pair_slot *q = vocab_pair(&t->v, v[a->prev].id, a->id);
+                if (q) heap_push(heap, &hn, (merge_item){q->rank, (uint32_t)a->prev, q->id});
+            }
+            if (a->next < (int32_t)m) {
+                const pair_slot *q = vocab_pair(&t->v, a->id, v[a->next].id);
+                if (q) heap_push(heap, &hn, (merge_item){q->rank, it.pos, q->id});
+            }
+        }
+    }
+    for (size_t i = 0; i < m && !rc; i++)
+        if (!v[i].dead) rc = tok_ids_push(out, v[i].id);
+    free(heap);
+    free(v);
+    return rc ? tok_fail(err, TOK_ENOMEM, "out of memory") : 0;
+}
+
+/* ---- Unigram ---------------------------------------------------------------- */
+
+typedef struct lattice_node {
+    double score;
+    int64_t start; /* -1: not reached */
+    int32_t id;
+} lattice_node;
+
+#define UNK_PENALTY 10.0
+
+int hf_unigram_word(const tok_tokenizer *t, const char *s_, size_t n, tok_ids *out, tok_error *err) {
+    const hf_pipeline *h = t->hf;
+    const unsigned char *s = (const unsigned char *)s_;
+    if (!n) return 0;
+    lattice_node *best = malloc((n + 1) * sizeof *best);
+    if (!best) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    for (size_t i = 0; i <= n; i++) best[i] = (lattice_node){0.0, -1, -1};
+    double unk_score = h->min_score - UNK_PENALTY;
+    for (size_t i = 0; i < n;) {
+        double here = best[i].score;
+        size_t mb = char_len(s + i, n - i);
+        bool single = false;
+        size_t limit = n - i < h->max_piece_len ? n - i : h->max_piece_len;
+        for (size_t k = 1; k <= limit; k++) {
+            int32_t id = vocab_find(&t->v, s + i, k);
+            if (id < 0 || (uint32_t)id >= t->v.n) continue;
+            double cand = h->scores[id] + here;
+            lattice_node *tn = &best[i + k];
+            if (tn->start < 0 || cand > tn->score) *tn = (lattice_node){cand, (int64_t)i, id};
+            if (k == mb) single = true;
+        }
+        if (!single) {
+            lattice_node *tn = &best[i + mb];
+            double cand = unk_score + here;
+            if (tn->start < 0 || cand > tn->score) *tn = (lattice_node){cand, (int64_t)i, h->unk_id};
+        }
+        i += mb;
+    }
+    /* backtrack into (start, end, id) triples, collected in reverse */
+    size_t cnt = 0;
+    for (size_t e = n; e > 0; e = (size_t)best[e].start) cnt++;
+    int32_t *ids = malloc(cnt * sizeof *ids);
+    size_t *ends = malloc((cnt + 1) * sizeof *ends);
+    if (!ids || !ends) {
+        free(ids), free(ends), free(best);
+        return tok_fail(err, TOK_ENOMEM, "out of memory");
+    }
+    size_t k = cnt;
+    for (size_t e = n; e > 0; e = (size_t)best[e].start) ids[--k] = best[e].id, ends[k + 1] = e;
+    ends[0] = 0;
+    int rc = 0;
+    for (size_t i = 0; i < cnt && !rc;) {
+        if (ids[i] == h->unk_id && h->unk_id >= 0 && h->fuse_unk) {
+            size_t j = i;
+            while (j < cnt && ids[j] == h->unk_id) j++;
+            /* the fused text is looked up again, as HF does with its string */
+            size_t a = ends[i], b = ends[j];
+            int32_t id = vocab_find(&t->v, s + a, b - a);
+            bool bytes_ok = id < 0 && h->byte_fallback;
+            for (size_t q = a; q < b && bytes_ok; q++) bytes_ok = h->byte_tok[s[q]] >= 0;
+            if (bytes_ok)
+                for (size_t q = a; q < b && !rc; q++) rc = tok_ids_push(out, h->byte_tok[s[q]]);
+            else rc = tok_ids_push(out, id >= 0 ? id : h->unk_id);
+            i = j;
+        } else {
+            int32_t id = ids[i];
+            if (id < 0) {
+                rc = tok_fail(err, TOK_EFORMAT, "Unigram: the text has a character no token covers and there is no unk_id");
+                break;
+            }
+            rc = tok_ids_push(out, id);
+            i++;
+        }
+    }
+    free(ids), free(ends), free(best);
+    return rc == TOK_ENOMEM ? tok_fail(err, TOK_ENOMEM, "out of memory") : rc;
+}
+
+/* ---- WordPiece ---------------------------------------------------------------- */
+
+int hf_wordpiece_word(const tok_tokenizer *t, const char *s_, size_t n, tok_ids *out, tok_error *err) {
+    const hf_pipeline *h = t->hf;
+    const unsigned char *s = (const unsigned char *)s_;
+    if (!n) return 0;
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i += char_len(s + i, n - i)) chars++;
+    size_t before = out->n;
+    bool bad = chars > h->wp_max_chars;
+    char *buf = malloc(h->wp_prefix_len + n + 1);
+    if (!buf) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    for (size_t start = 0; start < n && !bad;) {
+        size_t end = n;
+        int32_t found = -1;
+        while (start < end) {
+            size_t k = 0;
+            if (start > 0) memcpy(buf, h->wp_prefix, k = h->wp_prefix_len);
+            memcpy(buf + k, s + start, end - start);
+            found = vocab_find(&t->v, buf, k + end - start);
+            if (found >= 0) break;
+            /* drop the last character */
+            size_t e = end - 1;
+            while (e > start && (s[e] & 0xC0) == 0x80) e--;
+            end = e;
+        }
+        if (found < 0) bad = true;
+        else if (tok_ids_push(out, found)) {
+            free(buf);
+            return tok_fail(err, TOK_ENOMEM, "out of memory");
+        }
+        start = end;
+    }
+    free(buf);
+    if (bad) {
+        out->n = before;
+        if (h->unk_id < 0) return tok_fail(err, TOK_EFORMAT, "WordPiece: a word has no tokens and there is no unk_token");
+        if (tok_ids_push(out, h->unk_id)) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    }
+    return 0;
+}
