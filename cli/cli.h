@@ -15,6 +15,8 @@ int cmd_show(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 
 /* Prints "tok CMD: message" to stderr. */

@@ -5,14 +5,19 @@
 
 #include "cli.h"
 #include "json_out.h"
+#include "registry_cli.h"
 #include "tok_opts.h"
 
 static const char COUNT_HELP[] =
-    "usage: tok count [-t TOKENIZER] [OPTIONS] [FILE...]\n"
+    "usage: tok count [-t TOKENIZER | -m MODEL] [OPTIONS] [FILE...]\n"
     "Counts tokens, characters (code points), words (whitespace-separated) and bytes of\n"
     "each file (standard input if none) and prints a total. Files are streamed: a\n"
     "multi-gigabyte file is counted in a few MB of memory.\n\n"
-    "      --json             {\"files\": [{\"path\",\"tokens\",\"chars\",\"words\",\"bytes\"}], \"total\": {...}}\n";
+    "      --json             {\"files\": [{\"path\",\"tokens\",\"chars\",\"words\",\"bytes\"}], \"total\": {...}}\n"
+    "                         (with -m also \"model\", \"tokenizer\", \"approximate\")\n"
+    "  -m, --model MODEL      count with a registry model's tokenizer (see 'tok models'); models\n"
+    "                         without a public tokenizer are counted with a stand-in, reported\n"
+    "                         as approximate; local:FILE.gguf uses the file's vocabulary\n";
 
 typedef struct counts {
     size_t tokens, chars, words, bytes;
@@ -63,14 +68,23 @@ int cmd_count(int argc, char **argv) {
     tok_opts o = {0};
     bool json = false;
     int nfiles = 0;
+    const char *model = NULL;
+    cli_registry_opts ro = {0};
+    cli_model cm = {0};
     char **files = calloc((size_t)argc + 1, sizeof *files);
     for (int i = 1; i < argc; i++) {
         int r = tok_opts_parse(&o, "count", argc, argv, &i);
         if (r < 0) return free(files), EXIT_USAGE;
         if (r) continue;
+        if ((r = cli_registry_opt(&ro, "count", argc, argv, &i)) < 0) return free(files), EXIT_USAGE;
+        if (r) continue;
         const char *a = argv[i];
+        if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) {
+            model = argv[++i];
+            continue;
+        }
         if (cli_is_help(a)) {
-            printf("%s%s", COUNT_HELP, TOK_OPTS_HELP);
+            printf("%s%s%s", COUNT_HELP, TOK_OPTS_HELP, CLI_REGISTRY_HELP);
             free(files);
             return EXIT_OK;
         } else if (!strcmp(a, "--json")) json = true;
@@ -78,6 +92,16 @@ int cmd_count(int argc, char **argv) {
         else files[nfiles++] = argv[i];
     }
     if (!nfiles) files[nfiles++] = "-";
+    if (model && o.tokenizer) return cli_error("count", "-m and -t exclude each other"), free(files), EXIT_USAGE;
+    if (model) { /* the registry names the tokenizer; tok_opts loads it */
+        const char *local;
+        tok_registry *reg = tok_model_is_local(model, &local) ? NULL : cli_registry_open("count", &ro);
+        int rs = reg || tok_model_is_local(model, &local) ? cli_model_resolve("count", reg, model, &cm) : EXIT_RUNTIME;
+        tok_registry_free(reg);
+        if (rs != EXIT_OK) return free(files), rs;
+        o.tokenizer = cm.counting.spec;
+        if (cm.counting.approximate) fprintf(stderr, "tok count: %s: %s\n", model, cm.counting.note);
+    }
     tok_tokenizer *t = tok_opts_load(&o, "count");
     int status = t ? EXIT_OK : EXIT_RUNTIME;
     counts total = {0};
@@ -100,7 +124,15 @@ int cmd_count(int argc, char **argv) {
         }
         fputs("],\"total\":{", stdout);
         json_counts(&total);
-        fputs("}}\n", stdout);
+        putchar('}');
+        if (model) {
+            fputs(",\"model\":", stdout);
+            json_write_string(stdout, model, strlen(model));
+            fputs(",\"tokenizer\":", stdout);
+            json_write_string(stdout, cm.counting.spec, strlen(cm.counting.spec));
+            printf(",\"approximate\":%s", cm.counting.approximate ? "true" : "false");
+        }
+        fputs("}\n", stdout);
     } else if (status == EXIT_OK) {
         printf("%12s %12s %12s %12s  %s\n", "tokens", "chars", "words", "bytes", "file");
         for (int f = 0; f < nfiles; f++)

@@ -31,6 +31,8 @@ static const struct command commands[] = {
     {"version", cmd_version, "print the version"},
     {"inspect", cmd_inspect, "print a GGUF file's metadata and tensor table"},
     {"generate", cmd_generate, "continue a prompt with a local GGUF model"},
+    {"models", cmd_models, "list, search and show the model registry (context, prices, tokenizer)"},
+    {"cost", cmd_cost, "tokens, context fit and cost of files for one or more models"},
     {"chat", cmd_chat, "talk with a local GGUF model (its chat template, history, usage)"},
 };
 

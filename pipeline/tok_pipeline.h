@@ -116,6 +116,127 @@ int tok_chat_format(const tok_chat *c, const tok_chat_message *msgs, size_t n,
 
 /* ---- model registry and cost --------------------------------------------- */
 
+/*
+ * The model registry: context windows, output limits, prices (USD per million
+ * tokens) and the tokenizer family of each model, read from a JSON data file
+ * (data/registry/models.json; docs/registry.md) plus the user's overrides.
+ * A loaded registry is immutable; lookups may run from many threads.
+ */
+typedef struct tok_registry tok_registry;
+
+typedef struct tok_price_tier {
+    int64_t above_input_tokens; /* the whole request is billed at `price` when
+                                   its input tokens exceed this */
+    double price;
+} tok_price_tier;
+
+/* One model row. Strings are owned by the registry. Unknown numbers are
+ * negative (-1): an unknown price is never 0. */
+typedef struct tok_model_entry {
+    const char *id, *provider, *creator;
+    const char *name;             /* display name or NULL */
+    int64_t context_window;       /* total tokens (input + output); -1 unknown */
+    int64_t max_output_tokens;    /* -1 unknown */
+    double input_per_mtok, output_per_mtok;        /* -1 unknown */
+    double cached_input_per_mtok, cache_write_per_mtok; /* -1 unknown */
+    const tok_price_tier *input_tiers, *output_tiers;
+    size_t n_input_tiers, n_output_tiers;
+    size_t n_price_changes;       /* dated or time-of-day price sets */
+    bool time_of_day_prices;      /* some price set applies only in UTC hours */
+    const char *tokenizer;        /* family: "o200k_base", "llama3", "unknown/approximate", ... */
+    const char *tokenizer_basis;  /* "mapped", "family-default", "approximate" or NULL */
+    const char *price_comments;   /* NULL if none */
+    bool first_party, deprecated;
+    bool local;                   /* a local GGUF file: no per-token price */
+    const char *origin;           /* file the row (or its last override) came from */
+} tok_model_entry;
+
+typedef struct tok_registry_params {
+    const char *path;        /* the registry file; NULL: registry/models.json under
+                                $TOK_DATA_DIR, then data_dir, then the install prefix */
+    const char *data_dir;    /* see path; may be NULL */
+    const char *config_path; /* overrides; NULL: $TOK_CONFIG, else
+                                $XDG_CONFIG_HOME/tok/models.json or
+                                ~/.config/tok/models.json if that file exists */
+    bool no_config;          /* ignore the user's overrides */
+} tok_registry_params;
+
+tok_registry_params tok_registry_default_params(void);
+
+/* Loads the registry and applies the overrides. Errors name the file and the
+ * field ("models.json: models[12].match.or[1]: unknown test 'startswith'"). */
+tok_registry *tok_registry_open(const tok_registry_params *p, tok_error *err);
+/* Applies one more override file (same schema) to a registry being set up;
+ * not to be called while other threads read it. */
+int tok_registry_merge_file(tok_registry *r, const char *path, tok_error *err);
+void tok_registry_free(tok_registry *r);
+
+size_t tok_registry_count(const tok_registry *r);
+const tok_model_entry *tok_registry_at(const tok_registry *r, size_t i);
+/* The files the registry was read from ("a, b"), for messages. */
+const char *tok_registry_sources(const tok_registry *r);
+
+/* Finds the row for a model name as an API spells it: "gpt-4o",
+ * "gpt-4o-2024-08-06", "anthropic:claude-3-5-sonnet-20241022" (a provider
+ * prefix restricts the search). Order: user rows, exact id (first-party rows
+ * first), then the rows' `match` rules (first-party first, in file order),
+ * then once more with a -YYYYMMDD suffix rewritten as -YYYY-MM-DD. Case and
+ * surrounding spaces are ignored. NULL with err set if nothing matches. */
+const tok_model_entry *tok_registry_find(const tok_registry *r, const char *name, tok_error *err);
+
+typedef struct tok_model_filter {
+    const char *provider;     /* exact provider id, or NULL */
+    const char *text;         /* case-insensitive substring of id, name, provider or creator */
+    int64_t min_context;      /* 0 = any */
+    double max_input_price;   /* < 0 = any; rows with an unknown price never pass */
+    double max_output_price;
+    bool include_deprecated;
+} tok_model_filter;
+
+tok_model_filter tok_model_default_filter(void);
+/* Stores up to cap matching rows (in registry order) in out; returns how many
+ * rows match. */
+size_t tok_registry_search(const tok_registry *r, const tok_model_filter *f,
+                           const tok_model_entry **out, size_t cap);
+
+/* How a model's tokens are counted. */
+typedef struct tok_model_counting {
+    char spec[1024];   /* what tok_load / a .gguf loader takes: a built-in
+                          encoding name or a file path */
+    bool approximate;  /* no public tokenizer for this model (or its family's
+                          file is not configured): spec is a stand-in */
+    char note[256];    /* why, for messages ("no public tokenizer; counted with o200k_base") */
+} tok_model_counting;
+
+/* Maps the row's tokenizer family to a tokenizer: the exact encoding where
+ * one is public and available (o200k_base, cl100k_base, p50k_base, r50k_base;
+ * o200k_harmony counts plain text as o200k_base; a family named in the
+ * config's "tokenizer_files", or a file path given as the tokenizer), else a
+ * documented stand-in, marked approximate. */
+void tok_model_counting_for(const tok_registry *r, const tok_model_entry *m, tok_model_counting *out);
+
+/* Loads the tokenizer `c` names (GGUF files through the engine). */
+tok_tokenizer *tok_model_counting_load(const tok_model_counting *c, tok_error *err);
+
+/* A local GGUF model as a row: id = path (kept by the caller), provider
+ * "local", context window from the file's metadata, no per-token price. */
+int tok_model_local(const char *path, tok_model_entry *out, tok_error *err);
+
+/* True for "local:FILE" or a path ending in .gguf; *path receives the file. */
+bool tok_model_is_local(const char *name, const char **path);
+
+typedef struct tok_cost {
+    double input_price, output_price;  /* per million, after tiers and dated changes; -1 unknown */
+    double input_usd, output_usd, total_usd; /* -1 unknown */
+    bool tiered;                        /* a long-context tier applied */
+} tok_cost;
+
+/* Cost of a request with input_tokens in and output_tokens out (-1: unknown
+ * output length, so the output and total costs are unknown). date is
+ * "YYYY-MM-DD" for dated price changes (NULL = today, UTC). Local rows cost 0. */
+tok_cost tok_model_cost(const tok_registry *r, const tok_model_entry *m, int64_t input_tokens,
+                        int64_t output_tokens, const char *date);
+
 #ifdef __cplusplus
 }
 #endif
