@@ -60,13 +60,15 @@ static inline uint16_t fp32_to_bf16(float f) {
 
 /* ---- thread pool ----------------------------------------------------------- */
 
-/* n_threads workers including the caller. tok_pool_run calls fn(ctx, ith, nth)
- * on every thread and returns when all have finished. Not reentrant: one
- * caller (the session) at a time. */
+/* n_threads workers including the caller. tok_pool_run calls fn(ctx, chunk,
+ * ith) once for every chunk < n_chunks, each on some thread ith < n_threads
+ * (ith indexes per-thread scratch), and returns when all have finished;
+ * n_chunks == 1 runs inline on the caller. Not reentrant: one caller (the
+ * session) at a time. */
 typedef struct tok_pool tok_pool;
-typedef void (*tok_pool_fn)(void *ctx, int ith, int nth);
+typedef void (*tok_pool_fn)(void *ctx, int chunk, int ith);
 tok_pool *tok_pool_new(int n_threads);
 void tok_pool_free(tok_pool *p);
 int tok_pool_size(const tok_pool *p);
-void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx);
+void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx, int n_chunks);
 #endif

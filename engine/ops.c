@@ -48,31 +48,49 @@ void rope_rotate(const model_config *c, const float *freqs, float *vec, int n_he
 
 /* ---- matmul ---- */
 
+/* Threading thresholds, in bytes of weights touched times tokens (a proxy
+ * for the integer work). A chunk of ~64 KB of Q8_0 rows takes a few
+ * microseconds per token, several times the cost of handing it to a
+ * spinning worker; smaller ops run on the caller alone. */
+#define CHUNK_WORK (64 * 1024)
+#define MAX_CHUNKS_PER_THREAD 8
+#define MIN_CHUNK_ROWS 4
+
 typedef struct {
     float *out;
     const weight *w;
     const char *xq;
     size_t xq_row;
-    int n_tok;
+    int n_tok, rows_per_chunk;
     const float *bias;
+    quant_dot4_fn dot4;
 } matmul_job;
 
-/* Rows are split into contiguous ranges, one per thread; within a range each
- * weight row is read once and dotted with every token's row (which stay in
- * cache), so a batch reads the weights once. */
-static void matmul_worker(void *ctx, int ith, int nth) {
+/* Chunk = a contiguous range of weight rows. Each row is read once and
+ * dotted with every token's activation row (which stay in L2), four tokens
+ * per kernel call where a four-column kernel exists, so a batch streams
+ * the weights once. */
+static void matmul_chunk(void *ctx, int chunk, int ith) {
+    (void)ith;
     const matmul_job *j = ctx;
     const weight *w = j->w;
-    int per = (w->n_out + nth - 1) / nth;
-    int r0 = ith * per, r1 = r0 + per < w->n_out ? r0 + per : w->n_out;
+    int r0 = chunk * j->rows_per_chunk, r1 = r0 + j->rows_per_chunk < w->n_out ? r0 + j->rows_per_chunk : w->n_out;
     quant_dot_fn dot = w->q->dot;
+    size_t xs = j->xq_row, no = (size_t)w->n_out;
     for (int r = r0; r < r1; r++) {
         const char *row = (const char *)w->data + (size_t)r * w->row_bytes;
         float b = j->bias ? j->bias[r] : 0.0f;
-        for (int t = 0; t < j->n_tok; t++) {
+        int t = 0;
+        if (j->dot4)
+            for (; t + 4 <= j->n_tok; t += 4) {
+                float v[4];
+                j->dot4(w->n_in, row, j->xq + (size_t)t * xs, xs, v);
+                for (int c = 0; c < 4; c++) j->out[(size_t)(t + c) * no + r] = v[c] + b;
+            }
+        for (; t < j->n_tok; t++) {
             float v;
-            dot(w->n_in, row, j->xq + (size_t)t * j->xq_row, &v);
-            j->out[(size_t)t * w->n_out + r] = v + b;
+            dot(w->n_in, row, j->xq + (size_t)t * xs, &v);
+            j->out[(size_t)t * no + r] = v + b;
         }
     }
 }
@@ -88,18 +106,34 @@ void matmul(tok_session *s, float *out, const weight *w, const float *x, int n_t
             quant_from_float(dt, x + (size_t)t * w->n_in, (char *)s->xq + (size_t)t * xrow, w->n_in);
         xq = s->xq;
     }
-    matmul_job j = {out, w, xq, xrow, n_tok, bias};
-    tok_pool_run(s->pool, matmul_worker, &j);
+    /* The four-column kernels only pay when the same row meets >= 4 tokens. */
+    quant_dot4_fn dot4 = n_tok >= 4 ? quant_dot4_avx2(w->type) : NULL;
+    int nth = tok_pool_size(s->pool);
+    double work = (double)w->row_bytes * w->n_out * n_tok;
+    int n_chunks = 1;
+    if (nth > 1 && work >= 2.0 * CHUNK_WORK) {
+        double c = work / CHUNK_WORK;
+        int cap = nth * MAX_CHUNKS_PER_THREAD, by_rows = w->n_out / MIN_CHUNK_ROWS;
+        n_chunks = c > cap ? cap : (int)c;
+        if (n_chunks > by_rows) n_chunks = by_rows;
+        if (n_chunks < 1) n_chunks = 1;
+    }
+    int per = (w->n_out + n_chunks - 1) / n_chunks;
+    n_chunks = (w->n_out + per - 1) / per;
+    matmul_job j = {out, w, xq, xrow, n_tok, per, bias, dot4};
+    tok_pool_run(s->pool, matmul_chunk, &j, n_chunks);
 }
 
 /* ---- attention ---- */
 
 typedef struct {
     tok_session *s;
-    int layer, pos0, n_tok;
+    int layer, pos0, n_tok, tasks_per_chunk;
 } attn_job;
 
-static void attention_worker(void *ctx, int ith, int nth) {
+/* Chunk = a contiguous range of (token, head) tasks; ith picks this
+ * thread's row of score scratch. */
+static void attention_chunk(void *ctx, int chunk, int ith) {
     const attn_job *j = ctx;
     tok_session *s = j->s;
     const model_config *c = &s->m->cfg;
@@ -108,7 +142,9 @@ static void attention_worker(void *ctx, int ith, int nth) {
     const float *vc = s->value_cache + (size_t)j->layer * s->n_ctx * kv_dim;
     float *att = s->att + (size_t)ith * s->n_ctx;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int task = ith; task < j->n_tok * c->n_heads; task += nth) {
+    int n_tasks = j->n_tok * c->n_heads, t0 = chunk * j->tasks_per_chunk;
+    int t1 = t0 + j->tasks_per_chunk < n_tasks ? t0 + j->tasks_per_chunk : n_tasks;
+    for (int task = t0; task < t1; task++) {
         int t = task / c->n_heads, h = task % c->n_heads, pos = j->pos0 + t;
         const float *q = s->q + (size_t)t * c->n_heads * hd + (size_t)h * hd;
         int kvh = h / group;
@@ -137,6 +173,19 @@ static void attention_worker(void *ctx, int ith, int nth) {
 }
 
 void attention(tok_session *s, int layer, int pos0, int n_tok) {
-    attn_job j = {s, layer, pos0, n_tok};
-    tok_pool_run(s->pool, attention_worker, &j);
+    const model_config *c = &s->m->cfg;
+    int n_tasks = n_tok * c->n_heads, nth = tok_pool_size(s->pool);
+    /* bytes of K and V read, as for matmul */
+    double work = (double)n_tasks * (pos0 + n_tok) * c->head_dim * 2 * sizeof(float);
+    int n_chunks = 1;
+    if (nth > 1 && work >= 2.0 * CHUNK_WORK) {
+        double w = work / CHUNK_WORK;
+        int cap = nth * MAX_CHUNKS_PER_THREAD;
+        n_chunks = w > cap ? cap : (int)w;
+        if (n_chunks > n_tasks) n_chunks = n_tasks;
+    }
+    int per = (n_tasks + n_chunks - 1) / n_chunks;
+    n_chunks = (n_tasks + per - 1) / per;
+    attn_job j = {s, layer, pos0, n_tok, per};
+    tok_pool_run(s->pool, attention_chunk, &j, n_chunks);
 }

@@ -31,6 +31,8 @@ typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } blk_q8_K;
 typedef void (*quant_dot_fn)(int n, const void *w, const void *x, float *out);
 typedef void (*quant_row_fn)(const void *src, float *dst, int64_t n);
 typedef void (*quant_from_fn)(const float *src, void *dst, int64_t n);
+/* One weight row against four activation rows x + c*x_stride bytes (c < 4). */
+typedef void (*quant_dot4_fn)(int n, const void *w, const void *x, size_t x_stride, float out[4]);
 
 typedef struct quant_traits {
     int type;            /* enum tok_tensor_type */
@@ -55,4 +57,8 @@ void quantize_row_q8_1_ref(const float *x, void *y, int64_t n);
 void quantize_row_q8_K_ref(const float *x, void *y, int64_t n);
 /* the dot product with reference and AVX2 version for each weight type */
 quant_dot_fn quant_dot_avx2(int type); /* NULL if no AVX2 version / not built */
+/* four-column kernels (quant_avx2_multi.c): each column bit-identical to
+ * quant_dot_avx2's result; NULL where there is none (callers loop over dot) */
+quant_dot4_fn quant_dot4_avx2(int type);
+void quant_dot4_ref(const quant_traits *t, int n, const void *w, const void *x, size_t x_stride, float out[4]);
 #endif

@@ -1,16 +1,37 @@
 /*
- * A fixed pool of worker threads that run one function on every thread and
- * meet at the end (a fork-join per operation, like ggml's graph threads).
+ * A fixed pool of worker threads that share out the chunks of one operation
+ * (a fork-join per op, like ggml's graph threads, with ggml's chunk
+ * counter instead of a fixed split).
  *
- * Start and finish are announced through atomics that the threads spin on
- * for a short while (an op of a small model takes microseconds, less than a
- * condition-variable wake-up), then sleep on a condition variable so an idle
- * session costs nothing. Cost per run: one atomic increment, plus a
- * broadcast only when some worker is asleep.
+ * Why chunks taken from a shared counter rather than one fixed range per
+ * thread: on a busy 2-core machine a worker is often descheduled or asleep
+ * when an op starts. With fixed ranges the caller then waits a scheduler
+ * time slice (milliseconds) for the missing range, which made 2 threads 5-10x
+ * slower than 1 on small models. Here the caller (thread 0) takes chunks too
+ * and simply does every chunk no worker has claimed, so it only ever waits
+ * for chunks that are being computed right now. The counter holds the run's
+ * generation in its high half, so a worker that wakes late can never claim a
+ * chunk of a run that is over (its compare-and-swap fails).
+ *
+ * Workers spin a short while for the next run (ops of one token follow each
+ * other within microseconds), then sleep on a condition variable, so an idle
+ * session costs nothing. Cost per run: one store to publish, one CAS per
+ * chunk, a broadcast only when a worker sleeps. No allocation per run.
+ * Callers decide how many chunks an op deserves (one chunk: run inline).
+ *
+ * Contention guard: a worker that is preempted while it holds a chunk makes
+ * the caller wait for a whole time slice. After each run the caller compares
+ * the wall time with what it alone would have needed (its own time per chunk
+ * times the chunk count); when threading lost, the next 32, 64, ... 1024
+ * runs are done by the caller alone, then threading is tried again. On a
+ * quiet machine this never triggers; on an overloaded one it keeps 2 threads
+ * from being slower than 1.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define cpu_relax() _mm_pause()
@@ -20,52 +41,83 @@
 
 #include "engine.h"
 
-#define SPIN_ITERS 2000
+/* ~100-200 us of pause instructions: longer than the gap between the ops of
+ * one token, much shorter than a scheduler tick. */
+#define SPIN_ITERS 4000
 
 struct tok_pool {
     int n;
     pthread_t *threads;
+    /* the current run; written by the caller before the ticket publishes it */
+    _Atomic(tok_pool_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_int n_chunks;
+    uint32_t gen; /* caller-private copy of the newest generation */
+    _Alignas(64) atomic_ullong ticket; /* generation << 32 | next unclaimed chunk */
+    _Alignas(64) atomic_int done;      /* chunks of the current run finished */
+    _Alignas(64) atomic_int sleepers;  /* workers inside the condition wait */
     pthread_mutex_t mu;
-    pthread_cond_t start_cv, done_cv;
-    tok_pool_fn fn;
-    void *ctx;
-    atomic_uint gen;      /* incremented for each run */
-    atomic_int pending;   /* workers still running the current run */
-    int sleepers;         /* workers waiting on start_cv (under mu) */
-    bool main_waiting;    /* caller waiting on done_cv (under mu) */
-    bool stop;
+    pthread_cond_t start_cv;
+    atomic_bool stop;
+    /* contention guard (caller only) */
+    int solo_left, strikes;
 };
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 typedef struct { tok_pool *p; int ith; } worker_arg;
+
+/* Claims and runs chunks of generation g until none is left; returns how
+ * many this thread ran. */
+static int take_chunks(tok_pool *p, uint32_t g, int ith) {
+    int ran = 0;
+    for (;;) {
+        unsigned long long v = atomic_load_explicit(&p->ticket, memory_order_acquire);
+        if ((uint32_t)(v >> 32) != g) return ran;
+        tok_pool_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
+        int nc = atomic_load_explicit(&p->n_chunks, memory_order_relaxed);
+        int idx = (int)(uint32_t)v;
+        if (idx >= nc) return ran;
+        /* Success means the ticket did not move since it was read, so run g
+         * was still open when fn/ctx/nc were read: they are g's. */
+        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &v, v + 1, memory_order_acq_rel,
+                                                   memory_order_relaxed))
+            continue;
+        fn(ctx, idx, ith);
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+        ran++;
+    }
+}
 
 static void *worker(void *arg) {
     worker_arg *wa = arg;
     tok_pool *p = wa->p;
     int ith = wa->ith;
     free(wa);
-    unsigned seen = 0;
+    uint32_t seen = 0;
     for (;;) {
         int spins = 0;
-        while (atomic_load_explicit(&p->gen, memory_order_acquire) == seen && spins < SPIN_ITERS) {
+        while ((uint32_t)(atomic_load_explicit(&p->ticket, memory_order_acquire) >> 32) == seen &&
+               spins < SPIN_ITERS && !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
             cpu_relax();
             spins++;
         }
-        pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->gen) == seen && !p->stop) {
-            p->sleepers++;
-            pthread_cond_wait(&p->start_cv, &p->mu);
-            p->sleepers--;
-        }
-        bool stop = p->stop;
-        pthread_mutex_unlock(&p->mu);
-        if (stop) return NULL;
-        seen = atomic_load(&p->gen);
-        p->fn(p->ctx, ith, p->n);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+        if ((uint32_t)(atomic_load(&p->ticket) >> 32) == seen) {
             pthread_mutex_lock(&p->mu);
-            if (p->main_waiting) pthread_cond_signal(&p->done_cv);
+            atomic_fetch_add(&p->sleepers, 1); /* seq_cst: pairs with the caller's ticket store */
+            while ((uint32_t)(atomic_load(&p->ticket) >> 32) == seen && !atomic_load(&p->stop))
+                pthread_cond_wait(&p->start_cv, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mu);
         }
+        if (atomic_load(&p->stop)) return NULL;
+        seen = (uint32_t)(atomic_load(&p->ticket) >> 32);
+        take_chunks(p, seen, ith);
     }
 }
 
@@ -75,7 +127,6 @@ tok_pool *tok_pool_new(int n_threads) {
     p->n = n_threads < 1 ? 1 : n_threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->start_cv, NULL);
-    pthread_cond_init(&p->done_cv, NULL);
     p->threads = calloc((size_t)p->n, sizeof *p->threads);
     if (!p->threads) { free(p); return NULL; }
     for (int i = 1; i < p->n; i++) {
@@ -90,40 +141,56 @@ tok_pool *tok_pool_new(int n_threads) {
 
 int tok_pool_size(const tok_pool *p) { return p->n; }
 
-void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx) {
-    if (p->n == 1) { fn(ctx, 0, 1); return; }
-    p->fn = fn;
-    p->ctx = ctx;
-    atomic_store(&p->pending, p->n - 1);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
-    if (p->sleepers) pthread_cond_broadcast(&p->start_cv);
-    pthread_mutex_unlock(&p->mu);
-    fn(ctx, 0, p->n);
-    int spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0 && spins < SPIN_ITERS) {
-        cpu_relax();
-        spins++;
+void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx, int n_chunks) {
+    if (n_chunks <= 0) return;
+    if (p->n == 1 || n_chunks == 1 || p->solo_left > 0) {
+        if (p->solo_left > 0 && n_chunks > 1) p->solo_left--;
+        for (int c = 0; c < n_chunks; c++) fn(ctx, c, 0);
+        return;
     }
-    if (atomic_load(&p->pending) > 0) {
+    double t0 = now_s();
+    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&p->n_chunks, n_chunks, memory_order_relaxed);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    uint32_t g = ++p->gen;
+    atomic_store(&p->ticket, (unsigned long long)g << 32); /* seq_cst: publishes the fields above */
+    if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
-        p->main_waiting = true;
-        while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done_cv, &p->mu);
-        p->main_waiting = false;
+        pthread_cond_broadcast(&p->start_cv);
         pthread_mutex_unlock(&p->mu);
+    }
+    int mine = take_chunks(p, g, 0);
+    double t1 = now_s();
+    /* Every chunk is claimed; wait for those still being computed. A worker
+     * descheduled mid-chunk needs the CPU back: yield after a short spin. */
+    int spins = 0;
+    while (atomic_load_explicit(&p->done, memory_order_acquire) < n_chunks) {
+        if (++spins < SPIN_ITERS) cpu_relax();
+        else sched_yield();
+    }
+    /* Threading lost if the run took longer than the caller alone would have
+     * (its time per chunk times all chunks). */
+    if (mine > 0 && mine < n_chunks) {
+        double alone = (t1 - t0) / mine * n_chunks, took = now_s() - t0;
+        if (took > alone) {
+            p->solo_left = 32 << (p->strikes < 5 ? p->strikes : 5);
+            p->strikes++;
+        } else {
+            p->strikes = 0;
+        }
     }
 }
 
 void tok_pool_free(tok_pool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->stop = true;
+    atomic_store(&p->stop, true);
     pthread_cond_broadcast(&p->start_cv);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->start_cv);
-    pthread_cond_destroy(&p->done_cv);
     free(p->threads);
     free(p);
 }

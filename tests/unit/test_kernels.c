@@ -5,6 +5,10 @@
  * a double-precision dot of the dequantized weight row with the dequantized
  * activation row. All three must agree. Also checks the activation
  * quantizers' error bounds and the software fp16 conversion against F16C.
+ * The four-column kernels (one weight row against four activation rows)
+ * must give, per column, exactly the one-column fast kernel's float (a batch
+ * then equals token-at-a-time evaluation bit for bit) and agree with the
+ * reference four-column product.
  */
 #include <math.h>
 #include <stdio.h>
@@ -85,6 +89,42 @@ static void test_type(int type, const char *name) {
     free(w); free(xq); free(x); free(wf); free(xf);
 }
 
+/* Four-column kernels: bit-identical to the one-column kernel per column,
+ * and within rounding of the plain C reference. */
+static void test_dot4(int type, const char *name) {
+    const quant_traits *t = quant_traits_of(type);
+    quant_dot4_fn f4 = quant_dot4_avx2(type);
+    if (!t || !f4) return;
+    int n = 768; /* 3 Q8_K super-blocks, 24 Q8_0 blocks */
+    size_t xrow = quant_row_bytes(t->dot_type, n);
+    void *w = malloc(quant_row_bytes(type, n));
+    char *xq = malloc(4 * xrow);
+    float x[768];
+    int differ = 0, far = 0;
+    for (int trial = 0; trial < 40; trial++) {
+        random_row(type, w, n);
+        for (int c = 0; c < 4; c++) {
+            for (int i = 0; i < n; i++) x[i] = uniform() * (c == trial % 4 ? 50.0f : 1.0f);
+            if (trial == 3 && c == 2) for (int i = 0; i < n; i++) x[i] = 0;
+            quant_from_float(t->dot_type, x, xq + c * xrow, n);
+        }
+        float got[4], ref[4];
+        f4(n, w, xq, xrow, got);
+        quant_dot4_ref(t, n, w, xq, xrow, ref);
+        for (int c = 0; c < 4; c++) {
+            float one;
+            t->dot(n, w, xq + c * xrow, &one);
+            if (memcmp(&one, &got[c], sizeof one) != 0) differ++;
+            if (fabsf(got[c] - ref[c]) > 1e-5f * (fabsf(ref[c]) + 1.0f) * 100) far++;
+        }
+    }
+    CHECK_MSG(differ == 0, "%s: four-column kernel differs from the one-column kernel in %d columns", name, differ);
+    CHECK_MSG(far == 0, "%s: four-column kernel far from the reference in %d columns", name, far);
+    printf("%-5s four-column kernel: 160 columns bit-identical to one-column, within rounding of reference\n", name);
+    free(w);
+    free(xq);
+}
+
 /* Quantized activations reproduce x within half a step. */
 static void test_activation_quantizers(void) {
     float x[512], y[512];
@@ -145,11 +185,15 @@ int main(void) {
         {TOK_TYPE_Q4_K, "Q4_K"}, {TOK_TYPE_Q5_K, "Q5_K"}, {TOK_TYPE_Q6_K, "Q6_K"},
     };
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) test_type(types[i].type, types[i].name);
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) test_dot4(types[i].type, types[i].name);
 #if defined(__AVX2__)
     static const int must_have_avx2[] = {TOK_TYPE_F32, TOK_TYPE_F16, TOK_TYPE_BF16, TOK_TYPE_Q8_0,
                                          TOK_TYPE_Q4_0, TOK_TYPE_Q4_K, TOK_TYPE_Q5_K, TOK_TYPE_Q6_K};
     for (size_t i = 0; i < sizeof must_have_avx2 / sizeof *must_have_avx2; i++)
         CHECK(quant_dot_avx2(must_have_avx2[i]) != NULL);
+    static const int must_have_dot4[] = {TOK_TYPE_Q8_0, TOK_TYPE_Q4_0, TOK_TYPE_Q4_K, TOK_TYPE_Q6_K};
+    for (size_t i = 0; i < sizeof must_have_dot4 / sizeof *must_have_dot4; i++)
+        CHECK(quant_dot4_avx2(must_have_dot4[i]) != NULL);
 #endif
     return check_summary("test_kernels");
 }
