@@ -26,7 +26,7 @@ enum hf_model_kind { HFM_BPE_CHARS = 1, HFM_UNIGRAM, HFM_WORDPIECE };
 
 enum hf_norm_kind {
     HFN_NFC = 1, HFN_NFKC, HFN_NFD, HFN_NFKD, HFN_LOWERCASE, HFN_PREPEND, HFN_REPLACE, HFN_PRECOMPILED, HFN_BERT,
-    HFN_STRIP_ACCENTS
+    HFN_STRIP_ACCENTS, HFN_STRIP, HFN_REPLACE_REGEX
 };
 
 typedef struct hf_norm {
@@ -34,6 +34,8 @@ typedef struct hf_norm {
     char *a, *b; /* Prepend: a; Replace: a -> b (literal) */
     size_t an, bn;
     bool clean_text, chinese, strip_accents, lowercase; /* BertNormalizer */
+    bool left, right;                                    /* Strip */
+    void *re;                                            /* Replace with a Regex: pcre2_code, b = content */
     struct spm_model *charsmap;                          /* Precompiled */
 } hf_norm;
 

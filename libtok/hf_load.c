@@ -7,6 +7,8 @@
  * Cost: linear in the JSON size.
  */
 #include <cjson/cJSON.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,7 @@ void hf_pipeline_free(hf_pipeline *h) {
         free(h->norm[i].a);
         free(h->norm[i].b);
         spm_free(h->norm[i].charsmap);
+        pcre2_code_free(h->norm[i].re);
     }
     free(h->norm);
     for (size_t i = 0; i < h->n_dec; i++) {
@@ -142,9 +145,26 @@ static int load_norm(tok_tokenizer *t, const cJSON *n, const char *path, const c
     if (!strcmp(type, "Replace")) {
         const cJSON *pat = cJSON_GetObjectItemCaseSensitive(n, "pattern");
         const char *lit = str_of(pat, "String"), *content = str_of(n, "content");
-        if (cJSON_GetObjectItemCaseSensitive(pat, "Regex"))
-            return tok_fail(err, TOK_EUNSUPPORTED, "%s: %s: Replace with a Regex pattern is not supported by this build",
-                            path, where);
+        const char *re = str_of(pat, "Regex");
+        if (re && content) {
+            int ec;
+            PCRE2_SIZE eo;
+            pcre2_code *code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
+            if (!code) {
+                PCRE2_UCHAR msg[160];
+                pcre2_get_error_message(ec, msg, sizeof msg);
+                return tok_fail(err, TOK_EFORMAT, "%s: %s.pattern.Regex: offset %zu: %s", path, where, (size_t)eo, (char *)msg);
+            }
+            int rc = add_norm(h, &st, err);
+            if (rc) {
+                pcre2_code_free(code);
+                return rc;
+            }
+            st->kind = HFN_REPLACE_REGEX;
+            st->re = code;
+            st->b = dup_str(content, &st->bn);
+            return st->b ? 0 : tok_fail(err, TOK_ENOMEM, "out of memory");
+        }
         if (!lit || !content || !*lit)
             return tok_fail(err, TOK_EFORMAT, "%s: %s: Replace needs pattern.String and content", path, where);
         int rc = add_norm(h, &st, err);
@@ -184,6 +204,14 @@ static int load_norm(tok_tokenizer *t, const cJSON *n, const char *path, const c
         }
         st->kind = HFN_PRECOMPILED;
         st->charsmap = m;
+        return 0;
+    }
+    if (!strcmp(type, "Strip")) {
+        int rc = add_norm(h, &st, err);
+        if (rc) return rc;
+        st->kind = HFN_STRIP;
+        st->left = flag(n, "strip_left", false);
+        st->right = flag(n, "strip_right", true);
         return 0;
     }
     if (!strcmp(type, "BertNormalizer")) {

@@ -14,9 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "hf.h"
 #include "spm.h"
+#include "unicode_age.h"
 
 static bool is_white(uint32_t c) {
     /* Rust's char::is_whitespace (the White_Space property) */
@@ -24,10 +27,14 @@ static bool is_white(uint32_t c) {
            c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+/* HF's category tables predate Unicode 10: later characters have no
+ * category there (not a control, not a mark). Measured on the references:
+ * U+1DFA (Unicode 14) survives both clean_text and strip_accents. */
 static bool is_other(uint32_t c) {
+    if (unicode_age(c) > HF_UNICODE_AGE) return false;
     utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
     return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CO ||
-           k == UTF8PROC_CATEGORY_CS || k == UTF8PROC_CATEGORY_CN;
+           k == UTF8PROC_CATEGORY_CS;
 }
 
 static bool is_chinese(uint32_t c) {
@@ -72,7 +79,8 @@ static int strip_marks(tok_bytes *o, const char *s, size_t len) {
     for (size_t i = 0; i < len;) {
         uint32_t c;
         size_t k = next_cp(s, len, i, &c);
-        if (utf8proc_category((utf8proc_int32_t)c) != UTF8PROC_CATEGORY_MN && tok_bytes_append(o, s + i, k))
+        bool mark = utf8proc_category((utf8proc_int32_t)c) == UTF8PROC_CATEGORY_MN && unicode_age(c) <= HF_UNICODE_AGE;
+        if (!mark && tok_bytes_append(o, s + i, k))
             return TOK_ENOMEM;
         i += k;
     }
@@ -128,6 +136,87 @@ static int replace(const hf_norm *st, tok_bytes *o, const char *s, size_t len) {
     return tok_bytes_append(o, s + i, len - i);
 }
 
+static int replace_regex(const hf_norm *st, tok_bytes *o, const char *s, size_t len, tok_error *err) {
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    if (!md) return TOK_ENOMEM;
+    size_t i = 0, copied = 0;
+    int rc = 0;
+    while (i <= len) {
+        int r = pcre2_match(st->re, (PCRE2_SPTR)s, len, i, PCRE2_NO_UTF_CHECK, md, NULL);
+        if (r == PCRE2_ERROR_NOMATCH) break;
+        if (r < 0) {
+            rc = tok_fail(err, TOK_EINVAL, "Replace normalizer: regex match failed (%d)", r);
+            break;
+        }
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        if (tok_bytes_append(o, s + copied, ov[0] - copied) || tok_bytes_append(o, st->b, st->bn)) {
+            rc = TOK_ENOMEM;
+            break;
+        }
+        copied = ov[1];
+        if (ov[1] > ov[0]) i = ov[1];
+        else { /* empty match: step over one character */
+            if (ov[1] >= len) break;
+            i = ov[1] + 1;
+            while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80) i++;
+        }
+    }
+    pcre2_match_data_free(md);
+    if (!rc && tok_bytes_append(o, s + copied, len - copied)) rc = TOK_ENOMEM;
+    return rc;
+}
+
+/* Strip: Rust's trim_start/trim_end (White_Space characters). */
+static int strip(const hf_norm *st, tok_bytes *o, const char *s, size_t len) {
+    size_t a = 0, b = len;
+    uint32_t c;
+    while (st->left && a < b) {
+        size_t k = next_cp(s, len, a, &c);
+        if (!is_white(c)) break;
+        a += k;
+    }
+    while (st->right && b > a) {
+        size_t p = b - 1;
+        while (p > a && ((unsigned char)s[p] & 0xC0) == 0x80) p--;
+        next_cp(s, len, p, &c);
+        if (!is_white(c)) break;
+        b = p;
+    }
+    return tok_bytes_append(o, s + a, b - a);
+}
+
+/* Precompiled, as HF does it: per extended grapheme cluster, a cluster of
+ * fewer than 6 bytes is replaced whole when a charsmap key is a prefix of it
+ * (the shortest key decides); otherwise each character is looked up alone. */
+static int precompiled(const hf_norm *st, tok_bytes *o, const char *s, size_t len) {
+    utf8proc_int32_t state = 0;
+    size_t g = 0; /* start of the current cluster */
+    uint32_t prev = 0;
+    for (size_t i = 0; i <= len;) {
+        uint32_t c = 0;
+        size_t k = i < len ? next_cp(s, len, i, &c) : 0;
+        if (i == len || (i > g && utf8proc_grapheme_break_stateful((utf8proc_int32_t)prev, (utf8proc_int32_t)c, &state))) {
+            size_t n = i - g, rl;
+            const char *r = n < 6 ? spm_charsmap_shortest(st->charsmap, s + g, n, &rl) : NULL;
+            if (r) {
+                if (tok_bytes_append(o, r, rl)) return TOK_ENOMEM;
+            } else
+                for (size_t j = g; j < i;) {
+                    uint32_t cj;
+                    size_t kj = next_cp(s, len, j, &cj);
+                    const char *rj = spm_charsmap_shortest(st->charsmap, s + j, kj, &rl);
+                    if (rj ? tok_bytes_append(o, rj, rl) : tok_bytes_append(o, s + j, kj)) return TOK_ENOMEM;
+                    j += kj;
+                }
+            g = i;
+            if (i == len) break;
+        }
+        prev = c;
+        i += k;
+    }
+    return 0;
+}
+
 static int step(const hf_norm *st, tok_bytes *o, const char *s, size_t len, tok_error *err) {
     switch (st->kind) {
     case HFN_NFC:
@@ -153,7 +242,9 @@ static int step(const hf_norm *st, tok_bytes *o, const char *s, size_t len, tok_
         if (len && tok_bytes_append(o, st->a, st->an)) return TOK_ENOMEM;
         return tok_bytes_append(o, s, len);
     case HFN_REPLACE: return replace(st, o, s, len);
-    case HFN_PRECOMPILED: return spm_normalize(st->charsmap, s, len, o);
+    case HFN_REPLACE_REGEX: return replace_regex(st, o, s, len, err);
+    case HFN_STRIP: return strip(st, o, s, len);
+    case HFN_PRECOMPILED: return precompiled(st, o, s, len);
     case HFN_BERT: return bert(st, o, s, len);
     }
     return tok_fail(err, TOK_EINVAL, "unknown normalizer step %d", st->kind);

@@ -223,6 +223,9 @@ bool spm_bigram_in_vocab(const spm_model *m, const char *a, size_t la, const cha
 int spm_charsmap_init(spm_model *m, const void *data, size_t len, tok_error *err);
 /* SentencePiece's Normalizer::Normalize; appends to out. */
 int spm_normalize(const spm_model *m, const char *text, size_t len, tok_bytes *out);
+/* The replacement of the shortest charsmap key that is a prefix of text
+ * (Hugging Face's Precompiled normalizer looks keys up this way), or NULL. */
+const char *spm_charsmap_shortest(const spm_model *m, const char *text, size_t len, size_t *rep_len);
 
 /* spm_bpe.c / spm_unigram.c: raw segmentation of normalized text into
  * (offset, length, id) triples, before byte fallback and unknown merging. */

@@ -83,6 +83,33 @@ static size_t darts_longest(const spm_darts *d, const unsigned char *s, size_t l
     return best;
 }
 
+/* Hugging Face's Precompiled normalizer (spm_precompiled's transform): the
+ * replacement of the SHORTEST charsmap key that is a prefix of s, or NULL. */
+const char *spm_charsmap_shortest(const spm_model *m, const char *text, size_t len, size_t *rep_len) {
+    const spm_darts *d = &m->darts;
+    const unsigned char *s = (const unsigned char *)text;
+    if (d->n == 0) return NULL;
+    const uint32_t *a = d->units;
+#define OFFSET(u) (((u) >> 10) << (((u) & (1u << 9)) >> 6))
+    uint32_t node = OFFSET(a[0]);
+    for (size_t i = 0; i < len; i++) {
+        node ^= s[i];
+        if (node >= d->n) break;
+        uint32_t u = a[node];
+        if ((u & ((1u << 31) | 0xff)) != s[i]) break;
+        node ^= OFFSET(u);
+        if ((u >> 8) & 1) {
+            if (node >= d->n) break;
+            uint32_t value = a[node] & ((1u << 31) - 1);
+            if (value >= m->norm_strings_len) return NULL;
+            *rep_len = strnlen(m->norm_strings + value, m->norm_strings_len - value);
+            return m->norm_strings + value;
+        }
+    }
+#undef OFFSET
+    return NULL;
+}
+
 /* SentencePiece's DecodeUTF8 validity: 1..4 bytes, no overlongs, no
  * surrogates, <= U+10FFFF. Sets *n to the length (1 when invalid). */
 static bool utf8_valid(const unsigned char *s, size_t len, size_t *n) {
