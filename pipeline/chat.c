@@ -83,6 +83,20 @@ tok_chat *tok_chat_from_gguf(const tok_gguf *g, const tok_tokenizer *tk, tok_err
     return tok_chat_new(name, src, strlen(src), tk, err);
 }
 
+int tok_chat_set_tokens(tok_chat *c, const char *bos_token, const char *eos_token, tok_error *err) {
+    char *b = bos_token ? strdup(bos_token) : NULL, *e = eos_token ? strdup(eos_token) : NULL;
+    if ((bos_token && !b) || (eos_token && !e)) {
+        free(b);
+        free(e);
+        return chat_fail(err, TOK_ENOMEM, "chat: out of memory%s%s", "", NULL);
+    }
+    free(c->bos);
+    free(c->eos);
+    c->bos = b;
+    c->eos = e;
+    return 0;
+}
+
 void tok_chat_free(tok_chat *c) {
     if (!c) return;
     tok_template_free(c->tmpl);

@@ -102,6 +102,10 @@ tok_chat *tok_chat_new(const char *name, const char *src, size_t len, const tok_
 struct tok_gguf;
 tok_chat *tok_chat_from_gguf(const struct tok_gguf *g, const tok_tokenizer *tk, tok_error *err);
 void tok_chat_free(tok_chat *c);
+/* Replaces the bos_token/eos_token texts the template sees (NULL: none), for
+ * vocabularies that do not name them (a tokenizer.json without its
+ * tokenizer_config.json). Set-up only: not while other threads format. */
+int tok_chat_set_tokens(tok_chat *c, const char *bos_token, const char *eos_token, tok_error *err);
 
 /* The rendered prompt text, appended to out. */
 int tok_chat_render(const tok_chat *c, const tok_chat_message *msgs, size_t n,
