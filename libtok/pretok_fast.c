@@ -90,8 +90,48 @@ static size_t whitespace_tail(const cursor *c, size_t s, int with_newline_rule) 
     return last > s ? last : e;
 }
 
+/* ---- ASCII fast paths ---------------------------------------------------
+ * Most pieces of English and code are an ASCII word, optionally after one
+ * space. These scans answer such a piece with one table load per byte and
+ * hand anything else (non-ASCII, apostrophes) to the general code below,
+ * which gives the same answer for these cases too. */
+
+/* 1: A-Z, 2: a-z, 3: a byte >= 0x80 (undecided), 0: other ASCII */
+static const uint8_t ascii_word[256] = {
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,
+    ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 2, ['b'] = 2, ['c'] = 2, ['d'] = 2, ['e'] = 2, ['f'] = 2, ['g'] = 2, ['h'] = 2, ['i'] = 2,
+    ['j'] = 2, ['k'] = 2, ['l'] = 2, ['m'] = 2, ['n'] = 2, ['o'] = 2, ['p'] = 2, ['q'] = 2, ['r'] = 2,
+    ['s'] = 2, ['t'] = 2, ['u'] = 2, ['v'] = 2, ['w'] = 2, ['x'] = 2, ['y'] = 2, ['z'] = 2,
+#define X3(b) [b] = 3, [b + 1] = 3, [b + 2] = 3, [b + 3] = 3
+#define X16(b) X3(b), X3(b + 4), X3(b + 8), X3(b + 12)
+    X16(0x80), X16(0x90), X16(0xA0), X16(0xB0), X16(0xC0), X16(0xD0), X16(0xE0), X16(0xF0),
+#undef X16
+#undef X3
+};
+
+/* End of an ASCII letter run from i, or 0 if it ends at a non-ASCII byte
+ * (undecided: the general code must look at that character). */
+static inline size_t ascii_letters(const unsigned char *t, size_t len, size_t i) {
+    while (i < len) {
+        uint8_t k = ascii_word[t[i]];
+        if (k == 3) return 0;
+        if (!k) break;
+        i++;
+    }
+    return i;
+}
+
 /* 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
 size_t pretok_gpt2_next(const uclass_table *uc, const unsigned char *t, size_t len, size_t s) {
+    {
+        size_t w = s + (t[s] == ' ');
+        if (w < len && (ascii_word[t[w]] == 1 || ascii_word[t[w]] == 2)) {
+            size_t e = ascii_letters(t, len, w);
+            if (e) return e;
+        }
+    }
     cursor c = {t, len, uc};
     size_t n, m;
     size_t k = contraction(&c, s, 0);
@@ -113,6 +153,16 @@ size_t pretok_gpt2_next(const uclass_table *uc, const unsigned char *t, size_t l
 /* (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
  * ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
 size_t pretok_cl100k_next(const uclass_table *uc, const unsigned char *t, size_t len, size_t s) {
+    if (t[s] != '\'') {
+        /* [^\r\n\p{L}\p{N}]?\p{L}+ with an ASCII word: a letter, or one
+         * ASCII non-letter, non-digit, non-CR/LF character before it */
+        size_t w = s;
+        if (ascii_word[t[s]] == 0 && t[s] != '\r' && t[s] != '\n' && (t[s] < '0' || t[s] > '9')) w = s + 1;
+        if (w < len && (ascii_word[t[w]] == 1 || ascii_word[t[w]] == 2)) {
+            size_t e = ascii_letters(t, len, w);
+            if (e) return e;
+        }
+    }
     cursor c = {t, len, uc};
     size_t n, m;
     size_t k = contraction(&c, s, 1);
@@ -162,6 +212,22 @@ static size_t o200k_letters1(const cursor *c, size_t p) {
 }
 
 size_t pretok_o200k_next(const uclass_table *uc, const unsigned char *t, size_t len, size_t s) {
+    {
+        /* an ASCII [A-Z]*[a-z]+ or [A-Z]+ word, optionally after one ASCII
+         * non-letter, non-digit, non-CR/LF character, ended by an ASCII byte
+         * other than an apostrophe (no contraction, no undecided letter) */
+        size_t w = s;
+        if (ascii_word[t[s]] == 0 && t[s] != '\r' && t[s] != '\n' && (t[s] < '0' || t[s] > '9')) w = s + 1;
+        if (w < len && (ascii_word[t[w]] == 1 || ascii_word[t[w]] == 2)) {
+            size_t e = w;
+            while (e < len && ascii_word[t[e]] == 1) e++;
+            size_t upper_end = e;
+            while (e < len && ascii_word[t[e]] == 2) e++;
+            if (e >= len || (ascii_word[t[e]] == 0 && t[e] != '\'')) return e;
+            if (ascii_word[t[e]] == 1 && e > upper_end) return e; /* "HelloWorld": the next word starts */
+            (void)upper_end;
+        }
+    }
     cursor c = {t, len, uc};
     size_t n, m;
     int first = cls(&c, s, &n);
