@@ -79,7 +79,8 @@ int cmd_count(int argc, char **argv) {
         if ((r = cli_registry_opt(&ro, "count", argc, argv, &i)) < 0) return free(files), EXIT_USAGE;
         if (r) continue;
         const char *a = argv[i];
-        if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) {
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (i + 1 >= argc) return cli_error("count", "option %s needs a value", a), free(files), EXIT_USAGE;
             model = argv[++i];
             continue;
         }

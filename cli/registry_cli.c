@@ -92,6 +92,7 @@ int cli_model_resolve(const char *cmd, const tok_registry *r, const char *name, 
 const char *cli_usd(char *buf, size_t n, double usd, bool local) {
     if (local) snprintf(buf, n, "local");
     else if (usd < 0) snprintf(buf, n, "unknown");
+    else if (usd > 0 && usd < 5e-7) snprintf(buf, n, "$%.1e", usd); /* never a misleading $0.000000 */
     else snprintf(buf, n, "$%.6f", usd);
     return buf;
 }

@@ -31,6 +31,6 @@ typedef struct cli_model {
  * local files only. Prints the error and returns EXIT_RUNTIME, or EXIT_OK. */
 int cli_model_resolve(const char *cmd, const tok_registry *r, const char *name, cli_model *out);
 
-/* "$0.001234", "unknown" (negative) or "local". */
+/* "$0.001234" ("$3.0e-07" below a micro-dollar), "unknown" (negative) or "local". */
 const char *cli_usd(char *buf, size_t n, double usd, bool local);
 #endif
