@@ -66,10 +66,12 @@ typedef struct {
     quant_dot4_fn dot4;
 } matmul_job;
 
-/* Chunk = a contiguous range of weight rows. Each row is read once and
- * dotted with every token's activation row (which stay in L2), four tokens
- * per kernel call where a four-column kernel exists, so a batch streams
- * the weights once. */
+/* Chunk = a contiguous range of weight rows, walked in blocks of rows that
+ * fit in L2 (<= 64 KB): each four-token group of activation rows is loaded
+ * into L1 once per block and meets every row of it, and each block is read
+ * from memory once for all tokens, so a batch streams the weights once and
+ * the activations from cache. Every (row, token) pair goes through the same
+ * kernel as in generation, so results do not depend on the blocking. */
 static void matmul_chunk(void *ctx, int chunk, int ith) {
     (void)ith;
     const matmul_job *j = ctx;
@@ -77,20 +79,26 @@ static void matmul_chunk(void *ctx, int chunk, int ith) {
     int r0 = chunk * j->rows_per_chunk, r1 = r0 + j->rows_per_chunk < w->n_out ? r0 + j->rows_per_chunk : w->n_out;
     quant_dot_fn dot = w->q->dot;
     size_t xs = j->xq_row, no = (size_t)w->n_out;
-    for (int r = r0; r < r1; r++) {
-        const char *row = (const char *)w->data + (size_t)r * w->row_bytes;
-        float b = j->bias ? j->bias[r] : 0.0f;
-        int t = 0;
-        if (j->dot4)
-            for (; t + 4 <= j->n_tok; t += 4) {
-                float v[4];
-                j->dot4(w->n_in, row, j->xq + (size_t)t * xs, xs, v);
+    int block = w->row_bytes ? (int)(65536 / w->row_bytes) : 1;
+    if (block < 1) block = 1;
+    if (block > 16) block = 16;
+    int t4 = j->dot4 ? j->n_tok / 4 * 4 : 0;
+    for (int b0 = r0; b0 < r1; b0 += block) {
+        int b1 = b0 + block < r1 ? b0 + block : r1;
+        for (int t = 0; t < t4; t += 4)
+            for (int r = b0; r < b1; r++) {
+                float v[4], b = j->bias ? j->bias[r] : 0.0f;
+                j->dot4(w->n_in, (const char *)w->data + (size_t)r * w->row_bytes, j->xq + (size_t)t * xs, xs, v);
                 for (int c = 0; c < 4; c++) j->out[(size_t)(t + c) * no + r] = v[c] + b;
             }
-        for (; t < j->n_tok; t++) {
-            float v;
-            dot(w->n_in, row, j->xq + (size_t)t * xs, &v);
-            j->out[(size_t)t * no + r] = v + b;
+        for (int r = b0; r < b1; r++) {
+            const char *row = (const char *)w->data + (size_t)r * w->row_bytes;
+            float b = j->bias ? j->bias[r] : 0.0f;
+            for (int t = t4; t < j->n_tok; t++) {
+                float v;
+                dot(w->n_in, row, j->xq + (size_t)t * xs, &v);
+                j->out[(size_t)t * no + r] = v + b;
+            }
         }
     }
 }

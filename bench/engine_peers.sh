@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The engine beside llama.cpp on real model shapes, same files, same run:
+# pp (prompt processing, one batch of BENCH_PP tokens) and tg (BENCH_TG
+# decode steps) tokens/s at 1 and 2 threads, plus the memory-bandwidth
+# ceiling of generation (measured by bench_engine).
+#
+# Models: random-weight GGUF files with real shapes (llama2.c stories110M:
+# dim 768, 12 layers, 12 heads, ffn 2048, vocab 32000, tied; TinyLlama-1.1B:
+# dim 2048, 22 layers, 32 heads, 4 KV heads, ffn 5632, vocab 32000) made by
+# the shared fixture tool make_gguf.py into $ENGINE_BENCH_DIR (default
+# /tmp/engbench; never inside the repository). `bench/engine_peers.sh gen`
+# makes them (~2 GB, a few minutes; needs python3 with numpy); without them
+# this script only says how.
+# llama.cpp: $LLAMA_CPP_DIR (default /tmp/peers/llama.cpp) with a built
+# build/bin/llama-bench (cmake -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON
+# -DLLAMA_CURL=OFF; cmake --build build --target llama-bench); absent: our
+# figures only.
+# Knobs: ENGINE_BENCH_MODELS (names without .gguf, default "s110m-Q8_0
+# s110m-Q4_0 tl11b-Q8_0 tl11b-Q4_0"), BENCH_ENGINE_RUNS (3), LLAMA_REPS (3),
+# BENCH_PP (128), BENCH_TG (64), BENCH_TIMEOUT (s per program, 1800).
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+SHARED=${SHARED:-$PWD/../shared}
+DIR=${ENGINE_BENCH_DIR:-/tmp/engbench}
+MODELS=${ENGINE_BENCH_MODELS:-s110m-Q8_0 s110m-Q4_0 tl11b-Q8_0 tl11b-Q4_0}
+LLAMA_CPP_DIR=${LLAMA_CPP_DIR:-/tmp/peers/llama.cpp}
+LB=$LLAMA_CPP_DIR/build/bin/llama-bench
+RUNS=${BENCH_ENGINE_RUNS:-3}
+REPS=${LLAMA_REPS:-3}
+PP=${BENCH_PP:-128}
+TG=${BENCH_TG:-64}
+TIMEOUT=${BENCH_TIMEOUT:-1800}
+TOOL=$SHARED/models/tools/make_gguf.py
+PY=${PYTHON:-/usr/bin/python3}
+
+gen() {
+    mkdir -p "$DIR"
+    local spm=$SHARED/models/tiny-kjv/tokenizer.model m type shape
+    for m in $MODELS; do
+        [ -s "$DIR/$m.gguf" ] && continue
+        type=${m#*-}
+        case $m in
+            s110m-*) shape="--dim 768 --n-layers 12 --n-heads 12 --n-kv-heads 12 --ffn-dim 2048 --ctx 1024 --tied" ;;
+            tl11b-*) shape="--dim 2048 --n-layers 22 --n-heads 32 --n-kv-heads 4 --ffn-dim 5632 --ctx 2048" ;;
+            *) echo "engine_peers: unknown model shape $m" >&2; continue ;;
+        esac
+        # shellcheck disable=SC2086
+        "$PY" "$TOOL" --out "$DIR/$m.gguf.part" --type "$type" $shape --vocab 32000 --rope-theta 10000 \
+            --norm-eps 1e-5 --seed 1234 --spm "$spm" && mv "$DIR/$m.gguf.part" "$DIR/$m.gguf"
+    done
+}
+if [ "${1:-}" = gen ]; then gen; exit 0; fi
+
+files=()
+for m in $MODELS; do [ -s "$DIR/$m.gguf" ] && files+=("$DIR/$m.gguf"); done
+echo "== engine vs llama.cpp on real shapes ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+if [ ${#files[@]} -eq 0 ]; then
+    echo "no model files in $DIR (make them with: bench/engine_peers.sh gen)"
+    exit 0
+fi
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/engpeers.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# ours: one bench_engine run over every file (the bandwidth is measured once)
+BENCH_ENGINE_RUNS=$RUNS BENCH_PP=$PP BENCH_TG=$TG timeout "$TIMEOUT" "$BUILD/bench/bench_engine" "${files[@]}" \
+    | tee "$WORK/ours.txt" | grep -v '^result'
+field() { local kv; for kv in $1; do [ "${kv%%=*}" = "$2" ] && { echo "${kv#*=}"; return; }; done; }
+
+have_lb=0
+if [ -x "$LB" ]; then
+    have_lb=1
+    lb_version=$("$LB" --version 2>&1 | grep -m1 -o 'version: [0-9]* ([0-9a-f]*)' || echo '?')
+    for f in "${files[@]}"; do
+        echo "llama-bench -m $f -p $PP -n $TG -t 1,2 -r $REPS (load $(cut -d' ' -f1 /proc/loadavg))"
+        timeout "$TIMEOUT" "$LB" -m "$f" -p "$PP" -n "$TG" -t 1,2 -r "$REPS" -o jsonl \
+            >"$WORK/lb-$(basename "$f" .gguf).jsonl" 2>"$WORK/lb.err" || echo "llama-bench failed on $f: $(tail -n 1 "$WORK/lb.err")"
+    done
+else
+    echo "llama.cpp: no $LB (see the header of this script); our figures only"
+fi
+lb_value() { # lb_value MODEL THREADS pp|tg: median tok/s of that llama-bench test
+    local j=$WORK/lb-$1.jsonl
+    [ -s "$j" ] || { echo "-"; return; }
+    local sel
+    if [ "$3" = pp ]; then sel="select(.n_prompt == $PP and .n_gen == 0)"; else sel="select(.n_gen == $TG and .n_prompt == 0)"; fi
+    jq -r "$sel | select(.n_threads == $2) | .samples_ts | sort | .[length/2|floor]" "$j" 2>/dev/null | head -n 1 | grep . || echo "-"
+}
+
+echo
+echo "### tokens/s, median (tok: $RUNS runs; llama.cpp: $REPS reps), pp$PP and tg$TG"
+echo "| model | threads | tok pp | llama.cpp pp | tok/llama.cpp | tok tg | llama.cpp tg | tok/llama.cpp | tg ceiling (DRAM bw / MB per token) | tok % of ceiling | llama.cpp % |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+while read -r line; do
+    case $line in "result engine "*) ;; *) continue ;; esac
+    m=$(field "$line" model); m=${m%.gguf}; t=$(field "$line" threads)
+    pp=$(field "$line" pp_tok_s); tg=$(field "$line" tg_tok_s); ceil=$(field "$line" ceiling_tok_s)
+    lpp=$(lb_value "$m" "$t" pp); ltg=$(lb_value "$m" "$t" tg)
+    r() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
+    pc() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "-") printf "%.0f%%", 100 * a / b; else printf "-" }'; }
+    printf '| %s | %s | %.1f | %s | %s | %.1f | %s | %s | %.1f | %s | %s |\n' "$m" "$t" "$pp" \
+        "$( [ "$lpp" = - ] && echo - || printf '%.1f' "$lpp")" "$(r "$pp" "$lpp")" "$tg" \
+        "$( [ "$ltg" = - ] && echo - || printf '%.1f' "$ltg")" "$(r "$tg" "$ltg")" "$ceil" "$(pc "$tg" "$ceil")" "$(pc "$ltg" "$ceil")"
+done <"$WORK/ours.txt"
+[ $have_lb = 1 ] && echo "llama.cpp: $LB ($lb_version), default settings (mmap, --poll 50)"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the same cores depress and scatter every figure, 2 threads most)"
+exit 0
