@@ -50,6 +50,7 @@ for b in "$BUILD"/bench/bench_*; do
     timeout "$TIMEOUT" "$b" || echo "$(basename "$b"): exited with status $?"
     echo
 done
+BUILD=$BUILD SHARED=$SHARED bash bench/engine_peers.sh; echo  # engine vs llama.cpp on real shapes (files made by its `gen`)
 
 # ---- 2. the texts ---------------------------------------------------------------
 # make_text NAME FILE...: the files concatenated, repeated to >= TEXT_MB MB.
