@@ -38,6 +38,7 @@ void tok_free(tok_tokenizer *t) {
     pretok_free(&t->pt);
     spm_free(t->spm);
     hf_pipeline_free(t->hf);
+    special_index_free(t->sidx);
     for (size_t i = 0; i < t->n_specials; i++) free(t->specials[i].text);
     free(t->specials);
     free(t->prefix);
@@ -76,6 +77,8 @@ int tokenizer_finish(tok_tokenizer *t, tok_error *err) {
     if (t->n_specials) qsort(t->specials, t->n_specials, sizeof *t->specials, by_length_desc);
     memset(t->special_first, 0, sizeof t->special_first);
     for (size_t i = 0; i < t->n_specials; i++) t->special_first[(unsigned char)t->specials[i].text[0]] = 1;
+    int irc = special_index_build(t, err);
+    if (irc) return irc;
     free(t->special_ids);
     t->special_ids = calloc(t->v.n / 8 + 1, 1);
     if (!t->special_ids) return tok_fail(err, TOK_ENOMEM, "out of memory");
@@ -120,9 +123,8 @@ static long find_special(const tok_tokenizer *t, const tok_encode_params *p, con
                          size_t from, size_t *at, bool enabled_only) {
     for (size_t i = from; i < len; i++) {
         if (!t->special_first[(unsigned char)text[i]]) continue;
-        for (size_t k = 0; k < t->n_specials; k++) {
+        for (long k = special_next_match(t, text, len, i, -1); k >= 0; k = special_next_match(t, text, len, i, k)) {
             const special_tok *s = &t->specials[k];
-            if (s->len > len - i || s->text[0] != text[i] || memcmp(s->text, text + i, s->len)) continue;
             if (enabled_only && !special_enabled(t, s, p)) continue;
             if (s->single_word) {
                 bool before = i > 0 && !is_space_byte((unsigned char)text[i - 1]);

@@ -40,12 +40,20 @@ struct tok_tokenizer {
     bool added_always;          /* non-special added tokens matched in every mode */
     struct spm_model *spm;      /* set: encode/decode go to SentencePiece */
     struct hf_pipeline *hf;     /* set: a non-byte-level tokenizer.json (hf.h) */
+    struct special_index *sidx; /* special_index.c: specials by first byte, length, hash */
 };
 
 tok_tokenizer *tokenizer_new(const char *name, const char *format, tok_error *err);
 /* Registers a special/added token (copies text). Call tokenizer_finish after. */
 int tokenizer_add_special(tok_tokenizer *t, const char *text, size_t len, int32_t id, bool special,
                           tok_error *err);
+typedef struct special_index special_index;
+/* special_index.c: built by tokenizer_finish. special_next_match gives the
+ * specials whose text starts text[i], in sorted order (longest first, then
+ * id): after = -1 for the first, then the previous answer; -1 at the end. */
+int special_index_build(tok_tokenizer *t, tok_error *err);
+void special_index_free(special_index *x);
+long special_next_match(const tok_tokenizer *t, const char *text, size_t len, size_t i, long after);
 /* Sorts specials, builds filters and bitmaps, fills byte ids. */
 int tokenizer_finish(tok_tokenizer *t, tok_error *err);
 
