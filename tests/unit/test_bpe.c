@@ -240,7 +240,7 @@ static void malformed_files(void) {
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a\"]}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", "merges[0]"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": \"x\"}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", "vocab"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"Whitespace\"}}", "Whitespace"},
-        {"{\"model\": {\"type\": \"WordPiece\"}}", "WordPiece"},
+        {"{\"model\": {\"type\": \"WordLevel\"}}", "WordLevel"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 1e30}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", "vocab"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b\"]}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", "merged token"},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {", "invalid JSON"},
