@@ -161,6 +161,26 @@ rows = json.load(open(sys.argv[1]))
 assert rows and all(r["provider"] == "openai" and r["context_window"] >= 1000000 and r["input_per_mtok"] <= 2 for r in rows), rows
 assert "gpt-4.1" in [r["id"] for r in rows]
 PY
+# every row of the file comes through the loader with its facts intact
+"$TOK" models list --all --json > "$tmp/all.json"
+python3 - "$tmp/all.json" "$REG" <<'PY' || fail "models list --all --json differs from the registry file"
+import json, sys
+got = json.load(open(sys.argv[1]))
+want = json.load(open(sys.argv[2]))["models"]
+assert len(got) == len(want), (len(got), len(want))
+keys = ["id", "provider", "creator", "name", "context_window", "max_output_tokens", "input_per_mtok",
+        "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok", "first_party", "deprecated"]
+for g, w in zip(got, want):
+    for k in keys:  # prices to 1e-12 (the JSON printer may shorten 0.18000000000000002)
+        same = g[k] == w[k] or (isinstance(w[k], float) and abs(g[k] - w[k]) <= 1e-12 * abs(w[k]))
+        assert same, (w["provider"], w["id"], k, g[k], w[k])
+    assert g["tokenizer_family"] == w["tokenizer"]
+    # exact only for the encodings tok ships; the registry's own "approximate" rows never exact
+    if w["tokenizer_basis"] == "approximate":
+        assert g["approximate"] is True, w["id"]
+    if w["tokenizer"] in ("o200k_base", "o200k_harmony", "cl100k_base", "p50k_base", "r50k_base"):
+        assert g["approximate"] is False and g["tokenizer"] == w["tokenizer"].replace("o200k_harmony", "o200k_base"), w["id"]
+PY
 "$TOK" models search sonnet --provider anthropic | grep -q '^claude-sonnet-4-5 ' || fail "models search"
 "$TOK" models show gpt-4o-2024-08-06 | grep -q '^id  *gpt-4o$' || fail "models show by a dated id"
 "$TOK" models show claude-sonnet-4-5 | grep -q 'approximate' || fail "models show: approximate"

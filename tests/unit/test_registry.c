@@ -79,6 +79,21 @@ static void test_lookup(tok_registry *r) {
     CHECK(tok_registry_find(r, "", &err) == NULL);
 }
 
+/* Every row of the shipped file is reachable as provider:id. */
+static void test_every_row(tok_registry *r) {
+    size_t bad = 0;
+    for (size_t i = 0; i < tok_registry_count(r); i++) {
+        const tok_model_entry *m = tok_registry_at(r, i);
+        char name[600];
+        snprintf(name, sizeof name, "%s:%s", m->provider, m->id);
+        const tok_model_entry *f = tok_registry_find(r, name, NULL);
+        if (f != m) {
+            if (bad++ < 5) fprintf(stderr, "%s finds %s:%s\n", name, f ? f->provider : "-", f ? f->id : "-");
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 static void test_search(tok_registry *r) {
     size_t cap = tok_registry_count(r);
     const tok_model_entry **rows = calloc(cap, sizeof *rows);
@@ -297,6 +312,7 @@ static void test_malformed(void) {
 }
 
 int main(void) {
+    tok_set_data_dir("data"); /* built-in encodings when $TOK_DATA_DIR is unset */
     snprintf(tmpdir, sizeof tmpdir, "/tmp/tok_registry_XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
     tok_error err = {0};
@@ -305,6 +321,7 @@ int main(void) {
     if (r) {
         CHECK_EQ_INT(tok_registry_count(r), 1517);
         test_lookup(r);
+        test_every_row(r);
         test_search(r);
         test_tokenizers(r);
         test_cost(r);
