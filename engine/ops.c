@@ -9,10 +9,17 @@
  * multiplication by base^(-2/n_rot) in float; softmax sums in double.
  * matmul converts each activation row once to the weight's dot type (Q8_0,
  * Q8_K, F16, ...) and then runs the integer/F16 dot kernels, as llama.cpp's
- * mul_mat does. Cost: matmul O(n_tok · n_in · n_out), attention
- * O(n_tok · n_past · dim); no allocation (scratch lives in the session).
+ * mul_mat does; batches use the four-column kernels. Threading: each op is
+ * cut into chunks of ~64 KB of weights (or K/V) times tokens, handed to the
+ * pool, and ops smaller than two chunks run on the caller alone, since a
+ * hand-off costs about as much as a few microseconds of work. Cost: matmul
+ * O(n_tok · n_in · n_out), attention O(n_tok · n_past · dim); no
+ * allocation (scratch lives in the session).
  */
 #include <math.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "model.h"
 
@@ -134,6 +141,37 @@ void matmul(tok_session *s, float *out, const weight *w, const float *x, int n_t
 
 /* ---- attention ---- */
 
+/* q·k and o += a·v over one head, 8 lanes at a time (the K/V cache is F32).
+ * The lane-wise sums change the order of additions against a scalar loop,
+ * within float rounding; llama.cpp's vectorized attention does the same. */
+static inline float head_dot(const float *a, const float *b, int n) {
+    int i = 0;
+    float d = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s0 = _mm256_add_ps(s0, s1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    d = _mm_cvtss_f32(h);
+#endif
+    for (; i < n; i++) d += a[i] * b[i];
+    return d;
+}
+static inline void head_axpy(float *o, float a, const float *v, int n) {
+    int i = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    __m256 av = _mm256_set1_ps(a);
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(v + i), _mm256_loadu_ps(o + i)));
+#endif
+    for (; i < n; i++) o[i] += a * v[i];
+}
+
 typedef struct {
     tok_session *s;
     int layer, pos0, n_tok, tasks_per_chunk;
@@ -159,9 +197,7 @@ static void attention_chunk(void *ctx, int chunk, int ith) {
         float max = -INFINITY;
         for (int p = 0; p <= pos; p++) {
             const float *k = kc + (size_t)p * kv_dim + (size_t)kvh * hd;
-            float d = 0;
-            for (int i = 0; i < hd; i++) d += q[i] * k[i];
-            att[p] = d * scale;
+            att[p] = head_dot(q, k, hd) * scale;
             if (att[p] > max) max = att[p];
         }
         double sum = 0;
@@ -175,7 +211,7 @@ static void attention_chunk(void *ctx, int chunk, int ith) {
         for (int p = 0; p <= pos; p++) {
             float a = att[p] * inv;
             const float *v = vc + (size_t)p * kv_dim + (size_t)kvh * hd;
-            for (int i = 0; i < hd; i++) o[i] += a * v[i];
+            head_axpy(o, a, v, hd);
         }
     }
 }
