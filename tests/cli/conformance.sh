@@ -12,7 +12,7 @@ fail=0
 for t in cl100k_base o200k_base r50k_base p50k_base claude_legacy; do
     $check "$TOK" $t tests/data/reference/$t --tiktoken "${known[@]}" || fail=1
 done
-for t in hf_gpt2 hf_llama3 hf_qwen2_5; do
+for t in hf_gpt2 hf_llama3 hf_qwen2_5 hf_llama2 hf_bert_wordpiece hf_spm_unigram8k_nfkc; do
     $check "$TOK" tests/data/tokenizers/$t/tokenizer.json tests/data/reference/$t "${known[@]}" || fail=1
 done
 for m in tests/data/spm/spm_*.model; do
@@ -25,7 +25,8 @@ if [ -d "${SHARED:-}/reference" ]; then
     for t in cl100k_base o200k_base r50k_base p50k_base claude_legacy; do
         $check "$TOK" $t "$SHARED/reference/$t" --tiktoken "${known[@]}" || fail=1
     done
-    for t in hf_gpt2 hf_llama3 hf_qwen2_5 hf_cl100k hf_o200k hf_deepseek_v3 hf_claude_legacy; do
+    for t in hf_gpt2 hf_llama3 hf_qwen2_5 hf_cl100k hf_o200k hf_deepseek_v3 hf_claude_legacy \
+             hf_llama2 hf_mistral7b hf_gemma3 hf_spm_unigram8k_nfkc hf_bert_wordpiece; do
         $check "$TOK" "$SHARED/tokenizers/$t/tokenizer.json" "$SHARED/reference/$t" "${known[@]}" || fail=1
     done
 else
