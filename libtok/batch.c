@@ -154,7 +154,7 @@ int tok_counter_feed(tok_counter *c, const char *data, size_t len, tok_error *er
         len -= k;
         /* SentencePiece's dummy prefix belongs to the start of the text only,
          * so a cut would change the count: such streams are counted whole */
-        if (c->n >= WINDOW && !c->t->spm) {
+        if (c->n >= WINDOW && !c->t->spm && !c->t->hf) { /* hf: Prepend/Metaspace, whole-segment BPE */
             /* SentencePiece puts a dummy prefix before every piece encoded: never cut */
             size_t cut = c->t->spm ? 0 : last_safe_cut(c->buf, c->n);
             if (cut) {
