@@ -135,6 +135,7 @@ static int conv_push(conversation *c, const char *role, const char *text, size_t
 
 /* Drops the first k messages. */
 static void conv_drop(conversation *c, size_t k) {
+    if (!k) return; /* msgs may still be NULL */
     for (size_t i = 0; i < k; i++) free((char *)c->msgs[i].content);
     memmove(c->msgs, c->msgs + k, (c->n - k) * sizeof *c->msgs);
     c->n -= k;
