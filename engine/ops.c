@@ -60,7 +60,7 @@ void rope_rotate(const model_config *c, const float *freqs, float *vec, int n_he
  * microseconds per token, several times the cost of handing it to a
  * spinning worker; smaller ops run on the caller alone. */
 #define CHUNK_WORK (64 * 1024)
-#define MAX_CHUNKS_PER_THREAD 8
+#define MAX_CHUNKS_PER_THREAD 32
 #define MIN_CHUNK_ROWS 4
 
 typedef struct {

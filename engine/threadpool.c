@@ -22,8 +22,9 @@
  * Contention guard: a worker that is preempted while it holds a chunk makes
  * the caller wait for a whole time slice. After each run the caller compares
  * the wall time with what it alone would have needed (its own time per chunk
- * times the chunk count); when threading lost, the next 32, 64, ... 1024
- * runs are done by the caller alone, then threading is tried again. On a
+ * times the chunk count); when threading lost clearly (by 25%), the next 16,
+ * 32, ... 256 runs are done by the caller alone, then threading is tried
+ * again. On a
  * quiet machine this never triggers; on an overloaded one it keeps 2 threads
  * from being slower than 1.
  */
@@ -169,12 +170,12 @@ void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx, int n_chunks) {
         if (++spins < SPIN_ITERS) cpu_relax();
         else sched_yield();
     }
-    /* Threading lost if the run took longer than the caller alone would have
-     * (its time per chunk times all chunks). */
+    /* Threading lost if the run took clearly longer than the caller alone
+     * would have (its time per chunk times all chunks). */
     if (mine > 0 && mine < n_chunks) {
         double alone = (t1 - t0) / mine * n_chunks, took = now_s() - t0;
-        if (took > alone) {
-            p->solo_left = 32 << (p->strikes < 5 ? p->strikes : 5);
+        if (took > 1.25 * alone) {
+            p->solo_left = 16 << (p->strikes < 4 ? p->strikes : 4);
             p->strikes++;
         } else {
             p->strikes = 0;
