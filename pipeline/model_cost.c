@@ -4,8 +4,8 @@
  * Tokenizer families map to libtok tokenizers. Where the family's tokenizer
  * is public and ships with tok (OpenAI's tiktoken encodings) the count is
  * exact. Open-weights families (llama3, qwen2, mistral, ...) are exact when
- * the user's config names their tokenizer file ("tokenizer_files"); without
- * it, and for models with no public tokenizer at all (Claude 3+, Gemini,
+ * the user's config names their tokenizer file ("tokenizer_files") or the
+ * data directory holds tokenizers/FAMILY/tokenizer.json; without either, and for models with no public tokenizer at all (Claude 3+, Gemini,
  * Grok, ...), a stand-in encoding counts and the result is marked
  * approximate. The stand-ins are listed in STAND_INS and docs/registry.md.
  *
@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "registry_internal.h"
 #include "tok_engine.h"
@@ -66,6 +67,17 @@ void tok_model_counting_for(const tok_registry *r, const tok_model_entry *m, tok
             snprintf(out->note, sizeof out->note, "%s tokenizer file from the config", fam);
             return;
         }
+    /* a family tokenizer installed in the data directory */
+    for (int i = 0; r && i < 3 && strcmp(fam, "unknown/approximate"); i++) {
+        if (!r->data_dirs[i][0] || strchr(fam, '/') || strchr(fam, '.')) continue;
+        char p[2300];
+        snprintf(p, sizeof p, "%s/tokenizers/%s/tokenizer.json", r->data_dirs[i], fam);
+        if (strlen(p) < sizeof out->spec && access(p, R_OK) == 0) {
+            memcpy(out->spec, p, strlen(p) + 1);
+            snprintf(out->note, sizeof out->note, "exact (%s tokenizer from the data directory)", fam);
+            return;
+        }
+    }
     for (size_t i = 0; i < sizeof EXACT / sizeof *EXACT; i++)
         if (!strcmp(EXACT[i].family, fam)) {
             snprintf(out->spec, sizeof out->spec, "%s", EXACT[i].encoding);

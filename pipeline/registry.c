@@ -488,10 +488,11 @@ tok_registry *tok_registry_open(const tok_registry_params *p, tok_error *err) {
     if (!p) p = &d;
     tok_registry *r = calloc(1, sizeof *r);
     if (!r) return fail(err, TOK_ENOMEM, "out of memory"), NULL;
+    const char *dirs[3] = {getenv("TOK_DATA_DIR"), p->data_dir, TOK_DATADIR};
+    for (int i = 0; i < 3; i++) snprintf(r->data_dirs[i], sizeof r->data_dirs[i], "%s", dirs[i] ? dirs[i] : "");
     char path[4096] = "";
     if (p->path) snprintf(path, sizeof path, "%s", p->path);
     else {
-        const char *dirs[3] = {getenv("TOK_DATA_DIR"), p->data_dir, TOK_DATADIR};
         for (int i = 0; i < 3 && !path[0]; i++) {
             if (!dirs[i] || !dirs[i][0]) continue;
             snprintf(path, sizeof path, "%s/registry/models.json", dirs[i]);

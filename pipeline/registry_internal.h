@@ -46,6 +46,7 @@ struct tok_registry {
     reg_model *rows;
     size_t n, cap;
     char effective_as_of[11]; /* source.prices_effective_as_of */
+    char data_dirs[3][1024];  /* where tokenizers/FAMILY/tokenizer.json may be */
     char *sources;
     tokfile *tokfiles;
     size_t n_tokfiles;

@@ -202,6 +202,26 @@ assert abs(g["input_cost_usd"] - int(sys.argv[2]) * 1 / 1e6) < 1e-12, g
 assert h["model"] == "house-model" and h["provider"] == "lab" and h["input_tokens"] == 1000, h
 assert abs(h["total_cost_usd"] - (1000 * 4 + 10 * 8) / 1e6) < 1e-12 and h["fits"] is True, h
 PY
+# a family's tokenizer file makes its models exact: in the config (relative to
+# it) or as tokenizers/FAMILY/tokenizer.json in the data directory
+LLAMA3=tests/data/tokenizers/hf_llama3/tokenizer.json
+if [ -f "$LLAMA3" ]; then
+    want=$("$TOK" count -t "$LLAMA3" --json "$tmp/k.txt" docs/registry.md | python3 -c "import json,sys; print(json.load(sys.stdin)['total']['tokens'])")
+    mkdir -p "$tmp/cfg/tk"
+    cp "$LLAMA3" "$tmp/cfg/tk/llama3.json"
+    echo '{"tokenizer_files": {"llama3": "tk/llama3.json"}}' > "$tmp/cfg/models.json"
+    approx() { python3 -c "import json,sys; r=json.load(sys.stdin)[0]; print(r['input_tokens'], str(r['approximate']).lower())"; }
+    got=$("$TOK" cost -m groq:llama-3.3-70b-versatile --json "$tmp/k.txt" docs/registry.md | approx)
+    [ "${got#* }" = true ] || fail "llama3 without its tokenizer should be approximate: $got"
+    got=$("$TOK" cost -m groq:llama-3.3-70b-versatile --config "$tmp/cfg/models.json" --json "$tmp/k.txt" docs/registry.md | approx)
+    [ "$got" = "$want false" ] || fail "llama3 with tokenizer_files: $got, want $want false"
+    mkdir -p "$tmp/data/tokenizers/llama3"
+    cp -r data/. "$tmp/data/"
+    cp "$LLAMA3" "$tmp/data/tokenizers/llama3/tokenizer.json"
+    got=$(TOK_DATA_DIR=$tmp/data "$TOK" cost -m groq:llama-3.3-70b-versatile --json "$tmp/k.txt" docs/registry.md | approx)
+    [ "$got" = "$want false" ] || fail "llama3 from the data directory: $got, want $want false"
+fi
+
 echo '{"models": [{"id": "x", "context_window": "big"}]}' > "$tmp/bad.json"
 set +e
 "$TOK" cost -m gpt-4o --config "$tmp/bad.json" "$tmp/k.txt" 2> "$tmp/err" > /dev/null; rc=$?
