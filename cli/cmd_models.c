@@ -108,9 +108,11 @@ static void print_show(const tok_registry *r, const tok_model_entry *m) {
     for (size_t i = 0; i < m->n_output_tiers; i++)
         printf("output tier       $%g above %lld input tokens (whole request)\n", m->output_tiers[i].price,
                (long long)m->output_tiers[i].above_input_tokens);
-    if (m->n_price_changes)
-        printf("price changes     %zu dated%s price set(s) in the registry\n", m->n_price_changes,
-               m->time_of_day_prices ? " or time-of-day (not applied; base price shown)" : "");
+    if (m->time_of_day_prices)
+        printf("price changes     time-of-day prices in the registry are not applied (base price shown)\n");
+    else if (m->n_price_changes)
+        printf("price changes     %zu dated price set(s); tok cost applies them from their start date\n",
+               m->n_price_changes);
     printf("tokenizer         %s (family %s%s%s)\n", c.spec, m->tokenizer, m->tokenizer_basis ? ", " : "",
            m->tokenizer_basis ? m->tokenizer_basis : "");
     printf("count             %s\n", c.note);

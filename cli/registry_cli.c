@@ -51,7 +51,10 @@ static void exe_data_dir(char *dir, size_t n) {
         char probe[PATH_MAX + 64];
         snprintf(probe, sizeof probe, "%s%s/registry/models.json", d, candidates[i]);
         if (access(probe, R_OK) == 0) {
-            snprintf(dir, n, "%s%s", d, candidates[i]);
+            snprintf(probe, sizeof probe, "%s%s", d, candidates[i]);
+            char real[PATH_MAX];
+            const char *clean = realpath(probe, real) ? real : probe; /* messages show a clean path */
+            if (strlen(clean) < n) memcpy(dir, clean, strlen(clean) + 1);
             return;
         }
     }

@@ -95,7 +95,8 @@ void tok_model_counting_for(const tok_registry *r, const tok_model_entry *m, tok
         snprintf(out->note, sizeof out->note, "approximate: no public tokenizer; counted with %s", standin);
     else
         snprintf(out->note, sizeof out->note,
-                 "approximate: %s tokenizer not configured (tokenizer_files); counted with %s", fam, standin);
+                 "approximate: no %s tokenizer file (tokenizer_files, docs/registry.md); counted with %s", fam,
+                 standin);
 }
 
 static bool ends_with(const char *s, const char *suf) {
