@@ -311,6 +311,56 @@ static void test_malformed(void) {
     tok_registry_free(r);
 }
 
+/* Malformed input never crashes: deterministic byte mutations of a valid
+ * registry and of a valid override file either load or fail with a message
+ * that names the file (ASan builds check the memory side). */
+static void test_mutations(void) {
+    static const char base[] =
+        "{\"schema_version\": 1, \"source\": {\"prices_effective_as_of\": \"2026-09-23\"}, \"models\": [\n"
+        " {\"id\": \"a\", \"provider\": \"p\", \"context_window\": 1000, \"input_per_mtok\": 1.5,\n"
+        "  \"price_tiers\": {\"input\": [{\"above_input_tokens\": 10, \"price\": 3}]},\n"
+        "  \"price_changes\": [{\"constraint\": {\"type\": \"start_date\", \"start_date\": \"2027-01-01\"},\n"
+        "                     \"input_per_mtok\": 2, \"output_per_mtok\": null}],\n"
+        "  \"match\": {\"or\": [{\"regex\": \"^a(?!b)\"}, {\"and\": [{\"contains\": \"x\"}, {\"ends_with\": \"y\"}]}]}}]}\n";
+    static const char over[] =
+        "{\"models\": [{\"id\": \"a\", \"provider\": \"p\", \"output_per_mtok\": 2},\n"
+        " {\"id\": \"n\", \"match\": {\"starts_with\": \"n-\"}, \"tokenizer\": \"llama3\"}],\n"
+        " \"tokenizer_files\": {\"llama3\": \"t.json\"}}\n";
+    const char *chars = "{}[]\",:0-9.ae \\/nulltrue";
+    unsigned seed = 12345;
+    int loaded = 0, failed = 0, unnamed = 0;
+    for (int it = 0; it < 400; it++) {
+        bool mut_base = it % 2 == 0;
+        char b[sizeof base], o[sizeof over];
+        memcpy(b, base, sizeof base);
+        memcpy(o, over, sizeof over);
+        char *t = mut_base ? b : o;
+        size_t n = strlen(t);
+        for (int k = 0; k < 1 + it % 3; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % n;
+            seed = seed * 1103515245u + 12345u;
+            t[at] = chars[(seed >> 8) % strlen(chars)];
+        }
+        const char *bp = write_tmp("mut_base.json", b), *op = write_tmp("mut_over.json", o);
+        tok_error err = {0};
+        tok_registry *r = open_with(bp, op, &err);
+        if (r) {
+            loaded++;
+            tok_registry_find(r, "a", NULL);
+            tok_registry_find(r, "n-1", NULL);
+            const tok_model_entry *m = tok_registry_at(r, 0);
+            if (m) tok_model_cost(r, m, 100, 10, "2027-02-01");
+            tok_registry_free(r);
+        } else {
+            failed++;
+            if (!strstr(err.msg, mut_base ? bp : op)) unnamed++, fprintf(stderr, "unnamed: %s\n", err.msg);
+        }
+    }
+    CHECK(loaded > 0 && failed > 0);
+    CHECK_EQ_INT(unnamed, 0);
+}
+
 int main(void) {
     tok_set_data_dir("data"); /* built-in encodings when $TOK_DATA_DIR is unset */
     snprintf(tmpdir, sizeof tmpdir, "/tmp/tok_registry_XXXXXX");
@@ -329,6 +379,7 @@ int main(void) {
     }
     test_overrides();
     test_malformed();
+    test_mutations();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) return 1;
