@@ -155,6 +155,12 @@ static void print_table(row *rows, size_t n) {
     }
     for (size_t i = 0; i < n; i++)
         if (rows[i].cm.counting.approximate) printf("~ %s: %s\n", MODEL(&rows[i])->id, rows[i].cm.counting.note);
+    for (size_t i = 0; i < n; i++) { /* the API would refuse such a completion */
+        const tok_model_entry *m = MODEL(&rows[i]);
+        if (m->max_output_tokens >= 0 && rows[i].out > m->max_output_tokens)
+            printf("! %s: %lld output tokens exceed its output limit of %lld\n", m->id, (long long)rows[i].out,
+                   (long long)m->max_output_tokens);
+    }
     for (size_t i = 0; i < n; i++)
         if (rows[i].cost.tiered) printf("  %s: long-context price tier applied to the whole request\n", MODEL(&rows[i])->id);
     (void)any_approx;

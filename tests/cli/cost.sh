@@ -122,6 +122,11 @@ grep -q '^text-embedding-3-small .* unknown *unknown$' "$tmp/table.txt" || fail 
 grep -q '~' "$tmp/table.txt" && grep -q 'claude-sonnet-4-5: approximate' "$tmp/table.txt" || fail "approximate not labelled"
 ! grep -q '^text-embedding-3-small .*\$0\.000000 *$' "$tmp/table.txt" || fail "unknown total printed as \$0"
 
+# an output longer than the model's limit (gpt-3.5-turbo: 4096) is flagged
+"$TOK" cost -m gpt-3.5-turbo,gpt-4o --output-tokens 4097 "$tmp/k.txt" > "$tmp/lim.txt"
+grep -q '^! gpt-3.5-turbo: 4097 output tokens exceed its output limit of 4096$' "$tmp/lim.txt" || fail "output limit note"
+! grep -q '^! gpt-4o' "$tmp/lim.txt" || fail "gpt-4o allows 16384 output tokens"
+
 # ---- local GGUF models: their own vocabulary, cost 0, "local" -------------------------
 GGUF=tests/data/models/llama-rand-tiny-Q4_0.gguf
 if [ -f "$GGUF" ]; then
