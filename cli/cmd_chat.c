@@ -11,6 +11,7 @@
  * notice) until it fits. Usage per turn goes to stderr (dim on a terminal),
  * so stdout carries only the replies. */
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,10 +200,19 @@ static void notice(const chat_state *st, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* Ctrl-C while a reply streams ends the reply (the generation loop is
+ * asked to stop at its next piece of text); at the prompt it quits. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
 static int write_text(const char *text, size_t len, void *user) {
     fwrite(text, 1, len, (FILE *)user);
     fflush((FILE *)user);
-    return 0;
+    return interrupted;
 }
 
 /* One user message: fit the prompt, generate, keep the reply. 0 or
@@ -248,7 +258,13 @@ static int chat_turn(chat_state *st, const char *line, size_t len) {
     gp.n_reuse = (int)reuse;
     gp.on_text = write_text;
     gp.user = stdout;
-    if (tok_generate(st->sess, st->tk, prompt.ids, prompt.n, &gp, &gen, &err)) {
+    struct sigaction sa = {.sa_handler = on_sigint}, old_sa;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &old_sa);
+    int grc = tok_generate(st->sess, st->tk, prompt.ids, prompt.n, &gp, &gen, &err);
+    sigaction(SIGINT, &old_sa, NULL);
+    if (grc) {
         cli_error(CMD, "%s", err.msg);
         st->cached.n = 0;
         rc = EXIT_RUNTIME;

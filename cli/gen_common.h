@@ -7,11 +7,7 @@
 #include <stddef.h>
 
 #include "tok_engine.h"
-/* The registry's row type shares a name with the engine's model shape; keep
- * them apart here until one is renamed. */
-#define tok_model_info tok_registry_model_info
 #include "tok_pipeline.h"
-#undef tok_model_info
 
 #define GEN_DEFAULT_MODEL "tiny-kjv-Q8_0.gguf"
 #define GEN_MAX_BIAS 64

@@ -18,11 +18,7 @@
 #include <string.h>
 
 #include "tok_engine.h"
-/* The registry's row type shares a name with the engine's model shape; keep
- * them apart here until one is renamed. */
-#define tok_model_info tok_registry_model_info
 #include "tok_pipeline.h"
-#undef tok_model_info
 
 struct tok_chat {
     tok_template *tmpl;

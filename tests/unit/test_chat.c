@@ -19,9 +19,7 @@
 #include "check.h"
 #include "tok.h"
 #include "tok_engine.h"
-#define tok_model_info tok_registry_model_info
 #include "tok_pipeline.h"
-#undef tok_model_info
 
 static char *read_all(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
