@@ -58,6 +58,7 @@ static int count_all(tok_tokenizer *t, const tok_encode_params *p, input *in, in
         const char *path = in->files[f];
         tok_counter *c = tok_counter_new(t, p, &err);
         if (!c) {
+            cli_error("cost", "%s", err.msg);
             status = EXIT_RUNTIME;
             break;
         }
@@ -209,7 +210,13 @@ int cmd_cost(int argc, char **argv) {
                     cli_error("cost", "--output-tokens: '%s' is not a non-negative integer", v), status = EXIT_USAGE;
             } else
                 for (char *save, *tk = strtok_r(v, ",", &save); tk; tk = strtok_r(NULL, ",", &save)) {
-                    models = realloc(models, (nm + 2) * sizeof *models);
+                    char **more = realloc(models, (nm + 2) * sizeof *models);
+                    if (!more) {
+                        cli_error("cost", "out of memory");
+                        status = EXIT_RUNTIME;
+                        break;
+                    }
+                    models = more;
                     models[nm++] = tk;
                 }
         } else if (a[0] == '-' && a[1]) cli_error("cost", "unknown option %s (see --help)", a), status = EXIT_USAGE;

@@ -61,8 +61,8 @@ void tok_model_counting_for(const tok_registry *r, const tok_model_entry *m, tok
         snprintf(out->note, sizeof out->note, "%s", m->local ? "the model file's own vocabulary" : "tokenizer file");
         return;
     }
-    for (size_t i = 0; r && i < r->n_tokfiles; i++)
-        if (r->tokfiles[i].family && !strcmp(r->tokfiles[i].family, fam)) {
+    for (size_t i = r ? r->n_tokfiles : 0; i-- > 0;) /* the last file that names the family wins */
+        if (!strcmp(r->tokfiles[i].family, fam)) {
             snprintf(out->spec, sizeof out->spec, "%s", r->tokfiles[i].path);
             snprintf(out->note, sizeof out->note, "%s tokenizer file from the config", fam);
             return;

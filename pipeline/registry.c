@@ -123,6 +123,8 @@ void tok_registry_free(tok_registry *r) {
     free(r->rows);
     for (size_t i = 0; i < r->n_tokfiles; i++) free(r->tokfiles[i].family), free(r->tokfiles[i].path);
     free(r->tokfiles);
+    for (size_t i = 0; i < r->n_origins; i++) free(r->origins[i]);
+    free(r->origins);
     free(r->sources);
     free(r);
 }
@@ -362,17 +364,15 @@ static cJSON *read_json(const char *path, tok_error *err) {
     return j;
 }
 
-/* Origins: one interned copy of each file name, kept until the registry is
- * freed (rows point at it). Stored as extra tokfile entries with a NULL family. */
+/* One interned copy of each file name, kept until the registry is freed
+ * (rows point at it). */
 static const char *intern_origin(tok_registry *r, const char *path) {
-    for (size_t i = 0; i < r->n_tokfiles; i++)
-        if (!r->tokfiles[i].family && !strcmp(r->tokfiles[i].path, path)) return r->tokfiles[i].path;
-    tokfile *t = realloc(r->tokfiles, (r->n_tokfiles + 1) * sizeof *t);
-    if (!t) return NULL;
-    r->tokfiles = t;
-    t[r->n_tokfiles].family = NULL;
-    t[r->n_tokfiles].path = strdup(path);
-    return t[r->n_tokfiles++].path;
+    for (size_t i = 0; i < r->n_origins; i++)
+        if (!strcmp(r->origins[i], path)) return r->origins[i];
+    char **o = realloc(r->origins, (r->n_origins + 1) * sizeof *o);
+    if (!o) return NULL;
+    r->origins = o;
+    return (o[r->n_origins] = strdup(path)) ? o[r->n_origins++] : NULL;
 }
 
 static reg_model *find_row_exact(tok_registry *r, const char *id, const char *provider) {
@@ -447,6 +447,7 @@ static int load_tokfiles(tok_registry *r, const cJSON *j, const char *path, tok_
         t[r->n_tokfiles].family = strdup(e->string);
         t[r->n_tokfiles].path = strdup(full);
         r->n_tokfiles++;
+        if (!t[r->n_tokfiles - 1].family || !t[r->n_tokfiles - 1].path) return fail(err, TOK_ENOMEM, "out of memory");
     }
     return 0;
 }

@@ -38,6 +38,7 @@ typedef struct reg_model {
     bool user; /* added by an override file: looked up first */
 } reg_model;
 
+/* "tokenizer_files" of the override files: family -> tokenizer path. */
 typedef struct tokfile {
     char *family, *path;
 } tokfile;
@@ -48,8 +49,10 @@ struct tok_registry {
     char effective_as_of[11]; /* source.prices_effective_as_of */
     char data_dirs[3][1024];  /* where tokenizers/FAMILY/tokenizer.json may be */
     char *sources;
-    tokfile *tokfiles;
+    tokfile *tokfiles; /* later files last: searched from the end */
     size_t n_tokfiles;
+    char **origins; /* each file read, once; rows' `origin` points here */
+    size_t n_origins;
 };
 
 bool reg_match(const match_node *m, const char *name);
