@@ -162,4 +162,34 @@ expect 0 generate --help
 grep -q -- "--chat" "$tmp/out" || fail "generate --help has no --chat"
 # end of input with no message at all is a clean exit
 expect 0 chat -m "$tmp/chat.gguf"
+
+# With ../shared: a byte-level BPE model whose vocabulary has the ChatML
+# control tokens, with the Qwen2.5 template: <|im_start|>/<|im_end|> are
+# single ids, no BOS (add_bos_token false), and the prompt equals the
+# reference rendering tokenized with special tokens.
+QWEN=${SHARED:-/nonexistent}/models/qwen2-rand-tiny-Q8_0.gguf
+if [ -f "$QWEN" ]; then
+    "$TOK" generate --chat -m "$QWEN" --chat-template tests/data/templates/qwen2.5.jinja \
+        --system "Be brief." -p "$m1" -n 4 --temp 0 --json > "$tmp/q.json" || fail "qwen2 --chat: exit $?"
+    $PY - tests/data/templates/qwen2.5.jinja "$m1" > "$tmp/qctx.jsonl" <<'PY'
+import json, sys
+print(json.dumps({"template": open(sys.argv[1]).read(),
+                  "context": {"messages": [{"role": "system", "content": "Be brief."},
+                                           {"role": "user", "content": sys.argv[2]}],
+                              "add_generation_prompt": True, "eos_token": "<|im_end|>"}}))
+PY
+    "$TOK" template render --jsonl "$tmp/qctx.jsonl" |
+        $PY -c 'import json,sys; sys.stdout.write(json.loads(sys.stdin.readline())["output"])' > "$tmp/q.txt"
+    "$TOK" encode -t "$QWEN" --special all "$tmp/q.txt" > "$tmp/q.ids"
+    start=$("$TOK" encode -t "$QWEN" --special all -p "<|im_start|>")
+    $PY - "$tmp/q.json" "$tmp/q.ids" "$tmp/q.txt" "$start" <<'PY' || fail "qwen2 chat prompt"
+import json, sys
+d, ids, text, start = json.load(open(sys.argv[1])), list(map(int, open(sys.argv[2]).read().split())), open(sys.argv[3]).read(), int(sys.argv[4])
+assert d["prompt_ids"] == ids, (d["prompt_ids"], ids)
+assert ids.count(start) == text.count("<|im_start|>") == 3, (ids.count(start), text.count("<|im_start|>"))
+assert ids[0] == start, ids[:3]  # no BOS
+PY
+else
+    echo "skip: ../shared absent, Qwen2 chat-template check not run"
+fi
 echo "chat: ok"
