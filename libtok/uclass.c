@@ -16,19 +16,25 @@ static uclass_table table;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void build(void) {
-    static uint64_t hashes[0x1100];
+    /* every code point's class (1.1 MB, filled run by run), then identical
+     * 256-code-point blocks folded together */
+    uint8_t *all = malloc(0x110000);
     uint8_t *blocks = malloc((size_t)0x1100 * 256);
-    if (!blocks) abort(); /* 1 MB at start-up; nothing sensible to do without it */
+    if (!all || !blocks) abort(); /* 2 MB at start-up; nothing sensible to do without it */
+    for (unsigned r = 0; r < uclass_run_count; r++) {
+        uint32_t end = r + 1 < uclass_run_count ? uclass_runs[r + 1].first : 0x110000;
+        memset(all + uclass_runs[r].first, uclass_runs[r].cls, end - uclass_runs[r].first);
+    }
+    static uint64_t hashes[0x1100];
     size_t n = 0;
-    uint8_t cur[256];
-    unsigned r = 0;
     for (uint32_t b = 0; b < 0x1100; b++) {
+        const uint8_t *cur = all + (size_t)b * 256;
         uint64_t h = 1469598103934665603ull;
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t cp = b * 256 + i;
-            while (r + 1 < uclass_run_count && uclass_runs[r + 1].first <= cp) r++;
-            cur[i] = uclass_runs[r].cls;
-            h = (h ^ cur[i]) * 1099511628211ull;
+        for (int i = 0; i < 256; i += 8) {
+            uint64_t w;
+            memcpy(&w, cur + i, 8);
+            h = (h ^ w) * 0x100000001B3ull;
+            h ^= h >> 29;
         }
         size_t k = 0;
         for (; k < n; k++)
@@ -39,6 +45,7 @@ static void build(void) {
         }
         stage1[b] = (uint16_t)k;
     }
+    free(all);
     stage2 = realloc(blocks, n * 256);
     if (!stage2) stage2 = blocks;
     table.stage1 = stage1;
