@@ -69,6 +69,8 @@ typedef struct hf_pipeline {
     double *scores;        /* Unigram, per id */
     double min_score;
     size_t max_piece_len;  /* longest vocabulary string, bytes */
+    uint64_t *bigram;      /* BPE: adjacent character pairs inside tokens */
+    size_t bigram_mask, bigram_n;
     char *wp_prefix;       /* WordPiece continuing_subword_prefix */
     size_t wp_prefix_len, wp_max_chars;
 } hf_pipeline;
@@ -86,6 +88,8 @@ int hf_encode_segment(const tok_tokenizer *t, const char *text, size_t len, bool
 
 /* hf_models.c: one pre-tokenized word to ids. */
 int hf_bpe_word(const tok_tokenizer *t, const char *s, size_t n, tok_ids *out, tok_error *err);
+/* Builds h->bigram from the vocabulary (call once all strings are set). */
+int hf_bpe_build_bigrams(tok_tokenizer *t, tok_error *err);
 int hf_unigram_word(const tok_tokenizer *t, const char *s, size_t n, tok_ids *out, tok_error *err);
 int hf_wordpiece_word(const tok_tokenizer *t, const char *s, size_t n, tok_ids *out, tok_error *err);
 

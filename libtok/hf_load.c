@@ -32,6 +32,7 @@ void hf_pipeline_free(hf_pipeline *h) {
     }
     free(h->dec);
     free(h->scores);
+    free(h->bigram);
     free(h->wp_prefix);
     free(h);
 }
@@ -412,7 +413,7 @@ int hf_load_finish(tok_tokenizer *t, const void *json, const char *path, tok_err
     }
     for (uint32_t i = 0; i < t->v.n; i++)
         if (t->v.off[i] != VOCAB_NONE && t->v.len[i] > h->max_piece_len) h->max_piece_len = t->v.len[i];
-    return 0;
+    return h->model == HFM_BPE_CHARS ? hf_bpe_build_bigrams(t, err) : 0;
 }
 
 /* ---- decoders ----------------------------------------------------------------- */

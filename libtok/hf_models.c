@@ -9,6 +9,8 @@
  *    a binary heap ordered by (rank, position) over a linked list of symbols,
  *    stale entries skipped when popped: O(n log n), so a whole segment with
  *    no pre-tokenizer (a 100,000-character line) costs no more than words.
+ *    The word is first cut between characters that never occur side by side
+ *    in any token (no merge can cross there), so the heaps stay small.
  *  - Unigram: Viterbi over byte positions with the scores as doubles; at each
  *    character boundary every vocabulary string starting there is tried from
  *    the shortest to the longest (the order of HF's trie), a later candidate
@@ -85,6 +87,118 @@ static int bpe_push_sym(sym **v, size_t *n, size_t *cap, int32_t id, bool unk) {
     return 0;
 }
 
+/* A character's bytes as one number (chars are at most 4 bytes). */
+static inline uint32_t char_key(const unsigned char *s, size_t k) {
+    uint32_t c = 0;
+    for (size_t i = 0; i < k; i++) c = c << 8 | s[i];
+    return c;
+}
+
+static inline uint64_t pair_hash(uint64_t key) { return (key * 0x9E3779B97F4A7C15ull) >> 17; }
+
+/* Whether the characters a, b occur next to each other in some token. */
+static bool bigram_seen(const hf_pipeline *h, uint32_t a, uint32_t b) {
+    uint64_t key = ((uint64_t)a << 32 | b) + 1;
+    for (size_t i = pair_hash(key) & h->bigram_mask;; i = (i + 1) & h->bigram_mask) {
+        if (h->bigram[i] == key) return true;
+        if (!h->bigram[i]) return false;
+    }
+}
+
+static int bigram_insert(hf_pipeline *h, uint64_t key) {
+    if (2 * (h->bigram_n + 1) > h->bigram_mask + 1) {
+        size_t cap = h->bigram ? 2 * (h->bigram_mask + 1) : 1 << 16;
+        uint64_t *nt = calloc(cap, sizeof *nt);
+        if (!nt) return TOK_ENOMEM;
+        for (size_t i = 0; h->bigram && i <= h->bigram_mask; i++)
+            if (h->bigram[i])
+                for (size_t j = pair_hash(h->bigram[i]) & (cap - 1);; j = (j + 1) & (cap - 1))
+                    if (!nt[j]) {
+                        nt[j] = h->bigram[i];
+                        break;
+                    }
+        free(h->bigram);
+        h->bigram = nt;
+        h->bigram_mask = cap - 1;
+    }
+    for (size_t i = pair_hash(key) & h->bigram_mask;; i = (i + 1) & h->bigram_mask) {
+        if (h->bigram[i] == key) return 0;
+        if (!h->bigram[i]) {
+            h->bigram[i] = key;
+            h->bigram_n++;
+            return 0;
+        }
+    }
+}
+
+int hf_bpe_build_bigrams(tok_tokenizer *t, tok_error *err) {
+    hf_pipeline *h = t->hf;
+    for (uint32_t id = 0; id < t->v.n; id++) {
+        if (t->v.off[id] == VOCAB_NONE) continue;
+        const unsigned char *p = (const unsigned char *)t->v.blob + t->v.off[id];
+        size_t n = t->v.len[id], i = 0, k = char_len(p, n);
+        while (i + k < n) {
+            size_t k2 = char_len(p + i + k, n - i - k);
+            uint64_t key = ((uint64_t)char_key(p + i, k) << 32 | char_key(p + i + k, k2)) + 1;
+            if (bigram_insert(h, key)) return tok_fail(err, TOK_ENOMEM, "out of memory");
+            i += k;
+            k = k2;
+        }
+    }
+    return 0;
+}
+
+/* Merges the symbols v[0, m) and appends the survivors to out. */
+static int merge_run(const vocab *V, sym *v, size_t m, merge_item **heap, size_t *heap_cap, tok_ids *out) {
+    if (m > 1) {
+        if (3 * m > *heap_cap) {
+            merge_item *nh = realloc(*heap, 3 * m * sizeof *nh);
+            if (!nh) return TOK_ENOMEM;
+            *heap = nh;
+            *heap_cap = 3 * m;
+        }
+        merge_item *hp = *heap;
+        size_t hn = 0;
+        for (size_t i = 0; i < m; i++) v[i].prev = (int32_t)i - 1, v[i].next = (int32_t)i + 1;
+        for (size_t i = 0; i + 1 < m; i++) {
+            const pair_slot *p = vocab_pair(V, v[i].id, v[i + 1].id);
+            if (p) heap_push(hp, &hn, (merge_item){p->rank, (uint32_t)i, p->id});
+        }
+        /* each merge pushes at most two items and kills one symbol: 3m bounds the heap */
+        while (hn) {
+            merge_item it = heap_pop(hp, &hn);
+            sym *a = &v[it.pos];
+            if (a->dead || a->next >= (int32_t)m) continue;
+            sym *b = &v[a->next];
+            const pair_slot *p = vocab_pair(V, a->id, b->id);
+            if (!p || p->id != it.new_id) continue; /* stale */
+            a->id = it.new_id;
+            a->unk = false;
+            b->dead = true;
+            a->next = b->next;
+            if (a->next < (int32_t)m) v[a->next].prev = (int32_t)it.pos;
+            if (a->prev >= 0) {
+                const pair_slot *q = vocab_pair(V, v[a->prev].id, a->id);
+                if (q) heap_push(hp, &hn, (merge_item){q->rank, (uint32_t)a->prev, q->id});
+            }
+            if (a->next < (int32_t)m) {
+                const pair_slot *q = vocab_pair(V, a->id, v[a->next].id);
+                if (q) heap_push(hp, &hn, (merge_item){q->rank, it.pos, q->id});
+            }
+        }
+    }
+    for (size_t i = 0; i < m; i++)
+        if (!v[i].dead && tok_ids_push(out, v[i].id)) return TOK_ENOMEM;
+    return 0;
+}
+
+/*
+ * A merge result's string is the concatenation of its parts, so no merge can
+ * span two adjacent characters that are each tokens but never occur next to
+ * each other inside any token (h->bigram). The word is cut there and each run
+ * merged alone: the same ids, with heaps that stay in cache (a 1,500-byte
+ * paragraph with no pre-tokenizer becomes word-sized runs).
+ */
 int hf_bpe_word(const tok_tokenizer *t, const char *s_, size_t n, tok_ids *out, tok_error *err) {
     const hf_pipeline *h = t->hf;
     const unsigned char *s = (const unsigned char *)s_;
@@ -94,13 +208,25 @@ int hf_bpe_word(const tok_tokenizer *t, const char *s_, size_t n, tok_ids *out, 
         if (id >= 0) return tok_ids_push(out, id) ? tok_fail(err, TOK_ENOMEM, "out of memory") : 0;
     }
     sym *v = NULL;
-    size_t m = 0, cap = 0;
+    merge_item *heap = NULL;
+    size_t m = 0, cap = 0, heap_cap = 0;
     int rc = 0;
+    uint32_t prev_key = 0; /* the previous character, when it was a token itself */
+    bool prev_tok = false;
     for (size_t i = 0; i < n && !rc;) {
         size_t k = char_len(s + i, n - i);
         int32_t id = vocab_find(&t->v, s + i, k);
-        if (id >= 0) rc = bpe_push_sym(&v, &m, &cap, id, false);
-        else {
+        if (id >= 0) {
+            uint32_t key = char_key(s + i, k);
+            if (prev_tok && h->bigram && m && !bigram_seen(h, prev_key, key)) {
+                rc = merge_run(&t->v, v, m, &heap, &heap_cap, out);
+                m = 0;
+            }
+            if (!rc) rc = bpe_push_sym(&v, &m, &cap, id, false);
+            prev_key = key;
+            prev_tok = true;
+        } else {
+            prev_tok = false;
             bool bytes_ok = h->byte_fallback;
             for (size_t j = 0; j < k && bytes_ok; j++) bytes_ok = h->byte_tok[s[i + j]] >= 0;
             if (bytes_ok)
@@ -112,40 +238,7 @@ int hf_bpe_word(const tok_tokenizer *t, const char *s_, size_t n, tok_ids *out, 
         }
         i += k;
     }
-    merge_item *heap = NULL;
-    size_t hn = 0;
-    if (!rc && m > 1 && !(heap = malloc(3 * m * sizeof *heap))) rc = TOK_ENOMEM;
-    if (!rc && m > 1) {
-        for (size_t i = 0; i < m; i++) v[i].prev = (int32_t)i - 1, v[i].next = (int32_t)i + 1;
-        for (size_t i = 0; i + 1 < m; i++) {
-            const pair_slot *p = vocab_pair(&t->v, v[i].id, v[i + 1].id);
-            if (p) heap_push(heap, &hn, (merge_item){p->rank, (uint32_t)i, p->id});
-        }
-        /* each merge pushes at most two items and kills one symbol: 3m bounds the heap */
-        while (hn) {
-            merge_item it = heap_pop(heap, &hn);
-            sym *a = &v[it.pos];
-            if (a->dead || a->next >= (int32_t)m) continue;
-            sym *b = &v[a->next];
-            const pair_slot *p = vocab_pair(&t->v, a->id, b->id);
-            if (!p || p->id != it.new_id) continue; /* stale */
-            a->id = it.new_id;
-            a->unk = false;
-            b->dead = true;
-            a->next = b->next;
-            if (a->next < (int32_t)m) v[a->next].prev = (int32_t)it.pos;
-            if (a->prev >= 0) {
-                const pair_slot *q = vocab_pair(&t->v, v[a->prev].id, a->id);
-                if (q) heap_push(heap, &hn, (merge_item){q->rank, (uint32_t)a->prev, q->id});
-            }
-            if (a->next < (int32_t)m) {
-                const pair_slot *q = vocab_pair(&t->v, a->id, v[a->next].id);
-                if (q) heap_push(heap, &hn, (merge_item){q->rank, it.pos, q->id});
-            }
-        }
-    }
-    for (size_t i = 0; i < m && !rc; i++)
-        if (!v[i].dead) rc = tok_ids_push(out, v[i].id);
+    if (!rc) rc = merge_run(&t->v, v, m, &heap, &heap_cap, out);
     free(heap);
     free(v);
     return rc ? tok_fail(err, TOK_ENOMEM, "out of memory") : 0;
