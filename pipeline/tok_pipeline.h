@@ -215,8 +215,9 @@ typedef struct tok_model_counting {
 /* Maps the row's tokenizer family to a tokenizer: the exact encoding where
  * one is public and available (o200k_base, cl100k_base, p50k_base, r50k_base;
  * o200k_harmony counts plain text as o200k_base; a family named in the
- * config's "tokenizer_files", or a file path given as the tokenizer), else a
- * documented stand-in, marked approximate. */
+ * config's "tokenizer_files" or found as tokenizers/FAMILY/tokenizer.json in
+ * the data directory; a file path given as the tokenizer), else a documented
+ * stand-in, marked approximate (docs/registry.md lists them). r may be NULL. */
 void tok_model_counting_for(const tok_registry *r, const tok_model_entry *m, tok_model_counting *out);
 
 /* Loads the tokenizer `c` names (GGUF files through the engine). */
