@@ -15,6 +15,8 @@
 # build/bin/llama-bench (cmake -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON
 # -DLLAMA_CURL=OFF; cmake --build build --target llama-bench); absent: our
 # figures only.
+# bench/run.sh calls it as `engine_peers.sh auto`, which does nothing unless
+# BENCH_ENGINE_PEERS=1 (the four models take ~30 min on 2 busy cores).
 # Knobs: ENGINE_BENCH_MODELS (names without .gguf, default "s110m-Q8_0
 # s110m-Q4_0 tl11b-Q8_0 tl11b-Q4_0"), BENCH_ENGINE_RUNS (3), LLAMA_REPS (3),
 # BENCH_PP (128), BENCH_TG (64), BENCH_TIMEOUT (s per program, 1800).
@@ -51,6 +53,11 @@ gen() {
     done
 }
 if [ "${1:-}" = gen ]; then gen; exit 0; fi
+# From bench/run.sh ("auto"): minutes of work on large models, so only on request.
+if [ "${1:-}" = auto ] && [ "${BENCH_ENGINE_PEERS:-0}" != 1 ]; then
+    echo "== engine vs llama.cpp on real shapes: skipped (BENCH_ENGINE_PEERS=1 make bench, or bench/engine_peers.sh, runs it; ~30 min)"
+    exit 0
+fi
 
 files=()
 for m in $MODELS; do [ -s "$DIR/$m.gguf" ] && files+=("$DIR/$m.gguf"); done
@@ -71,7 +78,6 @@ field() { local kv; for kv in $1; do [ "${kv%%=*}" = "$2" ] && { echo "${kv#*=}"
 have_lb=0
 if [ -x "$LB" ]; then
     have_lb=1
-    lb_version=$("$LB" --version 2>&1 | grep -m1 -o 'version: [0-9]* ([0-9a-f]*)' || echo '?')
     for f in "${files[@]}"; do
         echo "llama-bench -m $f -p $PP -n $TG -t 1,2 -r $REPS (load $(cut -d' ' -f1 /proc/loadavg))"
         timeout "$TIMEOUT" "$LB" -m "$f" -p "$PP" -n "$TG" -t 1,2 -r "$REPS" -o jsonl \
@@ -103,6 +109,9 @@ while read -r line; do
         "$( [ "$lpp" = - ] && echo - || printf '%.1f' "$lpp")" "$(r "$pp" "$lpp")" "$tg" \
         "$( [ "$ltg" = - ] && echo - || printf '%.1f' "$ltg")" "$(r "$tg" "$ltg")" "$ceil" "$(pc "$tg" "$ceil")" "$(pc "$ltg" "$ceil")"
 done <"$WORK/ours.txt"
-[ $have_lb = 1 ] && echo "llama.cpp: $LB ($lb_version), default settings (mmap, --poll 50)"
+if [ $have_lb = 1 ]; then
+    j=$(ls "$WORK"/lb-*.jsonl 2>/dev/null | head -n 1)
+    echo "llama.cpp: $LB (build_commit $( [ -n "$j" ] && jq -r .build_commit "$j" | head -n 1), $( [ -n "$j" ] && jq -r .cpu_info "$j" | head -n 1)), default settings (mmap, --poll 50)"
+fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the same cores depress and scatter every figure, 2 threads most)"
 exit 0

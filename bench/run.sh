@@ -50,7 +50,7 @@ for b in "$BUILD"/bench/bench_*; do
     timeout "$TIMEOUT" "$b" || echo "$(basename "$b"): exited with status $?"
     echo
 done
-BUILD=$BUILD SHARED=$SHARED bash bench/engine_peers.sh; echo  # engine vs llama.cpp on real shapes (files made by its `gen`)
+BUILD=$BUILD SHARED=$SHARED bash bench/engine_peers.sh auto; echo  # engine vs llama.cpp on real shapes: BENCH_ENGINE_PEERS=1
 
 # ---- 2. the texts ---------------------------------------------------------------
 # make_text NAME FILE...: the files concatenated, repeated to >= TEXT_MB MB.
@@ -266,11 +266,12 @@ if [ "$BIG_MB" -gt 0 ] && [ ${#KINDS[@]} -gt 0 ]; then
     while [ "$(stat -c %s "$big")" -lt $((want / 2)) ]; do cat "$big" "$big" >"$big.2" && mv "$big.2" "$big"; done
     while [ "$size" -lt "$want" ]; do cat "$WORK/${KINDS[0]}.txt" >>"$big"; size=$(stat -c %s "$big"); done
     echo "file: $(stat -c %s "$big") bytes"
-    # peak_rss CMD...: runs CMD (stdout to $WORK/out), prints "SECONDS PEAK_KIB".
+    # peak_rss CMD...: runs CMD (stdout to $WORK/out), prints
+    # "WALL_S PEAK_KIB CPU_S" (CPU_S is "-" when only /proc could be read).
     peak_rss() {
         if [ -x /usr/bin/time ]; then
-            /usr/bin/time -f '%e %M' -o "$WORK/time" timeout "$TIMEOUT" "$@" >"$WORK/out" 2>"$WORK/err" || return 1
-            cat "$WORK/time"
+            /usr/bin/time -f '%e %M %U %S' -o "$WORK/time" timeout "$TIMEOUT" "$@" >"$WORK/out" 2>"$WORK/err" || return 1
+            awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }' "$WORK/time"
         else # poll the high-water mark in /proc
             local t0 hwm=0 h pid
             t0=$(date +%s.%N)
@@ -279,7 +280,7 @@ if [ "$BIG_MB" -gt 0 ] && [ ${#KINDS[@]} -gt 0 ]; then
                 h=$(awk '/VmHWM/ {print $2}' /proc/$pid/status 2>/dev/null); [ -n "$h" ] && hwm=$h; sleep 0.05
             done
             wait $pid || return 1
-            echo "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}') $hwm"
+            echo "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}') $hwm -"
         fi
     }
     cli_ok=0
@@ -287,7 +288,9 @@ if [ "$BIG_MB" -gt 0 ] && [ ${#KINDS[@]} -gt 0 ]; then
         if tr=$(peak_rss "$BUILD/tok" count -t "$enc1" "$big"); then
             set -- $tr
             cli_ok=1
-            echo "tok count -t $enc1 FILE: $1 s ($(awk -v b="$(stat -c %s "$big")" -v s="$1" 'BEGIN{printf "%.1f", b/1e6/s}') MB/s), peak RSS $(( $2 / 1024 )) MiB; output: $(head -c 300 "$WORK/out" | tr -s ' \n' '  ')"
+            bytes=$(stat -c %s "$big")
+            echo "tok count -t $enc1 FILE: wall $1 s ($(awk -v b="$bytes" -v s="$1" 'BEGIN{printf "%.1f", b/1e6/s}') MB/s), CPU $3 s ($(awk -v b="$bytes" -v s="$3" 'BEGIN{if (s > 0) printf "%.1f", b/1e6/s; else printf "-"}') MB/s), peak RSS $(( $2 / 1024 )) MiB"
+            echo "output: $(head -c 300 "$WORK/out" | tr -s ' \n' '  ')"
         else
             echo "tok count: failed: $(head -n 1 "$WORK/err")"
         fi
