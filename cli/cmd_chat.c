@@ -31,6 +31,8 @@ static const char HELP[] =
     "streamed to stdout, the conversation is kept and formatted with the model's\n"
     "chat template. Works in a terminal and with piped input.\n"
     "\n"
+    "A line ending in a backslash continues the message on the next line.\n"
+    "\n"
     "Commands (on a line of their own):\n"
     "  /reset                  forget the conversation (keeps the system message)\n"
     "  /system TEXT            set the system message (/system alone removes it)\n"
@@ -298,6 +300,38 @@ undo: /* the message was not answered: forget it */
     return rc;
 }
 
+/* One message: a line, or several when each but the last ends with a
+ * backslash (the backslash becomes a newline). Line ends are stripped.
+ * Returns its length, -1 at end of input. */
+static ssize_t read_message(char **buf, size_t *cap, bool tty) {
+    tok_bytes msg = {0};
+    ssize_t got = -1;
+    for (;;) {
+        ssize_t n = getline(buf, cap, stdin);
+        if (n < 0) break;
+        while (n && ((*buf)[n - 1] == '\n' || (*buf)[n - 1] == '\r')) n--;
+        bool more = n && (*buf)[n - 1] == '\\';
+        if (more) n--;
+        if (tok_bytes_append(&msg, *buf, (size_t)n) || (more && tok_bytes_append(&msg, "\n", 1))) break;
+        got = (ssize_t)msg.n;
+        if (!more) break;
+        if (tty) {
+            fputs(". ", stdout);
+            fflush(stdout);
+        }
+    }
+    if (got >= 0) {
+        if (*cap < msg.n + 1) {
+            char *nb = realloc(*buf, msg.n + 1);
+            if (!nb) got = -1;
+            else *buf = nb, *cap = msg.n + 1;
+        }
+        if (got >= 0) memcpy(*buf, msg.data ? msg.data : "", msg.n + 1);
+    }
+    tok_bytes_free(&msg);
+    return got;
+}
+
 /* A command line: 1 handled, 0 not a command, -1 /exit. */
 static int chat_command(chat_state *st, const char *line) {
     if (line[0] != '/') return 0;
@@ -374,12 +408,11 @@ int cmd_chat(int argc, char **argv) {
             fputs("> ", stdout);
             fflush(stdout);
         }
-        ssize_t n = getline(&line, &line_cap, stdin);
+        ssize_t n = read_message(&line, &line_cap, tty);
         if (n < 0) {
             if (tty) fputc('\n', stdout);
             break;
         }
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
         if (!n) continue;
         int c = chat_command(&st, line);
         if (c < 0) break;

@@ -127,6 +127,13 @@ for l in open(sys.argv[1]):
     m = re.search(r"context (\d+)/(\d+)", l)
     if m: assert int(m.group(1)) <= int(m.group(2)) == 80, l
 PY
+# a line ending in a backslash continues the message on the next line
+printf 'Who made\\\nthe heaven?\n' | "$TOK" chat -m "$tmp/chat.gguf" --temp 0 -n 6 > "$tmp/ml.out" 2> "$tmp/ml.err" ||
+    fail "multi-line: exit $?"
+ids_ml=$(ref_ids '[{"role": "user", "content": "Who made\nthe heaven?"}]')
+[ "$(cat "$tmp/ml.out")" = "$(ref_reply "$ids_ml" 6)" ] || fail "multi-line reply: $(cat "$tmp/ml.out")"
+grep -q "prompt $(echo $ids_ml | wc -w) tokens" "$tmp/ml.err" || fail "multi-line prompt: $(cat "$tmp/ml.err")"
+
 # a message that cannot fit is not sent; the chat goes on
 long=$(printf 'and the LORD spake %.0s' $(seq 40))
 printf '%s\nIn the beginning\n' "$long" |
