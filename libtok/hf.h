@@ -102,6 +102,8 @@ int hf_load_normalizer(tok_tokenizer *t, const void *json, const char *path, tok
 int hf_load_pretokenizer(tok_tokenizer *t, const void *json, const char *path, tok_error *err);
 int hf_load_model(tok_tokenizer *t, const void *json, const char *path, tok_error *err);
 int hf_load_decoder(tok_tokenizer *t, const void *json, const char *path, tok_error *err);
+/* Refuses added tokens with normalized=true that the normalizers change. */
+int hf_check_added(tok_tokenizer *t, const void *added_json, const char *path, tok_error *err);
 /* After added tokens are in: resolves unk_token, byte tokens. */
 int hf_load_finish(tok_tokenizer *t, const void *model_json, const char *path, tok_error *err);
 #endif

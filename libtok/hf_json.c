@@ -351,6 +351,7 @@ static int load_pipeline(hf_ctx *c, const cJSON *root, const cJSON *model, const
     } else if (!rc)
         rc = hf_load_model(t, model, c->path, c->err);
     if (!rc) rc = load_added(c, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"));
+    if (!rc) rc = hf_check_added(t, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), c->path, c->err);
     if (!rc) rc = hf_load_finish(t, model, c->path, c->err);
     if (!rc) rc = load_post(c, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), "post_processor");
     if (!rc) rc = hf_load_decoder(t, cJSON_GetObjectItemCaseSensitive(root, "decoder"), c->path, c->err);

@@ -494,3 +494,46 @@ int hf_load_decoder(tok_tokenizer *t, const void *json, const char *path, tok_er
     t->hf->has_decoder = true;
     return load_dec(t, d, path, "decoder", err);
 }
+
+/* ---- added tokens matched in normalized text ------------------------------------ */
+
+/* HF looks for an added token with normalized=true (the default for
+ * non-special ones) in the normalized text. Added tokens are matched in the
+ * raw text here, which is the same thing when the normalizers leave the
+ * token's content unchanged (Prepend aside, which only acts at the start);
+ * any other such token is refused rather than matched wrongly. */
+int hf_check_added(tok_tokenizer *t, const void *json, const char *path, tok_error *err) {
+    const hf_pipeline *h = t->hf;
+    if (!h->n_norm) return 0;
+    hf_pipeline tmp = *h;
+    tmp.norm = malloc(h->n_norm * sizeof *tmp.norm);
+    if (!tmp.norm) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    tmp.n_norm = 0;
+    for (size_t i = 0; i < h->n_norm; i++)
+        if (h->norm[i].kind != HFN_PREPEND) tmp.norm[tmp.n_norm++] = h->norm[i];
+    const cJSON *it;
+    int i = 0, rc = 0;
+    cJSON_ArrayForEach(it, (const cJSON *)json) {
+        const char *content = str_of(it, "content");
+        if (content && flag(it, "normalized", !flag(it, "special", false))) {
+            size_t n = strlen(content), nn;
+            char *norm = hf_normalize(&tmp, content, n, &nn, err);
+            if (!norm) {
+                rc = err ? err->code : TOK_ENOMEM;
+                break;
+            }
+            bool same = nn == n && !memcmp(norm, content, n);
+            free(norm);
+            if (!same) {
+                rc = tok_fail(err, TOK_EUNSUPPORTED,
+                              "%s: added_tokens[%d]: \"%.60s\" has normalized=true and the normalizer changes it; "
+                              "such added tokens are not supported by this build",
+                              path, i, content);
+                break;
+            }
+        }
+        i++;
+    }
+    free(tmp.norm);
+    return rc;
+}

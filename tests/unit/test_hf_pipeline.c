@@ -84,8 +84,15 @@ static const bad_case bad[] = {
     {"{\"decoder\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"x\"},\"content\":\"y\"}," BPE_MODEL "}",
      TOK_EUNSUPPORTED, "Replace"},
     {"{\"decoder\":{\"decoders\":[]}," BPE_MODEL "}", TOK_EFORMAT, "type"},
+    /* an added token the normalizer would change, matched in normalized text by HF */
+    {"{\"normalizer\":{\"type\":\"Lowercase\"},\"added_tokens\":[{\"id\":3,\"content\":\"[X]\",\"special\":true},"
+     "{\"id\":4,\"content\":\"AB\",\"normalized\":true}]," WP_MODEL "}",
+     TOK_EUNSUPPORTED, "added_tokens[1]"},
     /* well-formed small files load */
     {UNI_HEAD "}", 0, NULL},
+    {"{\"normalizer\":{\"type\":\"Lowercase\"},\"added_tokens\":[{\"id\":3,\"content\":\"ab\",\"normalized\":true}],"
+     WP_MODEL "}",
+     0, NULL},
     {"{" WP_MODEL ",\"normalizer\":{\"type\":\"BertNormalizer\"},\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},"
      "\"decoder\":{\"type\":\"WordPiece\"}}",
      0, NULL},
