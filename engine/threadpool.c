@@ -42,9 +42,12 @@
 
 #include "engine.h"
 
-/* ~100-200 us of pause instructions: longer than the gap between the ops of
- * one token, much shorter than a scheduler tick. */
-#define SPIN_ITERS 4000
+/* ~20-50 us of pause instructions: longer than the gap between the ops of
+ * one token, much shorter than a scheduler tick. Kept short because on a
+ * shared machine a spinning worker spends CPU time its own process (its
+ * scheduler group) could use; a sleeping worker only costs the caller a
+ * wake-up call, never a wait (the caller does unclaimed chunks itself). */
+#define SPIN_ITERS 1000
 
 struct tok_pool {
     int n;
