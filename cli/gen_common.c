@@ -107,6 +107,17 @@ double gen_now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* For models without a chat template (base models such as the bundled one):
+ * plain "User:" / "Assistant:" turns, which any vocabulary can spell, rather
+ * than special tokens the model does not have. */
+static const char PLAIN_CHAT_TEMPLATE[] =
+    "{% for m in messages %}"
+    "{% if m.role == 'system' %}{{ m.content + '\\n\\n' }}"
+    "{% elif m.role == 'user' %}{{ 'User: ' + m.content + '\\n' }}"
+    "{% else %}{{ 'Assistant: ' + m.content + '\\n' }}{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}";
+
 tok_chat *gen_load_chat(const char *cmd, const tok_model *m, const tok_tokenizer *tk,
                         const char *template_file) {
     tok_error err = {0};
@@ -120,6 +131,12 @@ tok_chat *gen_load_chat(const char *cmd, const tok_model *m, const tok_tokenizer
         }
         c = tok_chat_new(template_file, src, len, tk, &err);
         free(src);
+    } else if (!tok_gguf_get_string(tok_model_gguf(m), "tokenizer.chat_template")) {
+        fprintf(stderr,
+                "tok %s: %s has no chat template (tokenizer.chat_template); using plain 'User:'/'Assistant:' "
+                "turns (give a template with --chat-template FILE)\n",
+                cmd, tok_gguf_path(tok_model_gguf(m)));
+        c = tok_chat_new("plain chat template", PLAIN_CHAT_TEMPLATE, sizeof PLAIN_CHAT_TEMPLATE - 1, tk, &err);
     } else {
         c = tok_chat_from_gguf(tok_model_gguf(m), tk, &err);
     }

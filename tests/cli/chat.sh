@@ -149,10 +149,13 @@ expect() { # status, command args...
     [ "$got" = "$want" ] || fail "$* exited $got, want $want: $(cat "$tmp/err")"
     [ "$want" = 0 ] || [ -s "$tmp/err" ] || fail "$*: no message"
 }
-expect 1 chat -m "$MODEL"
-grep -q -- "--chat-template" "$tmp/err" || fail "no-template message: $(cat "$tmp/err")"
-expect 1 generate --chat -m "$MODEL" -p hi
-grep -q "no chat template" "$tmp/err" || fail "generate --chat no-template message: $(cat "$tmp/err")"
+# a model without a template chats with plain User:/Assistant: turns, and says so
+expect 0 chat -m "$MODEL" -n 4 --temp 0
+grep -q -- "--chat-template" "$tmp/err" || fail "no-template notice: $(cat "$tmp/err")"
+expect 0 generate --chat -m "$MODEL" -p hi -n 4 --temp 0 --json
+grep -q "no chat template" "$tmp/err" || fail "generate --chat no-template notice: $(cat "$tmp/err")"
+/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); ids=d['prompt_ids']; sys.exit(0 if ids else 1)" "$tmp/out" \
+    || fail "generate --chat with the plain template: no prompt ids"
 expect 1 chat -m "$MODEL" --chat-template "$tmp/missing.jinja"
 printf '{%% for m in messages %%}{{ m.content | nosuch }}{%% endfor %%}' > "$tmp/bad.jinja"
 expect 1 chat -m "$MODEL" --chat-template "$tmp/bad.jinja"
