@@ -15,8 +15,8 @@
  * BPE vocabulary and merges still load here (strings kept as written, with
  * byte_fallback allowed), added tokens and the post-processor too; the
  * normalizers, pre-tokenizer, other models and decoders load in hf_load.c.
- * Cost: linear in the file (Gemma 3's 14 MB: ~0.75 s of CPU, mostly cJSON
- * and the hash inserts of 262,144 tokens and 514,906 merges).
+ * Cost: linear in the file (Gemma 3's 14 MB: ~1 s of CPU, mostly cJSON and
+ * the hash lookups/inserts of 262,144 tokens and 514,906 merges).
  */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
