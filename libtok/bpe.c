@@ -94,21 +94,19 @@ static int merge_small(const vocab *v, const unsigned char *p, size_t n, bpe_scr
 
 /* ---- heap path for long pieces ---------------------------------------- */
 
+/* 16 bytes, so a node's four children share one cache line; ordered by
+ * key = rank << 32 | position. The merged id is looked up again when an
+ * item is used, which is cheaper than carrying it through the heap. */
 typedef struct heap_item {
-    uint32_t rank;
-    uint32_t pos; /* left symbol: its index is its first byte */
-    int32_t left, right, merged;
+    uint64_t key;
+    int32_t left, right;
 } heap_item;
-
-static inline int item_less(const heap_item *a, const heap_item *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
-}
 
 static void heap_push(heap_item *h, size_t *n, heap_item it) {
     size_t i = (*n)++;
     while (i > 0) {
-        size_t q = (i - 1) / 2;
-        if (!item_less(&it, &h[q])) break;
+        size_t q = (i - 1) / 4;
+        if (it.key >= h[q].key) break;
         h[i] = h[q];
         i = q;
     }
@@ -119,16 +117,20 @@ static heap_item heap_pop(heap_item *h, size_t *n) {
     heap_item top = h[0], last = h[--*n];
     size_t i = 0;
     for (;;) {
-        size_t c = 2 * i + 1;
+        size_t c = 4 * i + 1;
         if (c >= *n) break;
-        if (c + 1 < *n && item_less(&h[c + 1], &h[c])) c++;
-        if (!item_less(&h[c], &last)) break;
-        h[i] = h[c];
-        i = c;
+        size_t best = c, end = c + 4 < *n ? c + 4 : *n;
+        for (size_t k = c + 1; k < end; k++)
+            if (h[k].key < h[best].key) best = k;
+        if (h[best].key >= last.key) break;
+        h[i] = h[best];
+        i = best;
     }
     if (*n) h[i] = last;
     return top;
 }
+
+#define ITEM(rank, pos, l, r) ((heap_item){(uint64_t)(rank) << 32 | (uint32_t)(pos), (l), (r)})
 
 /* Symbols are a linked list over byte indices (next in s->pos, previous in
  * s->ranks); ids[i] of a merged-away symbol is never read again. */
@@ -153,27 +155,29 @@ static int merge_heap(const vocab *v, const unsigned char *p, size_t n, bpe_scra
     for (size_t i = 0; i + 1 < n; i++) {
         int32_t mg;
         uint32_t r = pair_rank(v, p, i, i + 2, ids[i], ids[i + 1], &mg);
-        if (r != UINT32_MAX) heap_push(h, &hn, (heap_item){r, (uint32_t)i, ids[i], ids[i + 1], mg});
+        if (r != UINT32_MAX) heap_push(h, &hn, ITEM(r, i, ids[i], ids[i + 1]));
     }
     while (hn) {
         heap_item it = heap_pop(h, &hn);
-        size_t i = it.pos, j = next[i];
+        size_t i = (uint32_t)it.key, j = next[i];
         if (j >= n || ids[i] != it.left || ids[j] != it.right) continue; /* stale */
         if (i > 0 && next[prev[i]] != i) continue;                      /* i was merged away */
-        ids[i] = it.merged;
+        int32_t merged = -1;
+        pair_rank(v, p, i, next[j] < n ? next[j] : n, it.left, it.right, &merged);
+        ids[i] = merged;
         next[i] = next[j];
         if (next[i] < n) prev[next[i]] = (uint32_t)i;
         if (i > 0) {
             size_t pi = prev[i];
             int32_t mg;
             uint32_t r = pair_rank(v, p, pi, next[i] < n ? next[i] : n, ids[pi], ids[i], &mg);
-            if (r != UINT32_MAX) heap_push(h, &hn, (heap_item){r, (uint32_t)pi, ids[pi], ids[i], mg});
+            if (r != UINT32_MAX) heap_push(h, &hn, ITEM(r, pi, ids[pi], ids[i]));
         }
         if (next[i] < n) {
             size_t ni = next[i];
             int32_t mg;
             uint32_t r = pair_rank(v, p, i, next[ni] < n ? next[ni] : n, ids[i], ids[ni], &mg);
-            if (r != UINT32_MAX) heap_push(h, &hn, (heap_item){r, (uint32_t)i, ids[i], ids[ni], mg});
+            if (r != UINT32_MAX) heap_push(h, &hn, ITEM(r, i, ids[i], ids[ni]));
         }
     }
 #undef END_OF
