@@ -87,6 +87,10 @@ int tokenizer_finish(tok_tokenizer *t, tok_error *err) {
         if (t->specials[i].special && id >= 0 && (uint32_t)id < t->v.n) t->special_ids[id / 8] |= (uint8_t)(1u << (id % 8));
     }
     vocab_fill_byte_ids(&t->v);
+    if (!t->spm) {
+        int rc = vocab_build_adjacent(&t->v, err);
+        if (rc) return rc;
+    }
     if (t->v.merge_by_bytes) {
         int rc = vocab_build_id2(&t->v, err);
         if (rc) return rc;
@@ -179,21 +183,12 @@ typedef struct enc_ctx {
     bool at_start;    /* the segment being encoded starts the text */
 } enc_ctx;
 
-static int emit_piece(void *c_, const char *text, size_t a, size_t b) {
-    enc_ctx *c = c_;
-    const unsigned char *p = (const unsigned char *)text + a;
-    size_t n = b - a, before = c->out->n;
-    if (n == 1 || c->t->whole_lookup) {
-        int32_t id = n == 1 ? c->t->v.byte_id[p[0]] : vocab_find(&c->t->v, p, n);
-        if (id >= 0) {
-            if (c->counting) c->count++;
-            else if (tok_ids_push(c->out, id)) return tok_fail(c->err, TOK_ENOMEM, "out of memory");
-            return 0;
-        }
-    }
+/* Merges p[0, n) (no whole-piece lookup), through the encoder's cache. */
+static int merge_cached(enc_ctx *c, const unsigned char *p, size_t n) {
+    size_t before = c->out->n;
     pcache_entry *e = NULL;
     uint64_t key[PCACHE_KEY / 8] = {0};
-    if (c->cache_ok && n <= PCACHE_KEY) {
+    if (c->cache_ok && n <= PCACHE_KEY && n > 1) {
         tok_encoder *enc = c->enc;
         if (!enc->cache && !(enc->cache = calloc(enc->cache_entries, sizeof *enc->cache))) c->cache_ok = false;
         memcpy(key, p, n);
@@ -224,6 +219,36 @@ static int emit_piece(void *c_, const char *text, size_t a, size_t b) {
         c->out->n = before;
     }
     return 0;
+}
+
+static int emit_piece(void *c_, const char *text, size_t a, size_t b) {
+    enc_ctx *c = c_;
+    const unsigned char *p = (const unsigned char *)text + a;
+    size_t n = b - a;
+    const vocab *v = &c->t->v;
+    if (n == 1 || c->t->whole_lookup) {
+        int32_t id = n == 1 ? v->byte_id[p[0]] : vocab_find(v, p, n);
+        if (id >= 0) {
+            if (c->counting) c->count++;
+            else if (tok_ids_push(c->out, id)) return tok_fail(c->err, TOK_ENOMEM, "out of memory");
+            return 0;
+        }
+    }
+    /* No merge can join two bytes that no token holds side by side: cut the
+     * piece there and merge the parts alone (exact; long CJK runs fall apart
+     * into short, cacheable parts). */
+    if (n > 8 && v->adjacent) {
+        size_t s = 0;
+        for (size_t i = 1; i < n; i++) {
+            unsigned pair = (unsigned)p[i - 1] << 8 | p[i];
+            if (v->adjacent[pair >> 6] >> (pair & 63) & 1) continue;
+            int rc = merge_cached(c, p + s, i - s);
+            if (rc) return rc;
+            s = i;
+        }
+        return merge_cached(c, p + s, n - s);
+    }
+    return merge_cached(c, p, n);
 }
 
 static int encode_ordinary(enc_ctx *c, const char *text, size_t len) {

@@ -52,6 +52,21 @@ int vocab_build_hot(vocab *v, uint32_t limit, tok_error *err) {
     return 0;
 }
 
+int vocab_build_adjacent(vocab *v, tok_error *err) {
+    free(v->adjacent);
+    v->adjacent = calloc(65536 / 64, sizeof *v->adjacent);
+    if (!v->adjacent) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    for (uint32_t id = 0; id < v->n; id++) {
+        if (v->off[id] == VOCAB_NONE) continue;
+        const unsigned char *b = (const unsigned char *)v->blob + v->off[id];
+        for (uint32_t i = 1; i < v->len[id]; i++) {
+            unsigned pair = (unsigned)b[i - 1] << 8 | b[i];
+            v->adjacent[pair >> 6] |= 1ull << (pair & 63);
+        }
+    }
+    return 0;
+}
+
 int vocab_build_id2(vocab *v, tok_error *err) {
     free(v->id2);
     v->id2 = malloc(65536 * sizeof *v->id2);
@@ -67,6 +82,7 @@ int vocab_build_id2(vocab *v, tok_error *err) {
 }
 
 void vocab_free(vocab *v) {
+    free(v->adjacent);
     free(v->filter);
     free(v->id2);
     free(v->hot);

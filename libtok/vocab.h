@@ -57,6 +57,9 @@ typedef struct vocab {
      * up directly; no pair table is built */
     int merge_by_bytes;
     int32_t *id2; /* the token of each 2-byte string, or -1 (with merge_by_bytes) */
+    /* Bit (a << 8 | b): some token holds bytes a, b side by side. Where a
+     * text's neighbouring bytes are not such a pair, no merge crosses. */
+    uint64_t *adjacent;
 } vocab;
 
 int vocab_init(vocab *v, uint32_t n_hint, tok_error *err);
@@ -68,6 +71,8 @@ int vocab_add_pair(vocab *v, int32_t left, int32_t right, uint32_t rank, int32_t
 /* For tiktoken: the merge table from every split of every token. */
 int vocab_pairs_from_splits(vocab *v, tok_error *err);
 void vocab_fill_byte_ids(vocab *v);
+/* Fills adjacent (call after the last vocab_set). */
+int vocab_build_adjacent(vocab *v, tok_error *err);
 /* Fills id2 (call after the last vocab_set). */
 int vocab_build_id2(vocab *v, tok_error *err);
 /* Builds the hot table of the ids below `limit` (call after the last vocab_set). */
