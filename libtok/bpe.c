@@ -86,7 +86,7 @@ static int merge_small(const vocab *v, const unsigned char *p, size_t n, bpe_scr
         if (bi > 0) ranks[bi - 1] = pair_rank(v, p, pos[bi - 1], pos[bi + 1], ids[bi - 1], ids[bi], &mid[bi - 1]);
         if (bi + 1 < m) ranks[bi] = pair_rank(v, p, pos[bi], pos[bi + 2], ids[bi], ids[bi + 1], &mid[bi]);
     }
-    if (tok_ids_reserve(out, m)) return TOK_ENOMEM;
+    if (out->cap - out->n < m && tok_ids_reserve(out, m)) return TOK_ENOMEM;
     memcpy(out->ids + out->n, ids, m * sizeof *ids);
     out->n += m;
     return 0;

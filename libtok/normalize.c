@@ -40,7 +40,7 @@ char *tok_normalize(int norm, int max_age, const char *s, size_t len, size_t *ou
             i++;
             continue;
         }
-        uint32_t cp;
+        uint32_t cp = 0;
         int k = tok_utf8_decode((const unsigned char *)s + i, len - i, &cp);
         if (!k) k = 1; /* the caller validated the text; be safe anyway */
         if (unicode_age(cp) > max_age) {
