@@ -22,6 +22,11 @@
 
 #include "tokenizer.h"
 
+/* JSON helpers shared by the tokenizer.json loaders (json is a cJSON node). */
+const char *hf_type_of(const void *json);                 /* "type", or NULL */
+bool hf_flag(const void *json, const char *key, bool dflt); /* a bool member */
+int hf_split_behavior(const char *s);                     /* SPLIT_*, -1 if unknown */
+
 enum hf_model_kind { HFM_BPE_CHARS = 1, HFM_UNIGRAM, HFM_WORDPIECE };
 
 enum hf_norm_kind {

@@ -57,17 +57,6 @@ static int fail_at(hf_ctx *c, int code, const char *where, const char *what) {
     return tok_fail(c->err, code, "%s: %s: %s", c->path, where, what);
 }
 
-static const char *type_of(const cJSON *o) {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
-    return cJSON_IsString(t) ? t->valuestring : NULL;
-}
-
-static bool flag(const cJSON *o, const char *key, bool dflt) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
-    return dflt;
-}
-
 static bool empty_or_null_string(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return !v || cJSON_IsNull(v) || (cJSON_IsString(v) && !v->valuestring[0]);
@@ -76,7 +65,7 @@ static bool empty_or_null_string(const cJSON *o, const char *key) {
 /* ---- model ---------------------------------------------------------------- */
 
 static int load_model(hf_ctx *c, const cJSON *model) {
-    const char *type = type_of(model);
+    const char *type = hf_type_of(model);
     if (!type) {
         /* very old files have no "type": a BPE model is recognised by merges */
         if (!cJSON_GetObjectItemCaseSensitive(model, "merges")) return fail_at(c, TOK_EFORMAT, "model", "missing \"type\"");
@@ -84,13 +73,13 @@ static int load_model(hf_ctx *c, const cJSON *model) {
     }
     if (strcmp(type, "BPE"))
         return tok_fail(c->err, TOK_EUNSUPPORTED, "%s: model type %s is not supported by this build", c->path, type);
-    if (c->byte_level && flag(model, "byte_fallback", false))
+    if (c->byte_level && hf_flag(model, "byte_fallback", false))
         return fail_at(c, TOK_EUNSUPPORTED, "model.byte_fallback", "byte fallback BPE is not supported by this build");
     if (!empty_or_null_string(model, "continuing_subword_prefix") || !empty_or_null_string(model, "end_of_word_suffix"))
         return fail_at(c, TOK_EUNSUPPORTED, "model", "continuing_subword_prefix/end_of_word_suffix are not supported");
     const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
     if (dropout && !cJSON_IsNull(dropout)) return fail_at(c, TOK_EUNSUPPORTED, "model.dropout", "BPE dropout is not supported");
-    c->t->whole_lookup = flag(model, "ignore_merges", false);
+    c->t->whole_lookup = hf_flag(model, "ignore_merges", false);
 
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     if (!cJSON_IsObject(vocab)) return fail_at(c, TOK_EFORMAT, "model.vocab", "expected an object");
@@ -162,7 +151,7 @@ static int load_model(hf_ctx *c, const cJSON *model) {
 
 static int load_normalizer(hf_ctx *c, const cJSON *n, const char *where) {
     if (!n || cJSON_IsNull(n)) return 0;
-    const char *type = type_of(n);
+    const char *type = hf_type_of(n);
     if (!type) return fail_at(c, TOK_EFORMAT, where, "missing \"type\"");
     if (!strcmp(type, "Sequence")) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers"), *it;
@@ -186,19 +175,9 @@ static int load_normalizer(hf_ctx *c, const cJSON *n, const char *where) {
     return 0;
 }
 
-static int split_behavior(const char *s) {
-    if (!s) return -1;
-    if (!strcmp(s, "Isolated")) return SPLIT_ISOLATED;
-    if (!strcmp(s, "Removed")) return SPLIT_REMOVED;
-    if (!strcmp(s, "MergedWithPrevious")) return SPLIT_MERGED_PREV;
-    if (!strcmp(s, "MergedWithNext")) return SPLIT_MERGED_NEXT;
-    if (!strcmp(s, "Contiguous")) return SPLIT_CONTIGUOUS;
-    return -1;
-}
-
 static int load_pretokenizer(hf_ctx *c, const cJSON *p, const char *where) {
     if (!p || cJSON_IsNull(p)) return 0;
-    const char *type = type_of(p);
+    const char *type = hf_type_of(p);
     if (!type) return fail_at(c, TOK_EFORMAT, where, "missing \"type\"");
     if (!strcmp(type, "Sequence")) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "pretokenizers"), *it;
@@ -213,9 +192,9 @@ static int load_pretokenizer(hf_ctx *c, const cJSON *p, const char *where) {
     }
     if (!strcmp(type, "ByteLevel")) {
         c->byte_level = true;
-        if (flag(p, "add_prefix_space", false))
+        if (hf_flag(p, "add_prefix_space", false))
             return fail_at(c, TOK_EUNSUPPORTED, where, "ByteLevel add_prefix_space=true is not supported by this build");
-        if (flag(p, "use_regex", true)) return pretok_add_regex(&c->t->pt, pretok_gpt2_pattern(), SPLIT_ISOLATED, 0, c->err);
+        if (hf_flag(p, "use_regex", true)) return pretok_add_regex(&c->t->pt, pretok_gpt2_pattern(), SPLIT_ISOLATED, 0, c->err);
         return 0;
     }
     if (!strcmp(type, "Split")) {
@@ -223,9 +202,9 @@ static int load_pretokenizer(hf_ctx *c, const cJSON *p, const char *where) {
         const cJSON *re = cJSON_GetObjectItemCaseSensitive(pat, "Regex");
         const cJSON *str = cJSON_GetObjectItemCaseSensitive(pat, "String");
         const cJSON *beh = cJSON_GetObjectItemCaseSensitive(p, "behavior");
-        int b = split_behavior(cJSON_IsString(beh) ? beh->valuestring : NULL);
+        int b = hf_split_behavior(cJSON_IsString(beh) ? beh->valuestring : NULL);
         if (b < 0) return fail_at(c, TOK_EUNSUPPORTED, where, "unknown Split behavior");
-        bool invert = flag(p, "invert", false);
+        bool invert = hf_flag(p, "invert", false);
         int rc;
         if (cJSON_IsString(re)) rc = pretok_add_regex(&c->t->pt, re->valuestring, b, invert, c->err);
         else if (cJSON_IsString(str)) rc = pretok_add_literal(&c->t->pt, str->valuestring, strlen(str->valuestring), b, invert, c->err);
@@ -250,7 +229,7 @@ static int push(int32_t **v, size_t *n, int32_t id, tok_error *err) {
 
 static int load_post(hf_ctx *c, const cJSON *p, const char *where) {
     if (!p || cJSON_IsNull(p)) return 0;
-    const char *type = type_of(p);
+    const char *type = hf_type_of(p);
     if (!type) return fail_at(c, TOK_EFORMAT, where, "missing \"type\"");
     if (!strcmp(type, "Sequence")) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "processors"), *it;
@@ -301,7 +280,7 @@ static int load_post(hf_ctx *c, const cJSON *p, const char *where) {
 
 static int check_decoder(hf_ctx *c, const cJSON *d) {
     if (!d || cJSON_IsNull(d)) return 0;
-    const char *type = type_of(d);
+    const char *type = hf_type_of(d);
     if (type && !strcmp(type, "ByteLevel")) return 0;
     char msg[160];
     snprintf(msg, sizeof msg, "decoder %s is not supported by this build", type ? type : "(no type)");
@@ -324,12 +303,12 @@ static int load_added(hf_ctx *c, const cJSON *added) {
         int32_t tid = (int32_t)id->valuedouble;
         const char *s = content->valuestring;
         size_t n = strlen(s);
-        int rc = tokenizer_add_special(c->t, s, n, tid, flag(it, "special", false), c->err);
+        int rc = tokenizer_add_special(c->t, s, n, tid, hf_flag(it, "special", false), c->err);
         if (rc) return rc;
         special_tok *st = &c->t->specials[c->t->n_specials - 1];
-        st->lstrip = flag(it, "lstrip", false);
-        st->rstrip = flag(it, "rstrip", false);
-        st->single_word = flag(it, "single_word", false);
+        st->lstrip = hf_flag(it, "lstrip", false);
+        st->rstrip = hf_flag(it, "rstrip", false);
+        st->single_word = hf_flag(it, "single_word", false);
         if ((uint32_t)tid >= c->t->v.n || c->t->v.off[tid] == VOCAB_NONE) {
             rc = vocab_set(&c->t->v, tid, s, n, 0, c->err);
             if (rc) return rc;
@@ -341,7 +320,7 @@ static int load_added(hf_ctx *c, const cJSON *added) {
 /* ---- non-byte-level files (hf.h) ------------------------------------------------ */
 
 static bool has_bytelevel(const cJSON *p) {
-    const char *type = type_of(p);
+    const char *type = hf_type_of(p);
     if (type && !strcmp(type, "ByteLevel")) return true;
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "pretokenizers"), *it;
     cJSON_ArrayForEach(it, list) if (has_bytelevel(it)) return true;
@@ -388,12 +367,12 @@ tok_tokenizer *hf_json_load(const char *path, const char *data, size_t len, tok_
     if (!rc && !cJSON_IsObject(model)) rc = fail_at(&c, TOK_EFORMAT, "model", "missing or not an object");
     /* Byte-level files (a ByteLevel pre-tokenizer or decoder) take the fast
      * path below; every other file gets an hf_pipeline. */
-    const char *mt = rc ? NULL : type_of(model);
+    const char *mt = rc ? NULL : hf_type_of(model);
     if (!rc && !mt && cJSON_GetObjectItemCaseSensitive(model, "merges")) mt = "BPE"; /* very old files */
     if (!rc && !mt) rc = fail_at(&c, TOK_EFORMAT, "model", "missing \"type\"");
     bool pipeline = false;
     if (!rc) {
-        const char *dt = type_of(cJSON_GetObjectItemCaseSensitive(root, "decoder"));
+        const char *dt = hf_type_of(cJSON_GetObjectItemCaseSensitive(root, "decoder"));
         pipeline = strcmp(mt, "BPE") ||
                    (!has_bytelevel(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer")) && !(dt && !strcmp(dt, "ByteLevel")));
     }
@@ -405,7 +384,7 @@ tok_tokenizer *hf_json_load(const char *path, const char *data, size_t len, tok_
     if (!rc) rc = load_pretokenizer(&c, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "pre_tokenizer");
     if (!rc && !c.byte_level) {
         const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
-        const char *dt = type_of(dec);
+        const char *dt = hf_type_of(dec);
         if (!dt || strcmp(dt, "ByteLevel"))
             rc = fail_at(&c, TOK_EUNSUPPORTED, "pre_tokenizer", "only byte-level BPE tokenizer.json files are supported by this build");
         else

@@ -37,7 +37,8 @@ void hf_pipeline_free(hf_pipeline *h) {
     free(h);
 }
 
-static const char *type_of(const cJSON *o) {
+const char *hf_type_of(const void *json) {
+    const cJSON *o = json;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
     return cJSON_IsString(t) ? t->valuestring : NULL;
 }
@@ -47,7 +48,8 @@ static const char *str_of(const cJSON *o, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static bool flag(const cJSON *o, const char *key, bool dflt) {
+bool hf_flag(const void *json, const char *key, bool dflt) {
+    const cJSON *o = json;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
@@ -111,7 +113,7 @@ static int add_norm(hf_pipeline *h, hf_norm **st, tok_error *err) {
 static int load_norm(tok_tokenizer *t, const cJSON *n, const char *path, const char *where, tok_error *err) {
     hf_pipeline *h = t->hf;
     if (!n || cJSON_IsNull(n)) return 0;
-    const char *type = type_of(n);
+    const char *type = hf_type_of(n);
     if (!type) return tok_fail(err, TOK_EFORMAT, "%s: %s: missing \"type\"", path, where);
     if (!strcmp(type, "Sequence")) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers"), *it;
@@ -211,19 +213,19 @@ static int load_norm(tok_tokenizer *t, const cJSON *n, const char *path, const c
         int rc = add_norm(h, &st, err);
         if (rc) return rc;
         st->kind = HFN_STRIP;
-        st->left = flag(n, "strip_left", false);
-        st->right = flag(n, "strip_right", true);
+        st->left = hf_flag(n, "strip_left", false);
+        st->right = hf_flag(n, "strip_right", true);
         return 0;
     }
     if (!strcmp(type, "BertNormalizer")) {
         int rc = add_norm(h, &st, err);
         if (rc) return rc;
         st->kind = HFN_BERT;
-        st->clean_text = flag(n, "clean_text", true);
-        st->chinese = flag(n, "handle_chinese_chars", true);
-        st->lowercase = flag(n, "lowercase", true);
+        st->clean_text = hf_flag(n, "clean_text", true);
+        st->chinese = hf_flag(n, "handle_chinese_chars", true);
+        st->lowercase = hf_flag(n, "lowercase", true);
         /* strip_accents null follows lowercase */
-        st->strip_accents = flag(n, "strip_accents", st->lowercase);
+        st->strip_accents = hf_flag(n, "strip_accents", st->lowercase);
         return 0;
     }
     return unsupported(err, path, where, "normalizer", type);
@@ -235,7 +237,7 @@ int hf_load_normalizer(tok_tokenizer *t, const void *json, const char *path, tok
 
 /* ---- pre-tokenizers --------------------------------------------------------- */
 
-static int split_behavior(const char *s) {
+int hf_split_behavior(const char *s) {
     if (!s) return -1;
     if (!strcmp(s, "Isolated")) return SPLIT_ISOLATED;
     if (!strcmp(s, "Removed")) return SPLIT_REMOVED;
@@ -248,7 +250,7 @@ static int split_behavior(const char *s) {
 static int prepend_scheme(const cJSON *p, int *out) {
     const char *s = str_of(p, "prepend_scheme");
     if (!s) { /* older files: add_prefix_space */
-        *out = flag(p, "add_prefix_space", true) ? HF_PREPEND_ALWAYS : HF_PREPEND_NEVER;
+        *out = hf_flag(p, "add_prefix_space", true) ? HF_PREPEND_ALWAYS : HF_PREPEND_NEVER;
         return 0;
     }
     if (!strcmp(s, "always")) *out = HF_PREPEND_ALWAYS;
@@ -261,7 +263,7 @@ static int prepend_scheme(const cJSON *p, int *out) {
 static int load_pre(tok_tokenizer *t, const cJSON *p, const char *path, const char *where, tok_error *err) {
     hf_pipeline *h = t->hf;
     if (!p || cJSON_IsNull(p)) return 0;
-    const char *type = type_of(p);
+    const char *type = hf_type_of(p);
     if (!type) return tok_fail(err, TOK_EFORMAT, "%s: %s: missing \"type\"", path, where);
     if (h->pre != HFP_NONE && !(h->pre == HFP_SPLIT && !strcmp(type, "Split")))
         return tok_fail(err, TOK_EUNSUPPORTED, "%s: %s: pre-tokenizer %s after another is not supported by this build",
@@ -280,9 +282,9 @@ static int load_pre(tok_tokenizer *t, const cJSON *p, const char *path, const ch
     if (!strcmp(type, "Split")) {
         const cJSON *pat = cJSON_GetObjectItemCaseSensitive(p, "pattern");
         const char *re = str_of(pat, "Regex"), *lit = str_of(pat, "String");
-        int b = split_behavior(str_of(p, "behavior"));
+        int b = hf_split_behavior(str_of(p, "behavior"));
         if (b < 0) return tok_fail(err, TOK_EUNSUPPORTED, "%s: %s: unknown Split behavior", path, where);
-        bool invert = flag(p, "invert", false);
+        bool invert = hf_flag(p, "invert", false);
         int rc;
         if (re) rc = pretok_add_regex(&t->pt, re, b, invert, err);
         else if (lit) rc = pretok_add_literal(&t->pt, lit, strlen(lit), b, invert, err);
@@ -298,7 +300,7 @@ static int load_pre(tok_tokenizer *t, const cJSON *p, const char *path, const ch
                             path, where);
         if (prepend_scheme(p, &h->meta_prepend))
             return tok_fail(err, TOK_EFORMAT, "%s: %s: unknown prepend_scheme", path, where);
-        h->meta_split = flag(p, "split", true);
+        h->meta_split = hf_flag(p, "split", true);
         h->pre = HFP_METASPACE;
         return 0;
     }
@@ -353,7 +355,7 @@ static int load_unigram(tok_tokenizer *t, const cJSON *model, const char *path, 
         h->unk_id = (int32_t)unk->valuedouble;
     }
     h->fuse_unk = true; /* HF's Unigram always fuses unknown runs */
-    h->byte_fallback = flag(model, "byte_fallback", false);
+    h->byte_fallback = hf_flag(model, "byte_fallback", false);
     h->model = HFM_UNIGRAM;
     return 0;
 }
@@ -386,7 +388,7 @@ static int load_wordpiece(tok_tokenizer *t, const cJSON *model, const char *path
 
 int hf_load_model(tok_tokenizer *t, const void *json, const char *path, tok_error *err) {
     const cJSON *model = json;
-    const char *type = type_of(model);
+    const char *type = hf_type_of(model);
     if (type && !strcmp(type, "Unigram")) return load_unigram(t, model, path, err);
     if (type && !strcmp(type, "WordPiece")) return load_wordpiece(t, model, path, err);
     return unsupported(err, path, "model", "model type", type);
@@ -396,9 +398,9 @@ int hf_load_finish(tok_tokenizer *t, const void *json, const char *path, tok_err
     const cJSON *model = json;
     hf_pipeline *h = t->hf;
     if (h->model == HFM_BPE_CHARS) {
-        h->fuse_unk = flag(model, "fuse_unk", false);
-        h->byte_fallback = flag(model, "byte_fallback", false);
-        h->ignore_merges = flag(model, "ignore_merges", false);
+        h->fuse_unk = hf_flag(model, "fuse_unk", false);
+        h->byte_fallback = hf_flag(model, "byte_fallback", false);
+        h->ignore_merges = hf_flag(model, "ignore_merges", false);
     }
     if (h->model != HFM_UNIGRAM) {
         const char *unk = str_of(model, "unk_token");
@@ -430,7 +432,7 @@ static int add_dec(hf_pipeline *h, hf_dec **d, int kind, tok_error *err) {
 
 static int load_dec(tok_tokenizer *t, const cJSON *d, const char *path, const char *where, tok_error *err) {
     hf_pipeline *h = t->hf;
-    const char *type = type_of(d);
+    const char *type = hf_type_of(d);
     hf_dec *x;
     int rc;
     if (!type) return tok_fail(err, TOK_EFORMAT, "%s: %s: missing \"type\"", path, where);
@@ -482,7 +484,7 @@ static int load_dec(tok_tokenizer *t, const cJSON *d, const char *path, const ch
         const char *p = str_of(d, "prefix");
         if ((rc = add_dec(h, &x, HFD_WORDPIECE, err))) return rc;
         x->a = dup_str(p ? p : "##", &x->an);
-        x->cleanup = flag(d, "cleanup", true);
+        x->cleanup = hf_flag(d, "cleanup", true);
         return x->a ? 0 : tok_fail(err, TOK_ENOMEM, "out of memory");
     }
     return unsupported(err, path, where, "decoder", type);
@@ -515,7 +517,7 @@ int hf_check_added(tok_tokenizer *t, const void *json, const char *path, tok_err
     int i = 0, rc = 0;
     cJSON_ArrayForEach(it, (const cJSON *)json) {
         const char *content = str_of(it, "content");
-        if (content && flag(it, "normalized", !flag(it, "special", false))) {
+        if (content && hf_flag(it, "normalized", !hf_flag(it, "special", false))) {
             size_t n = strlen(content), nn;
             char *norm = hf_normalize(&tmp, content, n, &nn, err);
             if (!norm) {
