@@ -23,6 +23,11 @@ int cmd_chat(int argc, char **argv);
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Reads a whole file ("-" = stdin) into a NUL-terminated buffer. */
 char *cli_read_file(const char *path, size_t *len);
+/* argv[*i] is option `name`, alone or as --name=value (long options only). */
+bool cli_is_opt(const char *a, const char *name);
+/* The value of the option at argv[*i] (--name=value, or the next argument,
+ * advancing *i); prints a usage message and returns NULL if missing. */
+const char *cli_opt_value(const char *cmd, int argc, char **argv, int *i);
 /* True if argv[i] is --help or -h. */
 bool cli_is_help(const char *arg);
 #endif

@@ -55,6 +55,21 @@ void cli_error(const char *cmd, const char *fmt, ...) {
 
 bool cli_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
 
+bool cli_is_opt(const char *a, const char *name) {
+    size_t n = strlen(name);
+    return !strncmp(a, name, n) && (a[n] == 0 || (a[n] == '=' && name[1] == '-'));
+}
+
+const char *cli_opt_value(const char *cmd, int argc, char **argv, int *i) {
+    const char *a = argv[*i], *eq = strchr(a, '=');
+    if (a[0] == '-' && a[1] == '-' && eq) return eq + 1;
+    if (*i + 1 >= argc) {
+        cli_error(cmd, "option %s needs a value", a);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
 char *cli_read_file(const char *path, size_t *len) {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f) return NULL;

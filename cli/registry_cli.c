@@ -14,25 +14,10 @@ const char CLI_REGISTRY_HELP[] =
     "      --config FILE      overrides and additions [$TOK_CONFIG, else ~/.config/tok/models.json]\n"
     "      --no-config        ignore the overrides\n";
 
-static const char *opt_value(const char *cmd, int argc, char **argv, int *i) {
-    const char *a = argv[*i], *eq = strchr(a, '=');
-    if (a[0] == '-' && a[1] == '-' && eq) return eq + 1;
-    if (*i + 1 >= argc) {
-        cli_error(cmd, "option %s needs a value", a);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static bool is_opt(const char *a, const char *name) {
-    size_t n = strlen(name);
-    return !strncmp(a, name, n) && (a[n] == 0 || a[n] == '=');
-}
-
 int cli_registry_opt(cli_registry_opts *o, const char *cmd, int argc, char **argv, int *i) {
     const char *a = argv[*i];
-    if (is_opt(a, "--registry")) return (o->registry = opt_value(cmd, argc, argv, i)) ? 1 : -1;
-    if (is_opt(a, "--config")) return (o->config = opt_value(cmd, argc, argv, i)) ? 1 : -1;
+    if (cli_is_opt(a, "--registry")) return (o->registry = cli_opt_value(cmd, argc, argv, i)) ? 1 : -1;
+    if (cli_is_opt(a, "--config")) return (o->config = cli_opt_value(cmd, argc, argv, i)) ? 1 : -1;
     if (!strcmp(a, "--no-config")) return o->no_config = true, 1;
     return 0;
 }

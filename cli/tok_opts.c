@@ -20,26 +20,11 @@ const char TOK_OPTS_HELP[] =
     "                         llama.cpp's llama_tokenize(add_special=true, parse_special=false))\n"
     "      --lossy            replace invalid UTF-8 with U+FFFD instead of failing\n";
 
-static const char *value(const char *cmd, int argc, char **argv, int *i) {
-    const char *a = argv[*i], *eq = strchr(a, '=');
-    if (a[0] == '-' && a[1] == '-' && eq) return eq + 1;
-    if (*i + 1 >= argc) {
-        cli_error(cmd, "option %s needs a value", a);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static bool is_opt(const char *a, const char *name) {
-    size_t n = strlen(name);
-    return !strncmp(a, name, n) && (a[n] == 0 || (a[n] == '=' && name[1] == '-'));
-}
-
 int tok_opts_parse(tok_opts *o, const char *cmd, int argc, char **argv, int *i) {
     const char *a = argv[*i];
-    if (is_opt(a, "-t") || is_opt(a, "--tokenizer")) return (o->tokenizer = value(cmd, argc, argv, i)) ? 1 : -1;
-    if (is_opt(a, "--pattern")) return (o->pattern = value(cmd, argc, argv, i)) ? 1 : -1;
-    if (is_opt(a, "--special")) return (o->special = value(cmd, argc, argv, i)) ? 1 : -1;
+    if (cli_is_opt(a, "-t") || cli_is_opt(a, "--tokenizer")) return (o->tokenizer = cli_opt_value(cmd, argc, argv, i)) ? 1 : -1;
+    if (cli_is_opt(a, "--pattern")) return (o->pattern = cli_opt_value(cmd, argc, argv, i)) ? 1 : -1;
+    if (cli_is_opt(a, "--special")) return (o->special = cli_opt_value(cmd, argc, argv, i)) ? 1 : -1;
     if (!strcmp(a, "--strict-special")) return o->strict_special = true, 1;
     if (!strcmp(a, "--add-special")) return o->add_special = true, 1;
     if (!strcmp(a, "--no-add-special")) return o->no_add_special = true, 1;
