@@ -18,6 +18,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* Prints "tok CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

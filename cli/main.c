@@ -34,6 +34,7 @@ static const struct command commands[] = {
     {"models", cmd_models, "list, search and show the model registry (context, prices, tokenizer)"},
     {"cost", cmd_cost, "tokens, context fit and cost of files for one or more models"},
     {"chat", cmd_chat, "talk with a local GGUF model (its chat template, history, usage)"},
+    {"run", cmd_run, "run a YAML recipe: templated prompt steps on a local model, with usage"},
 };
 
 static void usage(FILE *f) {

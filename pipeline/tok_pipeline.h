@@ -242,6 +242,90 @@ typedef struct tok_cost {
 tok_cost tok_model_cost(const tok_registry *r, const tok_model_entry *m, int64_t input_tokens,
                         int64_t output_tokens, const char *date);
 
+/* ---- recipes: YAML prompt chains and their runner ------------------------ */
+
+/*
+ * A recipe (docs/recipes.md) is a YAML file: name, description, model,
+ * sampling defaults, typed inputs, and steps that are templates wired by
+ * `steps.ID.output` references. Loading validates everything that can be
+ * checked before a model runs: known keys only (with a suggestion), unique
+ * step ids, references to declared steps and inputs, no cycles, templates
+ * that parse. Errors read "recipe.yaml:14:5: step "summarize": unknown key
+ * "promt" (did you mean "prompt"?)". A loaded recipe is immutable.
+ */
+#include <stdio.h>
+struct tok_model;
+
+typedef struct tok_recipe tok_recipe;
+
+tok_recipe *tok_recipe_parse(const char *name, const char *src, size_t len, tok_error *err);
+/* Reads path; relative `file` input defaults are resolved from its folder. */
+tok_recipe *tok_recipe_load(const char *path, tok_error *err);
+void tok_recipe_free(tok_recipe *r);
+
+const char *tok_recipe_name(const tok_recipe *r);  /* NULL if none */
+const char *tok_recipe_model(const tok_recipe *r); /* as written; NULL if none */
+const char *tok_recipe_dir(const tok_recipe *r);   /* folder of the file ("." if parsed) */
+size_t tok_recipe_n_steps(const tok_recipe *r);
+/* Step ids in run order (dependencies first, else file order). */
+const char *tok_recipe_step_id(const tok_recipe *r, size_t i);
+/* The model a step overrides (NULL: the recipe's). i in run order. */
+const char *tok_recipe_step_model(const tok_recipe *r, size_t i);
+
+/* A value for an input: "k", "v" from --var k=v; a value "@FILE" is read
+ * from FILE. */
+typedef struct tok_recipe_var {
+    const char *key, *value;
+} tok_recipe_var;
+
+/* The model the steps run on. The runner calls models only through this:
+ * the chat template builds and counts every prompt, the session generates. */
+typedef struct tok_recipe_backend {
+    const char *model_name;      /* for the trace and results */
+    const struct tok_model *model; /* NULL: dry runs only */
+    const tok_tokenizer *tk;     /* counts and decodes */
+    const tok_chat *chat;        /* system + user -> prompt */
+    int n_ctx;                   /* context window (0: the model's) */
+    int n_threads;
+} tok_recipe_backend;
+
+typedef struct tok_recipe_run_params {
+    const tok_recipe_var *vars;
+    size_t n_vars;
+    bool dry_run;   /* render and count every step; call no model. Outputs of
+                       earlier steps are placeholders ("[output of step X]"),
+                       so the counts of steps that use them are estimates. */
+    FILE *trace;    /* one JSON line per step, or NULL */
+} tok_recipe_run_params;
+
+tok_recipe_run_params tok_recipe_default_run_params(void);
+
+typedef struct tok_recipe_step_result {
+    const char *id;          /* owned by the recipe */
+    bool ran, skipped;       /* skipped: its `when` was false */
+    bool estimated;          /* dry run with placeholder outputs in the prompt */
+    bool is_prompt;          /* a model call (else a template transform) */
+    char *prompt;            /* the rendered prompt text (chat-formatted) */
+    char *output;            /* text; json re-serialized; lines joined by \n */
+    int prompt_tokens, completion_tokens, max_tokens;
+    int n_ctx;               /* the window the budget was checked against */
+    double latency_ms, gen_ms;
+    const char *stop_reason; /* NULL if no model ran */
+} tok_recipe_step_result;
+
+typedef struct tok_recipe_result {
+    tok_recipe_step_result *steps; /* in run order; filled as far as the run got */
+    size_t n;
+    cJSON *outputs;                /* {"ID": output, ...} (json/lines steps as values) */
+} tok_recipe_result;
+
+/* Checks the inputs (missing ones are named, unknown --var keys get a
+ * suggestion), then runs the steps in order. On failure err names the step
+ * and cause, and out still holds the steps run before it. Always free out. */
+int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_recipe_run_params *p,
+                   tok_recipe_result *out, tok_error *err);
+void tok_recipe_result_free(tok_recipe_result *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,238 @@
+/* tok run: runs a YAML recipe (pipeline/recipe.c, recipe_run.c) on a local
+ * GGUF model. Prints the last step's output (or, with --json, every output
+ * and per-step usage) on stdout and a usage table on stderr: tokens in/out,
+ * latency, tokens/s and cost per step (local models cost nothing: "local").
+ * --dry-run renders and counts every prompt without generating. The model is
+ * loaded once; every step runs on one session. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "gen_common.h"
+
+#define CMD "run"
+#define MAX_VARS 256
+
+static const char HELP[] =
+    "usage: tok run RECIPE.yaml [--var NAME=VALUE]... [OPTIONS]\n"
+    "\n"
+    "Runs the steps of a recipe (docs/recipes.md) in dependency order and prints\n"
+    "the last step's output. A usage table (tokens in/out, latency, tokens/s,\n"
+    "cost) goes to stderr.\n"
+    "\n"
+    "      --var NAME=VALUE    value of an input (repeatable)\n"
+    "      --var NAME=@FILE    the text of FILE as the value\n"
+    "      --dry-run           render and count every prompt, call no model; prints\n"
+    "                          the rendered prompts (outputs of earlier steps are\n"
+    "                          placeholders, their counts marked ~)\n"
+    "      --json              print {\"outputs\": {...}, \"steps\": [...]} instead\n"
+    "      --trace FILE.jsonl  append one JSON line per step (prompt, tokens,\n"
+    "                          output, latency, cost)\n"
+    "  -m, --model PATH        GGUF file instead of the recipe's model\n"
+    "      --chat-template FILE  Jinja chat template instead of the model's\n"
+    "  -c, --ctx N             context window (default: the model's)\n"
+    "  -t, --threads N         threads (default: 1 for models under 100 MB, else all)\n"
+    "  -q, --quiet             no usage table\n"
+    "  -h, --help              this help\n";
+
+/* The model file a recipe names: "local:FILE", a path (as given, or
+ * relative to the recipe's folder), or the bundled model by its file name. */
+static int resolve_model(const char *name, const char *dir, char *buf, size_t cap) {
+    const char *path = name;
+    if (!strncmp(name, "openai:", 7) || (!tok_model_is_local(name, &path) && !strchr(name, '/'))) {
+        cli_error(CMD, "model \"%s\": only local GGUF models run in this version (local:FILE.gguf); "
+                  "registry and HTTP models are not implemented yet", name);
+        return -1;
+    }
+    if (access(path, R_OK) == 0) return snprintf(buf, cap, "%s", path), 0;
+    if (path[0] != '/') {
+        snprintf(buf, cap, "%s/%s", dir, path);
+        if (access(buf, R_OK) == 0) return 0;
+    }
+    const char *base = strrchr(path, '/');
+    if (!strcmp(base ? base + 1 : path, GEN_DEFAULT_MODEL)) {
+        gen_default_model(buf, cap);
+        return 0;
+    }
+    cli_error(CMD, "model \"%s\": file not found (also looked in %s/)", name, dir);
+    return -1;
+}
+
+static void print_table(const tok_recipe_result *res, bool dry) {
+    fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", "step", "kind", "tokens_in", dry ? "max_out" : "tokens_out",
+            dry ? "" : "latency", dry ? "" : "tok/s", "cost");
+    long tin = 0, tout = 0;
+    double tms = 0;
+    for (size_t i = 0; i < res->n; i++) {
+        const tok_recipe_step_result *s = &res->steps[i];
+        char in[32], out[32], lat[32] = "", tps[32] = "";
+        if (s->skipped) {
+            fprintf(stderr, "%-16s %-8s %9s\n", s->id, s->is_prompt ? "prompt" : "template", "skipped");
+            continue;
+        }
+        if (!s->is_prompt) {
+            fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", s->id, "template", "-", "-", "", "", "-");
+            continue;
+        }
+        snprintf(in, sizeof in, "%s%d", s->estimated && dry ? "~" : "", s->prompt_tokens);
+        snprintf(out, sizeof out, "%d", dry ? s->max_tokens : s->completion_tokens);
+        if (!dry) {
+            snprintf(lat, sizeof lat, "%.0f ms", s->latency_ms);
+            snprintf(tps, sizeof tps, "%.1f", s->gen_ms > 0 ? s->completion_tokens * 1000.0 / s->gen_ms : 0.0);
+        }
+        fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", s->id, "prompt", in, out, lat, tps, "local");
+        tin += s->prompt_tokens, tout += dry ? s->max_tokens : s->completion_tokens, tms += s->latency_ms;
+    }
+    char lat[32] = "";
+    if (!dry) snprintf(lat, sizeof lat, "%.0f ms", tms);
+    fprintf(stderr, "%-16s %-8s %9ld %9ld %10s %8s  %s\n", "total", "", tin, tout, lat, "", "local ($0)");
+}
+
+static void print_json(const tok_recipe_result *res, bool dry) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "outputs", cJSON_Duplicate(res->outputs, true));
+    cJSON *a = cJSON_AddArrayToObject(o, "steps");
+    for (size_t i = 0; i < res->n; i++) {
+        const tok_recipe_step_result *s = &res->steps[i];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "id", s->id);
+        cJSON_AddStringToObject(j, "kind", s->is_prompt ? "prompt" : "template");
+        cJSON_AddBoolToObject(j, "skipped", s->skipped);
+        cJSON_AddBoolToObject(j, "estimated", s->estimated);
+        if (s->is_prompt && !s->skipped) {
+            cJSON_AddNumberToObject(j, "prompt_tokens", s->prompt_tokens);
+            cJSON_AddNumberToObject(j, "completion_tokens", s->completion_tokens);
+            cJSON_AddNumberToObject(j, "max_tokens", s->max_tokens);
+            cJSON_AddNumberToObject(j, "n_ctx", s->n_ctx);
+            cJSON_AddNumberToObject(j, "latency_ms", s->latency_ms);
+            cJSON_AddNumberToObject(j, "cost_usd", 0);
+            if (s->stop_reason) cJSON_AddStringToObject(j, "stop_reason", s->stop_reason);
+            if (dry && s->prompt) cJSON_AddStringToObject(j, "prompt", s->prompt);
+        }
+        cJSON_AddItemToArray(a, j);
+    }
+    char *text = cJSON_Print(o);
+    if (text) printf("%s\n", text);
+    free(text);
+    cJSON_Delete(o);
+}
+
+int cmd_run(int argc, char **argv) {
+    const char *recipe_path = NULL, *model_opt = NULL, *tmpl = NULL, *trace_path = NULL;
+    tok_recipe_var vars[MAX_VARS];
+    size_t n_vars = 0;
+    bool dry = false, json = false, quiet = false;
+    int n_ctx = 0, n_threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) return fputs(HELP, stdout), EXIT_OK;
+        if (!strcmp(a, "--dry-run")) { dry = true; continue; }
+        if (!strcmp(a, "--json")) { json = true; continue; }
+        if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { quiet = true; continue; }
+        if (a[0] == '-' && a[1]) {
+            if (i + 1 >= argc) {
+                cli_error(CMD, "%s needs a value (see tok run --help)", a);
+                return EXIT_USAGE;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--var")) {
+                char *eq = strchr(v, '=');
+                if (!eq || eq == v || n_vars == MAX_VARS) {
+                    cli_error(CMD, "--var: expected NAME=VALUE or NAME=@FILE, got '%s'", v);
+                    return EXIT_USAGE;
+                }
+                *eq = 0;
+                vars[n_vars++] = (tok_recipe_var){v, eq + 1};
+            } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model_opt = v;
+            else if (!strcmp(a, "--chat-template")) tmpl = v;
+            else if (!strcmp(a, "--trace")) trace_path = v;
+            else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) {
+                if (gen_parse_int(CMD, a, v, 1, 1 << 20, &n_ctx)) return EXIT_USAGE;
+            } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+                if (gen_parse_int(CMD, a, v, 1, 512, &n_threads)) return EXIT_USAGE;
+            } else {
+                cli_error(CMD, "unknown option '%s' (see tok run --help)", a);
+                return EXIT_USAGE;
+            }
+        } else if (!recipe_path) recipe_path = a;
+        else {
+            cli_error(CMD, "one recipe at a time (got '%s' and '%s')", recipe_path, a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!recipe_path) {
+        cli_error(CMD, "no recipe given (usage: tok run RECIPE.yaml [--var NAME=VALUE]...)");
+        return EXIT_USAGE;
+    }
+    tok_error err = {0};
+    tok_recipe *r = tok_recipe_load(recipe_path, &err);
+    if (!r) {
+        fprintf(stderr, "tok run: %s\n", err.msg);
+        return EXIT_RUNTIME;
+    }
+    int rc = EXIT_RUNTIME;
+    tok_model *m = NULL;
+    tok_tokenizer *tk = NULL;
+    tok_chat *chat = NULL;
+    FILE *trace = NULL;
+    tok_recipe_result res = {0};
+    char path[4096];
+    const char *want = model_opt ? model_opt : tok_recipe_model(r);
+    for (size_t i = 0; i < tok_recipe_n_steps(r); i++) {
+        const char *sm = tok_recipe_step_model(r, i);
+        if (sm && (!tok_recipe_model(r) || strcmp(sm, tok_recipe_model(r)))) {
+            cli_error(CMD, "step \"%s\": model \"%s\": steps on a model other than the recipe's are not "
+                      "implemented yet", tok_recipe_step_id(r, i), sm);
+            goto done;
+        }
+    }
+    if (want) {
+        if (resolve_model(want, tok_recipe_dir(r), path, sizeof path)) goto done;
+    } else
+        gen_default_model(path, sizeof path);
+    if (!(m = tok_model_load(path, NULL, &err)) || !(tk = tok_gguf_tokenizer(tok_model_gguf(m), &err))) {
+        cli_error(CMD, "%s", err.msg);
+        goto done;
+    }
+    if (!(chat = gen_load_chat(CMD, m, tk, tmpl))) goto done;
+    if (trace_path && !(trace = fopen(trace_path, "a"))) {
+        cli_error(CMD, "--trace %s: cannot open for appending", trace_path);
+        goto done;
+    }
+    tok_recipe_backend b = {.model_name = path, .model = m, .tk = tk, .chat = chat, .n_ctx = n_ctx,
+                            .n_threads = n_threads ? n_threads : gen_default_threads(m)};
+    tok_recipe_run_params p = tok_recipe_default_run_params();
+    p.vars = vars, p.n_vars = n_vars, p.dry_run = dry, p.trace = trace;
+    int run = tok_recipe_run(r, &b, &p, &res, &err);
+    if (json) print_json(&res, dry);
+    else if (dry) {
+        for (size_t i = 0; i < res.n; i++)
+            if (res.steps[i].prompt)
+                printf("=== step %s: %s%d tokens ===\n%s\n", res.steps[i].id, res.steps[i].estimated ? "~" : "",
+                       res.steps[i].prompt_tokens, res.steps[i].prompt);
+    } else if (run == 0) {
+        for (size_t i = res.n; i-- > 0;)
+            if (!res.steps[i].skipped && res.steps[i].output) {
+                const char *o = res.steps[i].output;
+                fputs(o, stdout);
+                if (!*o || o[strlen(o) - 1] != '\n') putchar('\n');
+                break;
+            }
+    }
+    if (!quiet && res.n) print_table(&res, dry);
+    if (run) {
+        fprintf(stderr, "tok run: %s\n", err.msg);
+        goto done;
+    }
+    rc = EXIT_OK;
+done:
+    if (trace) fclose(trace);
+    tok_recipe_result_free(&res);
+    tok_chat_free(chat);
+    tok_free(tk);
+    tok_model_free(m);
+    tok_recipe_free(r);
+    return rc;
+}

@@ -1,0 +1,409 @@
+/*
+ * The recipe runner: binds the inputs (command-line values, files, defaults),
+ * then runs the steps in the order the loader fixed. A prompt step renders its
+ * system and user templates with the inputs and the earlier outputs, formats
+ * them with the backend's chat template, and counts that exact token sequence
+ * against the context window minus the output reserve (max_tokens) before
+ * generating: the ids counted are the ids sent, so count and call never
+ * disagree. A template step only renders. Outputs are parsed per `format`
+ * (json fails closed, lines splits) and visible to later steps as
+ * steps.ID.output. Cost: one template render and one tokenization per step,
+ * plus the generation; one session (KV cache) reused by every step.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "recipe_internal.h"
+#include "tok_engine.h"
+
+static int fail(tok_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(tok_error *err, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    err->code = code;
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+tok_recipe_run_params tok_recipe_default_run_params(void) {
+    tok_recipe_run_params p = {0};
+    return p;
+}
+
+static char *read_all(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *d = NULL;
+    size_t n = 0, got;
+    char buf[65536];
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+        char *nd = realloc(d, n + got + 1);
+        if (!nd) { free(d); fclose(f); errno = ENOMEM; return NULL; }
+        d = nd;
+        memcpy(d + n, buf, got);
+        n += got;
+    }
+    fclose(f);
+    if (!d && !(d = calloc(1, 1))) return NULL;
+    d[n] = 0;
+    if (len) *len = n;
+    return d;
+}
+
+/* Lines of text as a JSON array (empty lines and surrounding spaces dropped). */
+static cJSON *split_lines(const char *s) {
+    cJSON *a = cJSON_CreateArray();
+    while (a && *s) {
+        const char *e = strchr(s, '\n');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        const char *b = s, *z = s + n;
+        while (b < z && (*b == ' ' || *b == '\t' || *b == '\r')) b++;
+        while (z > b && (z[-1] == ' ' || z[-1] == '\t' || z[-1] == '\r')) z--;
+        if (z > b) {
+            char *line = strndup(b, (size_t)(z - b));
+            if (!line) { cJSON_Delete(a); return NULL; }
+            cJSON_AddItemToArray(a, cJSON_CreateString(line));
+            free(line);
+        }
+        s += n + (e != NULL);
+    }
+    return a;
+}
+
+/* The value of one input, typed. from_cli: relative paths are the user's;
+ * defaults are relative to the recipe's folder. */
+static cJSON *bind_input(const tok_recipe *r, const rc_input *in, const char *value, bool from_cli,
+                         tok_error *err) {
+    char *owned = NULL;
+    if (value[0] == '@' && from_cli) { /* --var k=@FILE: the file's text */
+        if (!(owned = read_all(value + 1, NULL))) {
+            fail(err, TOK_EIO, "input \"%s\": %s: %s", in->name, value + 1, strerror(errno));
+            return NULL;
+        }
+        value = owned;
+    }
+    cJSON *v = NULL;
+    if (in->type == RC_IN_FILE) {
+        char path[4096];
+        if (value[0] != '/' && !from_cli) snprintf(path, sizeof path, "%s/%s", r->dir, value);
+        else snprintf(path, sizeof path, "%s", value);
+        char *text = read_all(path, NULL);
+        if (!text) fail(err, TOK_EIO, "input \"%s\": %s: %s", in->name, path, strerror(errno));
+        else v = cJSON_CreateString(text);
+        free(text);
+    } else if (in->type == RC_IN_NUMBER) {
+        char *end;
+        errno = 0;
+        double d = strtod(value, &end);
+        if (!*value || *end || errno) fail(err, TOK_EINVAL, "input \"%s\": expected a number, got \"%s\"", in->name, value);
+        else v = cJSON_CreateNumber(d);
+    } else if (in->type == RC_IN_LIST) {
+        if (value[0] == '[') {
+            v = cJSON_Parse(value);
+            if (!cJSON_IsArray(v)) {
+                cJSON_Delete(v), v = NULL;
+                fail(err, TOK_EINVAL, "input \"%s\": expected a JSON array or one item per line", in->name);
+            }
+        } else
+            v = split_lines(value);
+    } else
+        v = cJSON_CreateString(value);
+    free(owned);
+    return v;
+}
+
+static int bind_inputs(const tok_recipe *r, const tok_recipe_run_params *p, cJSON *inputs, tok_error *err) {
+    const char *names[256];
+    size_t nn = 0;
+    for (size_t i = 0; i < r->n_inputs && nn < 256; i++) names[nn++] = r->inputs[i].name;
+    for (size_t k = 0; k < p->n_vars; k++) {
+        size_t i = 0;
+        while (i < r->n_inputs && strcmp(r->inputs[i].name, p->vars[k].key)) i++;
+        if (i == r->n_inputs) {
+            const char *sug = rc_suggest(p->vars[k].key, names, nn);
+            return fail(err, TOK_EINVAL, "%s: --var %s: the recipe has no input \"%s\"%s%s%s", r->file,
+                        p->vars[k].key, p->vars[k].key, sug ? " (did you mean \"" : "", sug ? sug : "",
+                        sug ? "\"?)" : "");
+        }
+    }
+    char missing[300] = "";
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        const rc_input *in = &r->inputs[i];
+        const char *val = NULL;
+        for (size_t k = 0; k < p->n_vars; k++)
+            if (!strcmp(p->vars[k].key, in->name)) val = p->vars[k].value; /* the last one wins */
+        cJSON *v = NULL;
+        if (val) v = bind_input(r, in, val, true, err);
+        else if (in->def && cJSON_IsString(in->def)) v = bind_input(r, in, in->def->valuestring, false, err);
+        else if (in->def && in->type == RC_IN_FILE)
+            return fail(err, TOK_EINVAL, "%s: input \"%s\": a file default must be a path", r->file, in->name);
+        else if (in->def) v = cJSON_Duplicate(in->def, true);
+        else {
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s\"%s\"",
+                     *missing ? ", " : "", in->name);
+            continue;
+        }
+        if (!v) return -1;
+        cJSON_AddItemToObject(inputs, in->name, v);
+    }
+    if (*missing)
+        return fail(err, TOK_EINVAL, "%s: missing input%s %s (give --var NAME=VALUE or --var NAME=@FILE)",
+                    r->file, strchr(missing, ',') ? "s" : "", missing);
+    return 0;
+}
+
+static void merge(rc_sampling *m, const rc_sampling *s) {
+    if (s->set & RC_S_TEMP) m->temperature = s->temperature;
+    if (s->set & RC_S_TOP_P) m->top_p = s->top_p;
+    if (s->set & RC_S_TOP_K) m->top_k = s->top_k;
+    if (s->set & RC_S_MAX) m->max_tokens = s->max_tokens;
+    if (s->set & RC_S_SEED) m->seed = s->seed;
+    if (s->set & RC_S_STOP) m->stop = s->stop, m->n_stop = s->n_stop;
+    m->set |= s->set;
+}
+
+static int render(const tok_recipe *r, const rc_step *s, const char *what, const tok_template *t,
+                  const cJSON *ctx, tok_bytes *out, tok_error *err) {
+    tok_error e = {0};
+    out->n = 0;
+    if (tok_template_render(t, ctx, out, &e) == 0) return 0;
+    /* the template was named \x01 at parse time: drop that prefix */
+    const char *m = e.msg[0] == '\x01' && e.msg[1] == ':' ? e.msg + 2 : e.msg;
+    return fail(err, TOK_EINVAL, "%s: step \"%s\": %s: %s", r->file, s->id, what, m);
+}
+
+/* The biggest input the step's templates mention, for the budget message. */
+static void largest_input(const tok_recipe *r, const rc_step *s, const tok_tokenizer *tk, const cJSON *inputs,
+                          char *out, size_t cap) {
+    size_t best = 0;
+    *out = 0;
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        const char *name = r->inputs[i].name;
+        if (!(s->prompt_src && strstr(s->prompt_src, name)) && !(s->system_src && strstr(s->system_src, name)))
+            continue;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(inputs, name);
+        char *text = cJSON_IsString(v) ? NULL : cJSON_PrintUnformatted(v);
+        const char *t = cJSON_IsString(v) ? v->valuestring : text;
+        tok_ids ids = {0};
+        tok_error e = {0};
+        tok_encode_params ep = tok_encode_default_params();
+        if (t && tok_encode(tk, t, strlen(t), &ep, &ids, &e) == 0 && ids.n >= best) {
+            best = ids.n;
+            snprintf(out, cap, "; input \"%s\" is %zu tokens", name, ids.n);
+        }
+        tok_ids_free(&ids);
+        free(text);
+    }
+}
+
+static void trace(FILE *f, const char *model, const tok_recipe_step_result *st, bool dry, const char *error) {
+    if (!f) return;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "step", st->id);
+    cJSON_AddStringToObject(o, "model", model ? model : "");
+    cJSON_AddBoolToObject(o, "dry_run", dry);
+    cJSON_AddBoolToObject(o, "skipped", st->skipped);
+    if (st->prompt) cJSON_AddStringToObject(o, "prompt", st->prompt);
+    cJSON_AddNumberToObject(o, "prompt_tokens", st->prompt_tokens);
+    cJSON_AddNumberToObject(o, "completion_tokens", st->completion_tokens);
+    cJSON_AddNumberToObject(o, "n_ctx", st->n_ctx);
+    cJSON_AddNumberToObject(o, "max_tokens", st->max_tokens);
+    cJSON_AddNumberToObject(o, "latency_ms", st->latency_ms);
+    cJSON_AddNumberToObject(o, "cost_usd", 0);
+    if (st->stop_reason) cJSON_AddStringToObject(o, "stop_reason", st->stop_reason);
+    if (st->output) cJSON_AddStringToObject(o, "output", st->output);
+    if (error) cJSON_AddStringToObject(o, "error", error);
+    char *line = cJSON_PrintUnformatted(o);
+    if (line) fprintf(f, "%s\n", line), fflush(f);
+    free(line);
+    cJSON_Delete(o);
+}
+
+static int run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b,
+                      const tok_recipe_run_params *p, const cJSON *ctx, tok_session **sess,
+                      tok_recipe_step_result *st, tok_error *err) {
+    tok_bytes sys = {0}, user = {0}, text = {0};
+    tok_ids ids = {0};
+    tok_generation gen = {0};
+    int rc = -1;
+    if (s->system && render(r, s, "system", s->system, ctx, &sys, err)) goto out;
+    if (render(r, s, "prompt", s->prompt, ctx, &user, err)) goto out;
+    tok_chat_message msgs[2];
+    size_t nm = 0;
+    if (s->system) msgs[nm++] = (tok_chat_message){"system", sys.data};
+    msgs[nm++] = (tok_chat_message){"user", user.data};
+    if (!b->chat || !b->tk) {
+        fail(err, TOK_EINVAL, "%s: step \"%s\": no model to format the prompt with", r->file, s->id);
+        goto out;
+    }
+    tok_error e = {0};
+    if (tok_chat_format(b->chat, msgs, nm, true, &ids, &text, &e)) {
+        fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
+        goto out;
+    }
+    rc_sampling m = {.temperature = -1, .top_p = -1, .top_k = -1, .max_tokens = 128, .seed = -1};
+    merge(&m, &r->defaults);
+    merge(&m, &s->s);
+    int n_ctx = b->n_ctx;
+    if (n_ctx <= 0 && b->model) n_ctx = tok_model_get_info(b->model)->ctx_train;
+    st->prompt = strdup(text.data ? text.data : "");
+    st->prompt_tokens = (int)ids.n;
+    st->max_tokens = m.max_tokens;
+    st->n_ctx = n_ctx;
+    if (n_ctx > 0 && (long)ids.n + m.max_tokens > n_ctx) {
+        char big[128];
+        largest_input(r, s, b->tk, cJSON_GetObjectItemCaseSensitive(ctx, "inputs"), big, sizeof big);
+        fail(err, TOK_ERANGE,
+             "%s: step \"%s\": the prompt is %zu tokens, over the budget of %d (context %d - %d reserved "
+             "for output, max_tokens)%s",
+             r->file, s->id, ids.n, n_ctx - m.max_tokens, n_ctx, m.max_tokens, big);
+        goto out;
+    }
+    if (p->dry_run) {
+        rc = 0;
+        goto out;
+    }
+    if (!b->model) {
+        fail(err, TOK_EINVAL, "%s: step \"%s\": no model loaded", r->file, s->id);
+        goto out;
+    }
+    if (!*sess) {
+        tok_session_params sp = tok_session_default_params();
+        sp.n_ctx = n_ctx;
+        sp.n_threads = b->n_threads;
+        if (!(*sess = tok_session_new(b->model, &sp, &e))) {
+            fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
+            goto out;
+        }
+    }
+    tok_generate_params gp = tok_generate_default_params();
+    if (m.temperature >= 0) gp.sampling.temp = m.temperature;
+    if (m.top_p >= 0) gp.sampling.top_p = m.top_p;
+    if (m.top_k >= 0) gp.sampling.top_k = m.top_k;
+    if (m.seed >= 0) gp.sampling.seed = (uint32_t)m.seed;
+    gp.max_tokens = m.max_tokens;
+    gp.stop = (const char *const *)m.stop;
+    gp.n_stop = m.n_stop;
+    double t0 = now_ms();
+    if (tok_generate(*sess, b->tk, ids.ids, ids.n, &gp, &gen, &e)) {
+        fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
+        goto out;
+    }
+    st->latency_ms = now_ms() - t0;
+    st->gen_ms = gen.gen_ms;
+    st->completion_tokens = gen.completion_tokens;
+    st->stop_reason = tok_stop_reason_name(gen.stop_reason);
+    st->output = strdup(gen.text.data ? gen.text.data : "");
+    rc = st->output ? 0 : fail(err, TOK_ENOMEM, "out of memory");
+out:
+    tok_generation_free(&gen);
+    tok_bytes_free(&sys), tok_bytes_free(&user), tok_bytes_free(&text);
+    tok_ids_free(&ids);
+    return rc;
+}
+
+int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_recipe_run_params *p,
+                   tok_recipe_result *out, tok_error *err) {
+    memset(out, 0, sizeof *out);
+    out->outputs = cJSON_CreateObject();
+    out->steps = calloc(r->n_steps, sizeof *out->steps);
+    cJSON *ctx = cJSON_CreateObject(), *inputs = cJSON_CreateObject(), *steps = cJSON_CreateObject();
+    tok_session *sess = NULL;
+    tok_bytes buf = {0};
+    int rc = -1;
+    if (!out->outputs || !out->steps || !ctx || !inputs || !steps) {
+        fail(err, TOK_ENOMEM, "out of memory");
+        cJSON_Delete(inputs), cJSON_Delete(steps);
+        goto done;
+    }
+    cJSON_AddItemToObject(ctx, "inputs", inputs);
+    cJSON_AddItemToObject(ctx, "steps", steps);
+    if (bind_inputs(r, p, inputs, err)) goto done;
+    /* inputs are also visible by their bare names: {{ document }} */
+    for (cJSON *v = inputs->child; v; v = v->next)
+        if (strcmp(v->string, "inputs") && strcmp(v->string, "steps"))
+            cJSON_AddItemToObject(ctx, v->string, cJSON_Duplicate(v, true));
+    for (size_t i = 0; i < r->n_steps; i++) {
+        const rc_step *s = &r->steps[i];
+        tok_recipe_step_result *st = &out->steps[out->n++];
+        st->id = s->id;
+        st->is_prompt = s->kind == RC_STEP_PROMPT;
+        for (size_t d = 0; d < s->n_deps; d++)
+            if (p->dry_run || out->steps[s->deps[d]].estimated) st->estimated = true;
+        cJSON *entry = cJSON_CreateObject();
+        cJSON_AddItemToObject(steps, s->id, entry);
+        if (s->when) {
+            if (render(r, s, "when", s->when, ctx, &buf, err)) goto fail_step;
+            if (!buf.n && !(p->dry_run && st->estimated)) {
+                st->skipped = true;
+                cJSON_AddNullToObject(entry, "output");
+                cJSON_AddNullToObject(out->outputs, s->id);
+                trace(p->trace, b->model_name, st, p->dry_run, NULL);
+                continue;
+            }
+        }
+        if (s->kind == RC_STEP_PROMPT) {
+            if (run_prompt(r, s, b, p, ctx, &sess, st, err)) goto fail_step;
+        } else {
+            if (render(r, s, "template", s->tmpl, ctx, &buf, err)) goto fail_step;
+            st->output = strdup(buf.data ? buf.data : "");
+        }
+        if (p->dry_run && st->is_prompt) {
+            char ph[160];
+            snprintf(ph, sizeof ph, "[output of step %s]", s->id);
+            free(st->output);
+            st->output = strdup(ph);
+            st->estimated = true;
+        }
+        st->ran = true;
+        cJSON *val;
+        if (!st->output) {
+            fail(err, TOK_ENOMEM, "out of memory");
+            goto fail_step;
+        }
+        if (s->format == RC_FMT_JSON && !(p->dry_run && st->estimated)) {
+            const char *end = NULL;
+            val = cJSON_ParseWithOpts(st->output, &end, true);
+            if (!val) {
+                size_t at = end ? (size_t)(end - st->output) : 0;
+                fail(err, TOK_EFORMAT, "%s: step \"%s\": format json: the output is not valid JSON (byte %zu): \"%.60s\"",
+                     r->file, s->id, at, st->output);
+                goto fail_step;
+            }
+        } else if (s->format == RC_FMT_LINES)
+            val = split_lines(st->output);
+        else
+            val = cJSON_CreateString(st->output);
+        cJSON_AddItemToObject(entry, "output", val);
+        cJSON_AddItemToObject(out->outputs, s->id, cJSON_Duplicate(val, true));
+        trace(p->trace, b->model_name, st, p->dry_run, NULL);
+        continue;
+    fail_step:
+        trace(p->trace, b->model_name, st, p->dry_run, err->msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    tok_bytes_free(&buf);
+    tok_session_free(sess);
+    cJSON_Delete(ctx);
+    return rc;
+}
+
+void tok_recipe_result_free(tok_recipe_result *out) {
+    if (!out) return;
+    for (size_t i = 0; i < out->n; i++) free(out->steps[i].prompt), free(out->steps[i].output);
+    free(out->steps);
+    cJSON_Delete(out->outputs);
+    memset(out, 0, sizeof *out);
+}
