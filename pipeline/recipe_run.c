@@ -320,8 +320,9 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
     cJSON *ctx = cJSON_CreateObject(), *inputs = cJSON_CreateObject(), *steps = cJSON_CreateObject();
     tok_session *sess = NULL;
     tok_bytes buf = {0};
+    bool *placeholder = calloc(r->n_steps, sizeof *placeholder);
     int rc = -1;
-    if (!out->outputs || !out->steps || !ctx || !inputs || !steps) {
+    if (!out->outputs || !out->steps || !ctx || !inputs || !steps || !placeholder) {
         fail(err, TOK_ENOMEM, "out of memory");
         cJSON_Delete(inputs), cJSON_Delete(steps);
         goto done;
@@ -338,13 +339,15 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
         tok_recipe_step_result *st = &out->steps[out->n++];
         st->id = s->id;
         st->is_prompt = s->kind == RC_STEP_PROMPT;
+        /* in a dry run a prompt step's output is a placeholder, and so is
+         * anything rendered from one */
         for (size_t d = 0; d < s->n_deps; d++)
-            if (p->dry_run || out->steps[s->deps[d]].estimated) st->estimated = true;
+            if (placeholder[s->deps[d]]) st->estimated = true;
         cJSON *entry = cJSON_CreateObject();
         cJSON_AddItemToObject(steps, s->id, entry);
         if (s->when) {
             if (render(r, s, "when", s->when, ctx, &buf, err)) goto fail_step;
-            if (!buf.n && !(p->dry_run && st->estimated)) {
+            if (!buf.n && !st->estimated) {
                 st->skipped = true;
                 cJSON_AddNullToObject(entry, "output");
                 cJSON_AddNullToObject(out->outputs, s->id);
@@ -363,15 +366,15 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
             snprintf(ph, sizeof ph, "[output of step %s]", s->id);
             free(st->output);
             st->output = strdup(ph);
-            st->estimated = true;
         }
+        placeholder[i] = p->dry_run && (st->is_prompt || st->estimated);
         st->ran = true;
         cJSON *val;
         if (!st->output) {
             fail(err, TOK_ENOMEM, "out of memory");
             goto fail_step;
         }
-        if (s->format == RC_FMT_JSON && !(p->dry_run && st->estimated)) {
+        if (s->format == RC_FMT_JSON && !placeholder[i]) {
             const char *end = NULL;
             val = cJSON_ParseWithOpts(st->output, &end, true);
             if (!val) {
@@ -394,6 +397,7 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
     }
     rc = 0;
 done:
+    free(placeholder);
     tok_bytes_free(&buf);
     tok_session_free(sess);
     cJSON_Delete(ctx);

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# tok run: every recipe in recipes/ runs end to end on the bundled model with
+# no arguments, greedily (the same output twice); --dry-run counts equal the
+# real run's; every counted prompt has as many ids as tok generate makes of
+# the same text; the context budget fails at exactly one token over; --var
+# values, --trace, --json; load errors name file:line:column; exit codes.
+set -eu
+cd "$(dirname "$0")/../.."
+TOK=${TOK:-build/tok}
+PY=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+model=data/models/tiny-kjv-Q8_0.gguf
+
+n=0
+for recipe in recipes/*.yaml; do
+    name=$(basename "$recipe" .yaml)
+    "$TOK" run "$recipe" > "$tmp/$name.out" 2> "$tmp/$name.err" || fail "$recipe: exit $?: $(cat "$tmp/$name.err")"
+    [ -s "$tmp/$name.out" ] || fail "$recipe: no output"
+    grep -q '^total ' "$tmp/$name.err" || fail "$recipe: no usage table on stderr"
+    "$TOK" run "$recipe" -q > "$tmp/$name.out2" 2> /dev/null || fail "$recipe: second run failed"
+    cmp -s "$tmp/$name.out" "$tmp/$name.out2" || fail "$recipe: temperature 0 but two runs differ"
+    rm -f "$tmp/$name.trace"
+    "$TOK" run "$recipe" --json --trace "$tmp/$name.trace" > "$tmp/$name.json" 2> /dev/null || fail "$recipe --json"
+    "$TOK" run "$recipe" --json --dry-run > "$tmp/$name.dry" 2> /dev/null || fail "$recipe --dry-run"
+    $PY - "$tmp/$name.json" "$tmp/$name.dry" "$tmp/$name.trace" "$tmp/$name.out" "$tmp/$name" <<'PY' || fail "$recipe: JSON, dry run or trace disagree"
+import json, sys
+run, dry = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+trace = [json.loads(l) for l in open(sys.argv[3])]
+out = open(sys.argv[4], encoding="utf-8").read()
+assert [s["id"] for s in run["steps"]] == [s["id"] for s in dry["steps"]]
+assert [t["step"] for t in trace] == [s["id"] for s in run["steps"]], trace
+last = [s for s in run["steps"] if not s["skipped"]][-1]["id"]
+o = run["outputs"][last]
+assert out.rstrip("\n") == (o if isinstance(o, str) else json.dumps(o)).rstrip("\n"), (out, o)
+exact = 0
+for i, (r, d, t) in enumerate(zip(run["steps"], dry["steps"], trace)):
+    if r["kind"] != "prompt" or r["skipped"]:
+        continue
+    assert r["completion_tokens"] > 0 and r["completion_tokens"] <= r["max_tokens"], r
+    assert t["prompt_tokens"] == r["prompt_tokens"] and t["output"] == run["outputs"][r["id"]], (t, r)
+    # one prompt file per step, for the cross-check with tok generate
+    open(f"{sys.argv[5]}.p{i}", "w", encoding="utf-8").write(t["prompt"])
+    print(i, r["prompt_tokens"], file=open(f"{sys.argv[5]}.counts", "a"))
+    if not d["estimated"]:
+        assert d["prompt_tokens"] == r["prompt_tokens"], (d, r)
+        assert d["prompt"] == t["prompt"]
+        exact += 1
+    else:
+        assert "[output of step" in d["prompt"], d
+assert exact >= 1
+PY
+    while read -r i count; do
+        got=$("$TOK" generate -m "$model" -f "$tmp/$name.p$i" -n 1 --temp 0 --json 2>/dev/null |
+              $PY -c 'import json,sys; print(len(json.load(sys.stdin)["prompt_ids"]))')
+        [ "$got" = "$count" ] || fail "$recipe step $i: counted $count tokens, tok generate makes $got"
+    done < "$tmp/$name.counts"
+    n=$((n + 1))
+done
+[ "$n" -ge 2 ] || fail "expected at least two recipes in recipes/, found $n"
+
+# the budget: prompt + max_tokens must fit the context, to the token
+r=recipes/summarize.yaml
+read -r p m < <("$TOK" run "$r" --dry-run --json 2>/dev/null |
+    $PY -c 'import json,sys; s=json.load(sys.stdin)["steps"][0]; print(s["prompt_tokens"], s["max_tokens"])')
+"$TOK" run "$r" --dry-run -q --ctx $((p + m)) > /dev/null 2>&1 || fail "budget: $p + $m tokens should fit a context of $((p + m))"
+set +e
+"$TOK" run "$r" --dry-run -q --ctx $((p + m - 1)) > /dev/null 2> "$tmp/budget.err"
+rc=$?
+set -e
+[ $rc = 1 ] || fail "budget: one token over should exit 1, got $rc"
+grep -q "step \"summarize\": the prompt is $p tokens, over the budget of $((p - 1)) (context $((p + m - 1)) - $m reserved for output, max_tokens); input \"document\" is [0-9]* tokens" "$tmp/budget.err" ||
+    fail "budget message: $(cat "$tmp/budget.err")"
+# the real run refuses before generating too
+"$TOK" run "$r" -q --ctx $((p + m - 1)) > /dev/null 2>&1 && fail "budget: the real run should refuse"
+
+# --var: a value and a file replace the defaults, and reach the prompt
+printf 'Blessed are the meek: for they shall inherit the earth.\n' > "$tmp/doc.txt"
+"$TOK" run "$r" --dry-run --var document="$tmp/doc.txt" --var words=7 2>/dev/null > "$tmp/var.out"
+grep -q "at most 7 words" "$tmp/var.out" && grep -q "Blessed are the meek" "$tmp/var.out" || fail "--var values not in the prompt"
+"$TOK" run recipes/draft-critique-revise.yaml --dry-run --var topic=@"$tmp/doc.txt" 2>/dev/null | grep -q "about Blessed are the meek" ||
+    fail "--var NAME=@FILE"
+
+# errors: file:line:column and exit codes
+expect() { # expect CODE MESSAGE-REGEX ARGS...
+    local want=$1 re=$2 rc
+    shift 2
+    set +e
+    "$TOK" run "$@" > /dev/null 2> "$tmp/err"
+    rc=$?
+    set -e
+    [ $rc = "$want" ] || fail "tok run $*: exit $rc, expected $want ($(cat "$tmp/err"))"
+    grep -q -- "$re" "$tmp/err" || fail "tok run $*: message $(cat "$tmp/err") does not match $re"
+}
+printf 'name: x\nsteps:\n  - id: summarize\n    promt: hi\n' > "$tmp/bad.yaml"
+expect 1 "bad.yaml:4:5: step \"summarize\": unknown key \"promt\" (did you mean \"prompt\"?)" "$tmp/bad.yaml"
+printf 'steps:\n  - id: a\n    prompt: "{{ steps.b.output }}"\n  - id: b\n    prompt: "{{ steps.a.output }}"\n' > "$tmp/cycle.yaml"
+expect 1 "cycle.yaml:2:5: step \"a\": cycle in step references: a -> b -> a" "$tmp/cycle.yaml"
+printf 'inputs:\n  doc: {type: string}\nsteps:\n  - {id: a, prompt: "{{ doc }}"}\n' > "$tmp/need.yaml"
+expect 1 "missing input \"doc\"" "$tmp/need.yaml"
+expect 1 "the recipe has no input \"documnt\" (did you mean \"document\"?)" "$r" --var documnt=x
+printf 'model: openai:gpt-4o\nsteps:\n  - {id: a, prompt: hi}\n' > "$tmp/http.yaml"
+expect 1 "not implemented yet" "$tmp/http.yaml"
+expect 1 "no-such.yaml: No such file" "$tmp/no-such.yaml"
+expect 2 "no recipe given" --dry-run
+expect 2 "expected NAME=VALUE" "$r" --var novalue
+"$TOK" run --help | grep -q "usage: tok run" || fail "--help"
+echo "run: $n recipes end to end, dry-run counts, budget boundary, errors: ok"

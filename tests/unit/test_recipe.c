@@ -1,0 +1,189 @@
+/* Recipes: loading and validation (messages with line:column, unknown-key
+ * suggestions, references, cycles, run order) and running template steps
+ * without a model (inputs, defaults, --var values, when, json and lines
+ * formats, missing inputs). Model calls are tested in tests/cli/run.sh. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "tok_pipeline.h"
+
+static tok_recipe *parse(const char *src, tok_error *err) {
+    memset(err, 0, sizeof *err);
+    return tok_recipe_parse("r.yaml", src, strlen(src), err);
+}
+
+/* The load error of src, or "" if it loads. */
+static const char *load_error(const char *src) {
+    static tok_error err;
+    tok_recipe *r = parse(src, &err);
+    if (r) {
+        tok_recipe_free(r);
+        return "";
+    }
+    return err.msg;
+}
+
+/* Runs a model-less recipe; returns the run status, output of step `id`
+ * (as compact JSON) into out. */
+static int run(const char *src, const tok_recipe_var *vars, size_t n, const char *id, char *out, size_t cap,
+               tok_error *err) {
+    *out = 0;
+    tok_recipe *r = parse(src, err);
+    if (!r) return -2;
+    tok_recipe_backend b = {0};
+    tok_recipe_run_params p = tok_recipe_default_run_params();
+    p.vars = vars, p.n_vars = n;
+    tok_recipe_result res;
+    int rc = tok_recipe_run(r, &b, &p, &res, err);
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(res.outputs, id);
+    char *s = v ? cJSON_PrintUnformatted(v) : NULL;
+    if (s) snprintf(out, cap, "%s", s);
+    free(s);
+    tok_recipe_result_free(&res);
+    tok_recipe_free(r);
+    return rc;
+}
+
+int main(void) {
+    tok_error err;
+
+    /* a valid recipe loads; steps come out in dependency order */
+    const char *ok =
+        "name: demo\n"
+        "model: local:x.gguf\n"
+        "defaults: {temperature: 0, max_tokens: 16, stop: [\"\\n\"]}\n"
+        "inputs:\n"
+        "  doc: {type: string, default: hello, description: the text}\n"
+        "steps:\n"
+        "  - id: title\n"
+        "    prompt: \"Title: {{ steps.summary.output }}\"\n"
+        "  - id: summary\n"
+        "    system: be brief\n"
+        "    prompt: \"{{ inputs.doc }}\"\n"
+        "    temperature: 0.5\n";
+    tok_recipe *r = parse(ok, &err);
+    CHECK_MSG(r != NULL, "%s", err.msg);
+    if (r) {
+        CHECK_EQ_STR(tok_recipe_name(r), "demo");
+        CHECK_EQ_STR(tok_recipe_model(r), "local:x.gguf");
+        CHECK_EQ_INT(tok_recipe_n_steps(r), 2);
+        CHECK_EQ_STR(tok_recipe_step_id(r, 0), "summary");
+        CHECK_EQ_STR(tok_recipe_step_id(r, 1), "title");
+        tok_recipe_free(r);
+    }
+
+    /* unknown keys, with suggestions, at their line:column */
+    CHECK_EQ_STR(load_error("name: x\nsteps:\n  - id: summarize\n    promt: hi\n"),
+                 "r.yaml:4:5: step \"summarize\": unknown key \"promt\" (did you mean \"prompt\"?)");
+    CHECK_EQ_STR(load_error("nmae: x\nsteps:\n  - {id: a, prompt: hi}\n"),
+                 "r.yaml:1:1: recipe: unknown key \"nmae\" (did you mean \"name\"?)");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: hi, zzzzzz: 1}\n"),
+                 "r.yaml:2:25: step \"a\": unknown key \"zzzzzz\"");
+    CHECK_EQ_STR(load_error("defaults:\n  temprature: 0\nsteps:\n  - {id: a, prompt: hi}\n"),
+                 "r.yaml:2:3: defaults: unknown key \"temprature\" (did you mean \"temperature\"?)");
+    CHECK_EQ_STR(load_error("inputs:\n  doc: {tpye: string}\nsteps:\n  - {id: a, prompt: hi}\n"),
+                 "r.yaml:2:9: input \"doc\": unknown key \"tpye\" (did you mean \"type\"?)");
+    CHECK_EQ_STR(load_error("inputs:\n  doc: {type: strng}\nsteps:\n  - {id: a, prompt: hi}\n"),
+                 "r.yaml:2:15: input \"doc\": unknown type \"strng\" (string, file, number or list); "
+                 "did you mean \"string\"?");
+
+    /* YAML syntax errors name the place libyaml found */
+    CHECK(strncmp(load_error("steps:\n  - id: a\n    prompt: \"x\"\n   bad: indent\n"), "r.yaml:4:4: ", 12) == 0);
+    CHECK(strncmp(load_error("steps: [a, b\n"), "r.yaml:2:1: ", 12) == 0);
+    CHECK_EQ_STR(load_error(""), "r.yaml: empty recipe (expected name, model, inputs, steps)");
+
+    /* ids, references, cycles */
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x}\n  - {id: a, prompt: y}\n"),
+                 "r.yaml:3:10: step \"a\": duplicate id (first at line 2)");
+    CHECK_EQ_STR(load_error("steps:\n  - {prompt: x}\n"), "r.yaml:2:5: steps[0]: missing \"id\"");
+    CHECK_EQ_STR(load_error("steps:\n  - id: a\n    prompt: \"{{ steps.sumary.output }}\"\n"
+                            "  - {id: summary, template: x}\n"),
+                 "r.yaml:3:13: step \"a\": refers to unknown step \"sumary\" (did you mean \"summary\"?)");
+    CHECK_EQ_STR(load_error("steps:\n  - id: a\n    prompt: \"{{ steps.b.output }}\"\n"
+                            "  - id: b\n    prompt: \"{{ steps['c'].output }}\"\n"
+                            "  - id: c\n    template: \"{{ steps.a.output }}\"\n"),
+                 "r.yaml:2:5: step \"a\": cycle in step references: a -> b -> c -> a");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: \"{{ steps.a.output }}\"}\n"),
+                 "r.yaml:2:21: step \"a\": refers to its own output");
+    CHECK_EQ_STR(load_error("inputs: {document: {type: string}}\nsteps:\n  - {id: a, prompt: \"{{ inputs.documnt }}\"}\n"),
+                 "r.yaml:3:21: step \"a\": refers to undeclared input \"documnt\" (did you mean \"document\"?)");
+    /* a prompt or a template, not both or neither; unimplemented kinds say so */
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, template: y}\n"),
+                 "r.yaml:2:5: step \"a\": needs exactly one of \"prompt\" (a model call) or \"template\" (a transform)");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, split: x}\n"),
+                 "r.yaml:2:13: step \"a\": \"split\" steps are not implemented yet (docs/recipes.md)");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, format: yaml}\n"),
+                 "r.yaml:2:32: step \"a\": format: expected one of text, json, lines");
+    CHECK_EQ_STR(load_error("defaults: {max_tokens: 0}\nsteps:\n  - {id: a, prompt: x}\n"),
+                 "r.yaml:1:24: defaults: max_tokens: expected an integer in [1, 1e+09], got \"0\"");
+
+    /* template syntax errors: position in the file, through block scalars */
+    CHECK_EQ_STR(load_error("steps:\n  - id: a\n    prompt: |\n      line one\n      and {{ x | nosuchfilter }}\n"),
+                 "r.yaml:5:18: step \"a\": prompt: unknown filter 'nosuchfilter'");
+    CHECK_EQ_STR(load_error("steps:\n  - id: a\n    prompt: \"ab {{ x | nosuch }}\"\n"),
+                 "r.yaml:3:24: step \"a\": prompt: unknown filter 'nosuch'");
+
+    /* running template steps: inputs, defaults, when, formats */
+    char out[512];
+    const char *t =
+        "inputs:\n"
+        "  who: {type: string, description: a name}\n"
+        "  n: {type: number, default: 2}\n"
+        "  items: {type: list, default: [a, b]}\n"
+        "steps:\n"
+        "  - id: greet\n"
+        "    template: \"hi {{ who }} x{{ inputs.n * 2 }} {{ items | join(',') }}\"\n"
+        "  - id: lines\n"
+        "    format: lines\n"
+        "    template: \"{% for i in items %}{{ i }}\\n\\n{% endfor %}\"\n"
+        "  - id: js\n"
+        "    format: json\n"
+        "    template: '{\"who\": {{ who | tojson }}, \"k\": {{ steps.lines.output | length }}}'\n"
+        "  - id: never\n"
+        "    when: steps.js.output.k > 5\n"
+        "    template: no\n";
+    tok_recipe_var v1[] = {{"who", "Ann"}};
+    CHECK_EQ_INT(run(t, v1, 1, "greet", out, sizeof out, &err), 0);
+    CHECK_EQ_STR(out, "\"hi Ann x4 a,b\"");
+    CHECK_EQ_INT(run(t, v1, 1, "lines", out, sizeof out, &err), 0);
+    CHECK_EQ_STR(out, "[\"a\",\"b\"]");
+    CHECK_EQ_INT(run(t, v1, 1, "js", out, sizeof out, &err), 0);
+    CHECK_EQ_STR(out, "{\"who\":\"Ann\",\"k\":2}");
+    CHECK_EQ_INT(run(t, v1, 1, "never", out, sizeof out, &err), 0);
+    CHECK_EQ_STR(out, "null");
+    tok_recipe_var v2[] = {{"who", "B"}, {"n", "5"}, {"items", "x\ny\nz"}};
+    CHECK_EQ_INT(run(t, v2, 3, "greet", out, sizeof out, &err), 0);
+    CHECK_EQ_STR(out, "\"hi B x10 x,y,z\"");
+    CHECK_EQ_INT(run(t, v2, 3, "never", out, sizeof out, &err), 0);
+    CHECK_EQ_STR(out, "null");
+    tok_recipe_var v3[] = {{"who", "B"}, {"items", "[\"p\",\"q\",\"r\",\"s\",\"t\",\"u\"]"}};
+    CHECK_EQ_INT(run(t, v3, 2, "never", out, sizeof out, &err), 0);
+    CHECK_EQ_STR(out, "\"no\"");
+
+    /* missing and unknown inputs are named */
+    CHECK(run(t, NULL, 0, "greet", out, sizeof out, &err) == -1);
+    CHECK_EQ_STR(err.msg, "r.yaml: missing input \"who\" (give --var NAME=VALUE or --var NAME=@FILE)");
+    tok_recipe_var v4[] = {{"woh", "x"}};
+    CHECK(run(t, v4, 1, "greet", out, sizeof out, &err) == -1);
+    CHECK_EQ_STR(err.msg, "r.yaml: --var woh: the recipe has no input \"woh\" (did you mean \"who\"?)");
+    tok_recipe_var v5[] = {{"who", "x"}, {"n", "two"}};
+    CHECK(run(t, v5, 2, "greet", out, sizeof out, &err) == -1);
+    CHECK_EQ_STR(err.msg, "input \"n\": expected a number, got \"two\"");
+    tok_recipe_var v6[] = {{"who", "@/nonexistent/file.txt"}};
+    CHECK(run(t, v6, 1, "greet", out, sizeof out, &err) == -1);
+    CHECK_EQ_STR(err.msg, "input \"who\": /nonexistent/file.txt: No such file or directory");
+
+    /* json output fails closed, naming the step */
+    const char *bad = "steps:\n  - {id: j, format: json, template: \"{not json\"}\n  - {id: k, template: \"{{ steps.j.output }}\"}\n";
+    CHECK(run(bad, NULL, 0, "k", out, sizeof out, &err) == -1);
+    CHECK_MSG(strncmp(err.msg, "r.yaml: step \"j\": format json: the output is not valid JSON (byte ", 65) == 0 &&
+                  strstr(err.msg, "): \"{not json\""), "%s", err.msg);
+    /* a render error names the step and the template position */
+    CHECK(run("steps:\n  - {id: a, template: \"{{ 1 + [] }}\"}\n", NULL, 0, "a", out, sizeof out, &err) == -1);
+    CHECK_MSG(strncmp(err.msg, "r.yaml: step \"a\": template: 1:", 30) == 0, "%s", err.msg);
+    /* a prompt step without a model fails cleanly */
+    CHECK(run("steps:\n  - {id: a, prompt: hi}\n", NULL, 0, "a", out, sizeof out, &err) == -1);
+    CHECK_EQ_STR(err.msg, "r.yaml: step \"a\": no model to format the prompt with");
+    return check_summary("test_recipe");
+}
