@@ -132,25 +132,68 @@ int tok_utf8_encode(uint32_t cp, char out[4]) {
     return 4;
 }
 
+/*
+ * UTF-8 validation as a small automaton over byte classes (Unicode Table 3-7):
+ * two table loads per non-ASCII byte, no branches on the sequence length.
+ * States: A accept; C1/C2/C3 need that many continuation bytes; E0 needs
+ * A0..BF, ED needs 80..9F, F0 needs 90..BF, F4 needs 80..8F (then C1/C2); X reject.
+ */
+enum { U_A, U_C1, U_C2, U_C3, U_E0, U_ED, U_F0, U_F4, U_X };
+/* byte classes: 0 ASCII, 1 80..8F, 2 90..9F, 3 A0..BF, 4 invalid (C0 C1 F5..FF),
+ * 5 C2..DF, 6 E0, 7 E1..EC EE EF, 8 ED, 9 F0, 10 F1..F3, 11 F4 */
+static const uint8_t utf8_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+    5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+    6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 7, 7,
+    9, 10, 10, 10, 11, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+};
+
+static const uint8_t utf8_next[U_X + 1][12] = {
+    /*          asc  80   90   A0   bad  C2   E0    E1   ED    F0    F1   F4 */
+    [U_A]  = {U_A, U_X, U_X, U_X, U_X, U_C1, U_E0, U_C2, U_ED, U_F0, U_C3, U_F4},
+    [U_C1] = {U_X, U_A, U_A, U_A, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X},
+    [U_C2] = {U_X, U_C1, U_C1, U_C1, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X},
+    [U_C3] = {U_X, U_C2, U_C2, U_C2, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X},
+    [U_E0] = {U_X, U_X, U_X, U_C1, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X},
+    [U_ED] = {U_X, U_C1, U_C1, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X},
+    [U_F0] = {U_X, U_X, U_C2, U_C2, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X},
+    [U_F4] = {U_X, U_C2, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X},
+    [U_X]  = {U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X, U_X},
+};
+
 size_t tok_utf8_check(const char *s, size_t len) {
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
+    size_t i = 0, start = 0;
+    unsigned st = U_A;
     while (i < len) {
-        /* ASCII fast path, 8 bytes at a time */
-        while (i + 8 <= len) {
-            uint64_t w;
-            memcpy(&w, u + i, 8);
-            if (w & 0x8080808080808080ull) break;
-            i += 8;
+        if (st == U_A) {
+            /* ASCII fast path, 8 bytes at a time */
+            while (i + 8 <= len) {
+                uint64_t w;
+                memcpy(&w, u + i, 8);
+                if (w & 0x8080808080808080ull) break;
+                i += 8;
+            }
+            if (i >= len) break;
+            start = i;
         }
-        if (i >= len) break;
-        if (u[i] < 0x80) { i++; continue; }
-        uint32_t cp;
-        int k = tok_utf8_decode(u + i, len - i, &cp);
-        if (!k) return i;
-        i += (size_t)k;
+        st = utf8_next[st][utf8_class[u[i]]];
+        if (st == U_X) return start;
+        i++;
     }
-    return len;
+    return st == U_A ? len : start;
 }
 
 /* Length of the maximal prefix of an invalid sequence that could start a valid

@@ -212,6 +212,35 @@ static void utf8_and_specials(void) {
     tok_free(t);
 }
 
+/* The validating automaton agrees with decoding character by character. */
+static size_t utf8_reference(const unsigned char *u, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        uint32_t cp;
+        int k = u[i] < 0x80 ? 1 : tok_utf8_decode(u + i, len - i, &cp);
+        if (!k) return i;
+        i += (size_t)k;
+    }
+    return len;
+}
+
+static void utf8_validation(void) {
+    unsigned seed = 1;
+    unsigned char b[16];
+    int bad = 0;
+    for (long it = 0; it < 300000; it++) {
+        size_t n = (seed = seed * 1103515245u + 12345u) >> 16 & 15;
+        for (size_t i = 0; i < n; i++) {
+            unsigned r = (seed = seed * 1103515245u + 12345u) >> 16;
+            unsigned kind = r % 6, x = r >> 3;
+            b[i] = (unsigned char)(kind == 0 ? x % 128 : kind == 1 ? 0x80 + x % 64 : kind == 2 ? 0xC0 + x % 64
+                                   : kind == 3 ? 0xE0 + x % 16 : kind == 4 ? 0xF0 + x % 16 : x % 256);
+        }
+        if (tok_utf8_check((const char *)b, n) != utf8_reference(b, n)) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 /* Malformed tokenizer files give an error naming the cause, never a crash. */
 static void malformed_files(void) {
     const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -276,6 +305,7 @@ int main(void) {
     free(text);
     worst_cases();
     utf8_and_specials();
+    utf8_validation();
     malformed_files();
     return check_summary("test_bpe");
 }
