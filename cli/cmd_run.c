@@ -87,6 +87,11 @@ static void print_table(const tok_recipe_result *res, bool dry) {
     }
     char lat[32] = "";
     if (!dry) snprintf(lat, sizeof lat, "%.0f ms", tms);
+    for (size_t i = 0; i < res->n; i++)
+        if (res->steps[i].truncated)
+            fprintf(stderr, "note: step \"%s\": input \"%s\" truncated from %d to %d tokens to fit the context\n",
+                    res->steps[i].id, res->steps[i].truncated, res->steps[i].truncated_from,
+                    res->steps[i].truncated_to);
     fprintf(stderr, "%-16s %-8s %9ld %9ld %10s %8s  %s\n", "total", "", tin, tout, lat, "", "local ($0)");
 }
 
@@ -109,6 +114,11 @@ static void print_json(const tok_recipe_result *res, bool dry) {
             cJSON_AddNumberToObject(j, "latency_ms", s->latency_ms);
             cJSON_AddNumberToObject(j, "cost_usd", 0);
             if (s->stop_reason) cJSON_AddStringToObject(j, "stop_reason", s->stop_reason);
+            if (s->truncated) {
+                cJSON_AddStringToObject(j, "truncated_input", s->truncated);
+                cJSON_AddNumberToObject(j, "truncated_from", s->truncated_from);
+                cJSON_AddNumberToObject(j, "truncated_to", s->truncated_to);
+            }
             if (dry && s->prompt) cJSON_AddStringToObject(j, "prompt", s->prompt);
         }
         cJSON_AddItemToArray(a, j);

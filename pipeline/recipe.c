@@ -420,6 +420,8 @@ static int parse_step(ld *L, size_t si, yaml_node_t *m) {
     snprintf(owner, sizeof owner, "step \"%s\"", s->id);
     if (check_dup_keys(L, m, owner)) return -1;
     bool has_prompt = false, has_tmpl = false;
+    yaml_node_t *trunc_node = NULL;
+    s->truncate = RC_TRUNC_TAIL;
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
         if (check_key(L, k, owner, STEP_KEYS, N_STEP_KEYS)) return -1;
@@ -460,6 +462,7 @@ static int parse_step(ld *L, size_t si, yaml_node_t *m) {
             if (pick(L, v, owner, key, f, 2, &s->overflow)) return -1;
         } else if (!strcmp(key, "truncate")) {
             static const char *const f[] = {"head", "tail", "middle"};
+            trunc_node = v;
             if (pick(L, v, owner, key, f, 3, &s->truncate)) return -1;
         } else if (!strcmp(key, "model")) {
             if (want_scalar(L, v, owner, &s->model)) return -1;
@@ -469,8 +472,8 @@ static int parse_step(ld *L, size_t si, yaml_node_t *m) {
     if (has_prompt == has_tmpl)
         return fail_at(L, m, "%s: needs exactly one of \"prompt\" (a model call) or \"template\" (a transform)",
                        owner);
-    if (s->overflow == RC_OVERFLOW_TRUNCATE)
-        return fail_at(L, m, "%s: on_overflow: truncate is not implemented yet (use error)", owner);
+    if (trunc_node && s->overflow != RC_OVERFLOW_TRUNCATE)
+        return fail_at(L, trunc_node, "%s: truncate: only with on_overflow: truncate", owner);
     if (has_tmpl && s->system)
         return fail_at(L, m, "%s: \"system\" only goes with \"prompt\"", owner);
     s->kind = has_prompt ? RC_STEP_PROMPT : RC_STEP_TEMPLATE;

@@ -182,28 +182,77 @@ static int render(const tok_recipe *r, const rc_step *s, const char *what, const
     return fail(err, TOK_EINVAL, "%s: step \"%s\": %s: %s", r->file, s->id, what, m);
 }
 
-/* The biggest input the step's templates mention, for the budget message. */
-static void largest_input(const tok_recipe *r, const rc_step *s, const tok_tokenizer *tk, const cJSON *inputs,
-                          char *out, size_t cap) {
-    size_t best = 0;
-    *out = 0;
+static size_t count_tokens(const tok_tokenizer *tk, const char *t) {
+    tok_ids ids = {0};
+    tok_error e = {0};
+    tok_encode_params ep = tok_encode_default_params();
+    ep.utf8 = TOK_UTF8_REPLACE;
+    size_t n = tok_encode(tk, t, strlen(t), &ep, &ids, &e) == 0 ? ids.n : 0;
+    tok_ids_free(&ids);
+    return n;
+}
+
+/* The biggest string input the step's templates mention (by token count),
+ * or NULL: the one the budget message names and truncation cuts. */
+static const rc_input *biggest_input(const tok_recipe *r, const rc_step *s, const tok_tokenizer *tk,
+                                     const cJSON *inputs, size_t *ntok) {
+    const rc_input *best = NULL;
+    *ntok = 0;
     for (size_t i = 0; i < r->n_inputs; i++) {
         const char *name = r->inputs[i].name;
         if (!(s->prompt_src && strstr(s->prompt_src, name)) && !(s->system_src && strstr(s->system_src, name)))
             continue;
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(inputs, name);
-        char *text = cJSON_IsString(v) ? NULL : cJSON_PrintUnformatted(v);
-        const char *t = cJSON_IsString(v) ? v->valuestring : text;
-        tok_ids ids = {0};
-        tok_error e = {0};
-        tok_encode_params ep = tok_encode_default_params();
-        if (t && tok_encode(tk, t, strlen(t), &ep, &ids, &e) == 0 && ids.n >= best) {
-            best = ids.n;
-            snprintf(out, cap, "; input \"%s\" is %zu tokens", name, ids.n);
-        }
-        tok_ids_free(&ids);
-        free(text);
+        if (!cJSON_IsString(v)) continue;
+        size_t n = count_tokens(tk, v->valuestring);
+        if (!best || n > *ntok) best = &r->inputs[i], *ntok = n;
     }
+    return best;
+}
+
+/* Drops bytes that do not form valid UTF-8 (a cut between the tokens of one
+ * character in byte-level vocabularies). */
+static void utf8_clean(tok_bytes *b) {
+    size_t w = 0;
+    const unsigned char *p = (const unsigned char *)b->data;
+    for (size_t i = 0; i < b->n;) {
+        unsigned c = p[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = len && i + len <= b->n;
+        for (size_t k = 1; ok && k < len; k++) ok = (p[i + k] & 0xC0) == 0x80;
+        if (ok) {
+            memmove(b->data + w, b->data + i, len);
+            w += len, i += len;
+        } else
+            i++;
+    }
+    b->n = w;
+    if (b->data) b->data[w] = 0;
+}
+
+/* text keeping `keep` of its tokens, cut at token boundaries: TAIL drops
+ * the end, HEAD the beginning, MIDDLE the middle. */
+static char *cut_tokens(const tok_tokenizer *tk, const char *text, size_t keep, int side) {
+    tok_ids ids = {0};
+    tok_bytes out = {0};
+    tok_error e = {0};
+    tok_encode_params ep = tok_encode_default_params();
+    ep.utf8 = TOK_UTF8_REPLACE;
+    char *res = NULL;
+    if (tok_encode(tk, text, strlen(text), &ep, &ids, &e)) goto done;
+    if (ids.n <= keep) {
+        res = strdup(text);
+        goto done;
+    }
+    size_t front = side == RC_TRUNC_TAIL ? keep : side == RC_TRUNC_HEAD ? 0 : keep / 2;
+    if (front && tok_decode(tk, ids.ids, front, false, &out, &e)) goto done;
+    if (keep > front && tok_decode(tk, ids.ids + ids.n - (keep - front), keep - front, false, &out, &e)) goto done;
+    utf8_clean(&out);
+    res = strdup(out.data ? out.data : "");
+done:
+    tok_ids_free(&ids);
+    tok_bytes_free(&out);
+    return res;
 }
 
 static void trace(FILE *f, const char *model, const tok_recipe_step_result *st, bool dry, const char *error) {
@@ -221,6 +270,11 @@ static void trace(FILE *f, const char *model, const tok_recipe_step_result *st, 
     cJSON_AddNumberToObject(o, "latency_ms", st->latency_ms);
     cJSON_AddNumberToObject(o, "cost_usd", 0);
     if (st->stop_reason) cJSON_AddStringToObject(o, "stop_reason", st->stop_reason);
+    if (st->truncated) {
+        cJSON_AddStringToObject(o, "truncated_input", st->truncated);
+        cJSON_AddNumberToObject(o, "truncated_from", st->truncated_from);
+        cJSON_AddNumberToObject(o, "truncated_to", st->truncated_to);
+    }
     if (st->output) cJSON_AddStringToObject(o, "output", st->output);
     if (error) cJSON_AddStringToObject(o, "error", error);
     char *line = cJSON_PrintUnformatted(o);
@@ -229,44 +283,106 @@ static void trace(FILE *f, const char *model, const tok_recipe_step_result *st, 
     cJSON_Delete(o);
 }
 
-static int run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b,
-                      const tok_recipe_run_params *p, const cJSON *ctx, tok_session **sess,
-                      tok_recipe_step_result *st, tok_error *err) {
-    tok_bytes sys = {0}, user = {0}, text = {0};
-    tok_ids ids = {0};
-    tok_generation gen = {0};
+/* The step's messages rendered with ctx, chat-formatted and tokenized: the
+ * ids counted are the ids generated from. */
+static int build_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b, const cJSON *ctx,
+                        tok_ids *ids, tok_bytes *text, tok_error *err) {
+    tok_bytes sys = {0}, user = {0};
     int rc = -1;
+    ids->n = 0, text->n = 0;
+    if (!b->chat || !b->tk) {
+        fail(err, TOK_EINVAL, "%s: step \"%s\": no model to format the prompt with", r->file, s->id);
+        goto out;
+    }
     if (s->system && render(r, s, "system", s->system, ctx, &sys, err)) goto out;
     if (render(r, s, "prompt", s->prompt, ctx, &user, err)) goto out;
     tok_chat_message msgs[2];
     size_t nm = 0;
     if (s->system) msgs[nm++] = (tok_chat_message){"system", sys.data};
     msgs[nm++] = (tok_chat_message){"user", user.data};
-    if (!b->chat || !b->tk) {
-        fail(err, TOK_EINVAL, "%s: step \"%s\": no model to format the prompt with", r->file, s->id);
-        goto out;
-    }
     tok_error e = {0};
-    if (tok_chat_format(b->chat, msgs, nm, true, &ids, &text, &e)) {
+    if (tok_chat_format(b->chat, msgs, nm, true, ids, text, &e)) {
         fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
         goto out;
     }
+    rc = 0;
+out:
+    tok_bytes_free(&sys), tok_bytes_free(&user);
+    return rc;
+}
+
+/* on_overflow: truncate. Cuts the step's biggest input until the prompt fits:
+ * first by the excess, then (tokenization at the joins may differ by a few
+ * tokens) by whatever is still over, at most 8 times. 1 if it fits. */
+static int truncate_to_fit(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b, const cJSON *ctx,
+                           int budget, tok_ids *ids, tok_bytes *text, tok_recipe_step_result *st, tok_error *err) {
+    size_t total;
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(ctx, "inputs");
+    const rc_input *in = biggest_input(r, s, b->tk, inputs, &total);
+    if (!in || !total) return 0;
+    const char *orig = cJSON_GetObjectItemCaseSensitive(inputs, in->name)->valuestring;
+    cJSON *c2 = cJSON_Duplicate(ctx, true);
+    long keep = (long)total - ((long)ids->n - budget);
+    int fits = 0;
+    for (int iter = 0; c2 && iter < 8 && !fits; iter++) {
+        if (keep < 0) keep = 0;
+        char *cut = cut_tokens(b->tk, orig, (size_t)keep, s->truncate);
+        if (!cut) break;
+        cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(c2, "inputs"), in->name,
+                                               cJSON_CreateString(cut));
+        if (cJSON_GetObjectItemCaseSensitive(c2, in->name))
+            cJSON_ReplaceItemInObjectCaseSensitive(c2, in->name, cJSON_CreateString(cut));
+        free(cut);
+        if (build_prompt(r, s, b, c2, ids, text, err)) {
+            cJSON_Delete(c2);
+            return -1;
+        }
+        fits = (long)ids->n <= budget;
+        if (!fits) {
+            if (!keep) break;
+            keep -= (long)ids->n - budget;
+        }
+    }
+    cJSON_Delete(c2);
+    if (fits) st->truncated = in->name, st->truncated_from = (int)total, st->truncated_to = (int)keep;
+    return fits;
+}
+
+static int run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b,
+                      const tok_recipe_run_params *p, const cJSON *ctx, tok_session **sess,
+                      tok_recipe_step_result *st, tok_error *err) {
+    tok_bytes text = {0};
+    tok_ids ids = {0};
+    tok_generation gen = {0};
+    tok_error e = {0};
+    int rc = -1;
+    if (build_prompt(r, s, b, ctx, &ids, &text, err)) goto out;
     rc_sampling m = {.temperature = -1, .top_p = -1, .top_k = -1, .max_tokens = 128, .seed = -1};
     merge(&m, &r->defaults);
     merge(&m, &s->s);
     int n_ctx = b->n_ctx;
     if (n_ctx <= 0 && b->model) n_ctx = tok_model_get_info(b->model)->ctx_train;
+    int budget = n_ctx - m.max_tokens;
+    size_t counted = ids.n;
+    if (n_ctx > 0 && (long)ids.n > budget && s->overflow == RC_OVERFLOW_TRUNCATE) {
+        int t = truncate_to_fit(r, s, b, ctx, budget, &ids, &text, st, err);
+        if (t < 0) goto out;
+    }
     st->prompt = strdup(text.data ? text.data : "");
     st->prompt_tokens = (int)ids.n;
     st->max_tokens = m.max_tokens;
     st->n_ctx = n_ctx;
-    if (n_ctx > 0 && (long)ids.n + m.max_tokens > n_ctx) {
-        char big[128];
-        largest_input(r, s, b->tk, cJSON_GetObjectItemCaseSensitive(ctx, "inputs"), big, sizeof big);
+    if (n_ctx > 0 && (long)ids.n > budget) {
+        char big[160] = "";
+        size_t ntok;
+        const rc_input *in = biggest_input(r, s, b->tk, cJSON_GetObjectItemCaseSensitive(ctx, "inputs"), &ntok);
+        if (in)
+            snprintf(big, sizeof big, "; input \"%s\" is %zu tokens%s", in->name, ntok,
+                     s->overflow == RC_OVERFLOW_TRUNCATE ? " and truncating it did not make the prompt fit" : "");
         fail(err, TOK_ERANGE,
              "%s: step \"%s\": the prompt is %zu tokens, over the budget of %d (context %d - %d reserved "
              "for output, max_tokens)%s",
-             r->file, s->id, ids.n, n_ctx - m.max_tokens, n_ctx, m.max_tokens, big);
+             r->file, s->id, counted, budget, n_ctx, m.max_tokens, big);
         goto out;
     }
     if (p->dry_run) {
@@ -307,7 +423,7 @@ static int run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_ba
     rc = st->output ? 0 : fail(err, TOK_ENOMEM, "out of memory");
 out:
     tok_generation_free(&gen);
-    tok_bytes_free(&sys), tok_bytes_free(&user), tok_bytes_free(&text);
+    tok_bytes_free(&text);
     tok_ids_free(&ids);
     return rc;
 }

@@ -311,6 +311,8 @@ typedef struct tok_recipe_step_result {
     int n_ctx;               /* the window the budget was checked against */
     double latency_ms, gen_ms;
     const char *stop_reason; /* NULL if no model ran */
+    const char *truncated;   /* on_overflow truncate: the input cut, or NULL */
+    int truncated_from, truncated_to; /* its tokens before and after */
 } tok_recipe_step_result;
 
 typedef struct tok_recipe_result {

@@ -75,6 +75,33 @@ grep -q "step \"summarize\": the prompt is $p tokens, over the budget of $((p - 
 # the real run refuses before generating too
 "$TOK" run "$r" -q --ctx $((p + m - 1)) > /dev/null 2>&1 && fail "budget: the real run should refuse"
 
+# on_overflow: truncate cuts the biggest input at token boundaries until the
+# prompt fits: tail keeps the beginning, head the end, middle both ends
+cp recipes/samples/genesis.txt "$tmp/genesis.txt"
+for side in tail head middle; do
+    printf 'defaults: {temperature: 0, max_tokens: 8}\ninputs:\n  doc: {type: file, default: genesis.txt}\nsteps:\n  - id: s\n    on_overflow: truncate\n    truncate: %s\n    prompt: "Summarize: {{ doc }}"\n' "$side" > "$tmp/trunc.yaml"
+    "$TOK" run "$tmp/trunc.yaml" --ctx 60 --dry-run --json 2>/dev/null > "$tmp/trunc.json" || fail "truncate $side: exit $?"
+    "$TOK" run "$tmp/trunc.yaml" --ctx 60 --json 2>/dev/null > "$tmp/trunc.run" || fail "truncate $side: real run exit $?"
+    $PY - "$tmp/trunc.json" "$tmp/trunc.run" "$side" <<'PY' || fail "truncate $side"
+import json, sys
+s = json.load(open(sys.argv[1]))["steps"][0]
+r = json.load(open(sys.argv[2]))["steps"][0]
+side, p = sys.argv[3], s["prompt"]
+assert s["prompt_tokens"] <= 60 - 8 and s["truncated_input"] == "doc", s
+assert s["truncated_to"] < s["truncated_from"], s
+assert r["prompt_tokens"] == s["prompt_tokens"] and r["truncated_to"] == s["truncated_to"], (r, s)
+begin, end, mid = "In the beginning", "there was light", "Spirit of God"
+want = {"tail": (True, False), "head": (False, True), "middle": (True, True)}[side]
+assert (begin in p, end in p) == want, (side, p)
+assert side != "middle" or mid not in p, p
+PY
+done
+set +e
+"$TOK" run "$tmp/trunc.yaml" --ctx 20 --dry-run -q > /dev/null 2> "$tmp/trunc.err"
+rc=$?
+set -e
+[ $rc = 1 ] && grep -q 'truncating it did not make the prompt fit' "$tmp/trunc.err" || fail "truncate: no room at all: $(cat "$tmp/trunc.err")"
+
 # --var: a value and a file replace the defaults, and reach the prompt
 printf 'Blessed are the meek: for they shall inherit the earth.\n' > "$tmp/doc.txt"
 "$TOK" run "$r" --dry-run --var document="$tmp/doc.txt" --var words=7 2>/dev/null > "$tmp/var.out"
