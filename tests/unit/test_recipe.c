@@ -189,5 +189,37 @@ int main(void) {
     /* a prompt step without a model fails cleanly */
     CHECK(run("steps:\n  - {id: a, prompt: hi}\n", NULL, 0, "a", out, sizeof out, &err) == -1);
     CHECK_EQ_STR(err.msg, "r.yaml: step \"a\": no model to format the prompt with");
+    /* mutated recipes load or fail with a located message; never crash
+     * (run under make asan). Deterministic: a fixed LCG. */
+    {
+        const char *seeds[] = {ok, t, bad};
+        unsigned long long rng = 12345;
+        int odd = 0, loaded = 0;
+        for (int it = 0; it < 3000; it++) {
+            const char *base = seeds[it % 3];
+            size_t n = strlen(base);
+            char buf[2048];
+            memcpy(buf, base, n);
+            for (int k = 0; k < 1 + it % 6; k++) {
+                rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+                size_t at = (size_t)(rng >> 33) % n;
+                int op = (int)((rng >> 20) % 4);
+                const char pool[] = "{}[]:-'\"|>#&*!%@ \n\tab{{}}%";
+                if (op == 0) buf[at] = pool[(rng >> 8) % (sizeof pool - 1)];
+                else if (op == 1) n = at;                                   /* cut */
+                else if (op == 2 && n + 1 < sizeof buf) {                  /* insert */
+                    memmove(buf + at + 1, buf + at, n - at);
+                    buf[at] = pool[(rng >> 8) % (sizeof pool - 1)], n++;
+                } else if (n > 1) memmove(buf + at, buf + at + 1, n - at - 1), n--; /* delete */
+                if (!n) break;
+            }
+            tok_error e = {0};
+            tok_recipe *m = tok_recipe_parse("r.yaml", buf, n, &e);
+            if (m) loaded++, tok_recipe_free(m);
+            else if (strncmp(e.msg, "r.yaml", 6) || !e.code) odd++, fprintf(stderr, "unlocated: %s\n", e.msg);
+        }
+        CHECK_EQ_INT(odd, 0);
+        CHECK(loaded > 0);
+    }
     return check_summary("test_recipe");
 }
