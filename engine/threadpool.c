@@ -22,7 +22,9 @@
  * Contention guard: a worker that is preempted while it holds a chunk makes
  * the caller wait for a whole time slice. After each run the caller compares
  * the wall time with what it alone would have needed (its own time per chunk
- * times the chunk count); when threading lost clearly (by 25%), the next 16,
+ * times the chunk count); when threading lost clearly (by 25%), or the
+ * workers did not get a single chunk before the caller had done them all
+ * (they were asleep or had no core: the wake-up was pure cost), the next 16,
  * 32, ... 256 runs are done by the caller alone, then threading is tried
  * again. On a
  * quiet machine this never triggers; on an overloaded one it keeps 2 threads
@@ -175,7 +177,13 @@ void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx, int n_chunks) {
     }
     /* Threading lost if the run took clearly longer than the caller alone
      * would have (its time per chunk times all chunks). */
-    if (mine > 0 && mine < n_chunks) {
+    if (mine == n_chunks) {
+        /* The workers took nothing: the op was over before they woke or got
+         * a core, and waking them only cost the caller (a woken worker may
+         * even preempt it). Same back-off as a loss. */
+        p->solo_left = 16 << (p->strikes < 4 ? p->strikes : 4);
+        p->strikes++;
+    } else if (mine > 0) {
         double alone = (t1 - t0) / mine * n_chunks, took = now_s() - t0;
         if (took > 1.25 * alone) {
             p->solo_left = 16 << (p->strikes < 4 ? p->strikes : 4);
