@@ -80,8 +80,9 @@ const char *rc_suggest(const char *w, const char *const *known, size_t n) {
     size_t bd = 99, lim = strlen(w) / 3;
     if (lim < 2) lim = 2;
     for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(w, known[i]);
-        if (d < bd) bd = d, best = known[i];
+        size_t d = edit_distance(w, known[i]), lw = strlen(w), lk = strlen(known[i]);
+        /* replacing every character is no suggestion ("zz" is not "a") */
+        if (d < bd && d < (lw > lk ? lw : lk)) bd = d, best = known[i];
     }
     return bd <= lim ? best : NULL;
 }
@@ -230,6 +231,26 @@ static void sampling_free(rc_sampling *s) {
 
 /* ---- templates ---- */
 
+/* The file position of line tl, column tc (1-based) of scalar v's value:
+ * block scalars start on the line after the indicator, at the indent of
+ * that line; quoted ones one column after the quote. Exact for block and
+ * single-line scalars (escapes aside); folded plain lines are approximate. */
+static void map_pos(ld *L, const yaml_node_t *v, int tl, int tc, size_t *line, size_t *col) {
+    *line = v->start_mark.line + 1, *col = v->start_mark.column + 1;
+    yaml_scalar_style_t st = v->data.scalar.style;
+    if (st == YAML_LITERAL_SCALAR_STYLE || st == YAML_FOLDED_SCALAR_STYLE) {
+        const char *p = L->src + v->start_mark.index;
+        while (p < L->src + L->len && *p != '\n') p++;
+        size_t ind = 0;
+        if (p < L->src + L->len) for (p++; p + ind < L->src + L->len && p[ind] == ' '; ind++) {}
+        *line += (size_t)tl, *col = ind + (size_t)tc;
+    } else {
+        int q = st == YAML_SINGLE_QUOTED_SCALAR_STYLE || st == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+        *line += (size_t)tl - 1;
+        *col = tl == 1 ? *col + (size_t)q + (size_t)tc - 1 : (size_t)tc;
+    }
+}
+
 /* Parses a step's template, reporting errors at their place in the YAML file:
  * the template's line:col are mapped through the scalar's position (block
  * scalars start on the next line, indented). */
@@ -246,28 +267,36 @@ static int parse_tmpl(ld *L, yaml_node_t *v, const char *step, const char *key, 
     int tl = 0, tc = 0, off = 0;
     if (sscanf(e.msg, "\x01:%d:%d: %n", &tl, &tc, &off) < 2 || !off)
         return fail_at(L, v, "%s: %s", what, e.msg);
-    size_t line = v->start_mark.line + 1, col = v->start_mark.column + 1;
-    yaml_scalar_style_t st = v->data.scalar.style;
-    if (st == YAML_LITERAL_SCALAR_STYLE || st == YAML_FOLDED_SCALAR_STYLE) {
-        /* the content begins on the line after the indicator; its indent is
-         * that line's leading spaces */
-        const char *p = L->src + v->start_mark.index;
-        while (p < L->src + L->len && *p != '\n') p++;
-        size_t ind = 0;
-        if (p < L->src + L->len) for (p++; p + ind < L->src + L->len && p[ind] == ' '; ind++) {}
-        line += (size_t)tl, col = ind + (size_t)tc;
-    } else {
-        int q = st == YAML_SINGLE_QUOTED_SCALAR_STYLE || st == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-        line += (size_t)tl - 1;
-        col = tl == 1 ? col + (size_t)q + (size_t)tc - 1 : (size_t)tc;
-    }
+    size_t line, col;
+    map_pos(L, v, tl, tc, &line, &col);
     L->err->code = TOK_EINVAL;
     snprintf(L->err->msg, sizeof L->err->msg, "%s:%zu:%zu: %s: %s", L->name, line, col, what, e.msg + off);
     return -1;
 }
 
+/* An error at byte off of scalar at's value. */
+static int fail_ref(ld *L, const yaml_node_t *at, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_ref(ld *L, const yaml_node_t *at, size_t off, const char *fmt, ...) {
+    const char *v = (const char *)at->data.scalar.value;
+    int tl = 1;
+    size_t bol = 0;
+    for (size_t k = 0; k < off; k++)
+        if (v[k] == '\n') tl++, bol = k + 1;
+    size_t line, col;
+    map_pos(L, at, tl, (int)(off - bol) + 1, &line, &col);
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    L->err->code = TOK_EINVAL;
+    snprintf(L->err->msg, sizeof L->err->msg, "%s:%zu:%zu: %s", L->name, line, col, msg);
+    return -1;
+}
+
 /* Calls fn for each `PREFIX.NAME` (or PREFIX["NAME"]) in src. */
-typedef int (*ref_fn)(ld *L, size_t si, yaml_node_t *at, const char *name, size_t len);
+typedef int (*ref_fn)(ld *L, size_t si, yaml_node_t *at, size_t off, const char *name, size_t len);
 static int scan_refs(ld *L, const char *src, const char *prefix, size_t si, yaml_node_t *at, ref_fn fn) {
     size_t pl = strlen(prefix);
     if (!src) return 0;
@@ -278,7 +307,7 @@ static int scan_refs(ld *L, const char *src, const char *prefix, size_t si, yaml
         else if (*q == '[' && (q[1] == '"' || q[1] == '\'')) s = q += 2;
         else continue;
         while (isalnum((unsigned char)*q) || *q == '_' || *q == '-') q++;
-        if (q > s && fn(L, si, at, s, (size_t)(q - s))) return -1;
+        if (q > s && fn(L, si, at, (size_t)(p - src), s, (size_t)(q - s))) return -1;
     }
     return 0;
 }
@@ -289,7 +318,7 @@ static rc_step *find_step(tok_recipe *r, const char *name, size_t len) {
     return NULL;
 }
 
-static int add_dep(ld *L, size_t si, yaml_node_t *at, const char *name, size_t len) {
+static int add_dep(ld *L, size_t si, yaml_node_t *at, size_t off, const char *name, size_t len) {
     tok_recipe *r = L->r;
     rc_step *s = &r->steps[si], *d = find_step(r, name, len);
     if (!d) {
@@ -299,11 +328,11 @@ static int add_dep(ld *L, size_t si, yaml_node_t *at, const char *name, size_t l
         size_t n = 0;
         for (size_t i = 0; i < r->n_steps && n < 256; i++) known[n++] = r->steps[i].id;
         const char *sug = rc_suggest(w, known, n);
-        return fail_at(L, at, "step \"%s\": refers to unknown step \"%s\"%s%s%s", s->id, w,
+        return fail_ref(L, at, off, "step \"%s\": refers to unknown step \"%s\"%s%s%s", s->id, w,
                        sug ? " (did you mean \"" : "", sug ? sug : "", sug ? "\"?)" : "");
     }
     size_t di = (size_t)(d - r->steps);
-    if (di == si) return fail_at(L, at, "step \"%s\": refers to its own output", s->id);
+    if (di == si) return fail_ref(L, at, off, "step \"%s\": refers to its own output", s->id);
     for (size_t i = 0; i < s->n_deps; i++)
         if (s->deps[i] == di) return 0;
     size_t *nd = realloc(s->deps, (s->n_deps + 1) * sizeof *nd);
@@ -313,7 +342,7 @@ static int add_dep(ld *L, size_t si, yaml_node_t *at, const char *name, size_t l
     return 0;
 }
 
-static int check_input_ref(ld *L, size_t si, yaml_node_t *at, const char *name, size_t len) {
+static int check_input_ref(ld *L, size_t si, yaml_node_t *at, size_t off, const char *name, size_t len) {
     tok_recipe *r = L->r;
     for (size_t i = 0; i < r->n_inputs; i++)
         if (strlen(r->inputs[i].name) == len && !memcmp(r->inputs[i].name, name, len)) return 0;
@@ -323,7 +352,7 @@ static int check_input_ref(ld *L, size_t si, yaml_node_t *at, const char *name, 
     size_t n = 0;
     for (size_t i = 0; i < r->n_inputs && n < 256; i++) known[n++] = r->inputs[i].name;
     const char *sug = rc_suggest(w, known, n);
-    return fail_at(L, at, "step \"%s\": refers to undeclared input \"%s\"%s%s%s", r->steps[si].id, w,
+    return fail_ref(L, at, off, "step \"%s\": refers to undeclared input \"%s\"%s%s%s", r->steps[si].id, w,
                    sug ? " (did you mean \"" : "", sug ? sug : "", sug ? "\"?)" : "");
 }
 

@@ -99,15 +99,18 @@ int main(void) {
     CHECK_EQ_STR(load_error("steps:\n  - {prompt: x}\n"), "r.yaml:2:5: steps[0]: missing \"id\"");
     CHECK_EQ_STR(load_error("steps:\n  - id: a\n    prompt: \"{{ steps.sumary.output }}\"\n"
                             "  - {id: summary, template: x}\n"),
-                 "r.yaml:3:13: step \"a\": refers to unknown step \"sumary\" (did you mean \"summary\"?)");
+                 "r.yaml:3:17: step \"a\": refers to unknown step \"sumary\" (did you mean \"summary\"?)");
     CHECK_EQ_STR(load_error("steps:\n  - id: a\n    prompt: \"{{ steps.b.output }}\"\n"
                             "  - id: b\n    prompt: \"{{ steps['c'].output }}\"\n"
                             "  - id: c\n    template: \"{{ steps.a.output }}\"\n"),
                  "r.yaml:2:5: step \"a\": cycle in step references: a -> b -> c -> a");
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: \"{{ steps.a.output }}\"}\n"),
-                 "r.yaml:2:21: step \"a\": refers to its own output");
+                 "r.yaml:2:25: step \"a\": refers to its own output");
     CHECK_EQ_STR(load_error("inputs: {document: {type: string}}\nsteps:\n  - {id: a, prompt: \"{{ inputs.documnt }}\"}\n"),
-                 "r.yaml:3:21: step \"a\": refers to undeclared input \"documnt\" (did you mean \"document\"?)");
+                 "r.yaml:3:25: step \"a\": refers to undeclared input \"documnt\" (did you mean \"document\"?)");
+    /* inside a block scalar: the reference's own line and column */
+    CHECK_EQ_STR(load_error("steps:\n  - id: a\n    prompt: |\n      one\n      two {{ steps.zz.output }}\n"),
+                 "r.yaml:5:14: step \"a\": refers to unknown step \"zz\"");
     /* a prompt or a template, not both or neither; unimplemented kinds say so */
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, template: y}\n"),
                  "r.yaml:2:5: step \"a\": needs exactly one of \"prompt\" (a model call) or \"template\" (a transform)");
