@@ -411,11 +411,43 @@ static int parse_inputs(ld *L, yaml_node_t *m) {
     return 0;
 }
 
+/* messages: a list of {role, content}; content is a template, role is
+ * plain text (system, user, assistant, or whatever the chat template knows). */
+static int parse_messages(ld *L, yaml_node_t *v, rc_step *s, const char *owner) {
+    if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
+        return fail_at(L, v, "%s: messages: expected a non-empty list of {role, content}", owner);
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (!(s->msgs = calloc(n, sizeof *s->msgs))) return fail_at(L, v, "out of memory");
+    static const char *const keys[] = {"role", "content"};
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *m = node(L, v->data.sequence.items.start[i]);
+        rc_msg *msg = &s->msgs[s->n_msgs++];
+        char what[128];
+        snprintf(what, sizeof what, "%s: messages[%zu]", owner, i);
+        if (m->type != YAML_MAPPING_NODE) return fail_at(L, m, "%s: expected {role, content}", what);
+        if (check_dup_keys(L, m, what)) return -1;
+        yaml_node_t *content = NULL;
+        for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = node(L, p->key), *val = node(L, p->value);
+            if (check_key(L, k, what, keys, 2)) return -1;
+            if (!strcmp(scalar(k), "role")) {
+                if (want_scalar(L, val, what, &msg->role)) return -1;
+            } else
+                content = val;
+        }
+        if (!msg->role || !content) return fail_at(L, m, "%s: needs both \"role\" and \"content\"", what);
+        char key[48];
+        snprintf(key, sizeof key, "messages[%zu].content", i);
+        if (parse_tmpl(L, content, s->id, key, &msg->src, &msg->t)) return -1;
+    }
+    return 0;
+}
+
 static const char *const STEP_KEYS[] = {
     "id", "prompt", "system", "template", "when", "format", "model", "on_overflow", "truncate",
-    "temperature", "top_p", "top_k", "max_tokens", "seed", "stop",
+    "temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "messages",
     /* known, not implemented yet (rejected with a clear message) */
-    "split", "map", "reduce", "messages"};
+    "split", "map", "reduce"};
 #define N_STEP_KEYS (sizeof STEP_KEYS / sizeof *STEP_KEYS)
 
 static int pick(ld *L, yaml_node_t *v, const char *owner, const char *key, const char *const *opts,
@@ -448,7 +480,7 @@ static int parse_step(ld *L, size_t si, yaml_node_t *m) {
     char owner[96];
     snprintf(owner, sizeof owner, "step \"%s\"", s->id);
     if (check_dup_keys(L, m, owner)) return -1;
-    bool has_prompt = false, has_tmpl = false;
+    bool has_prompt = false, has_tmpl = false, has_msgs = false;
     yaml_node_t *trunc_node = NULL;
     s->truncate = RC_TRUNC_TAIL;
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
@@ -461,6 +493,9 @@ static int parse_step(ld *L, size_t si, yaml_node_t *m) {
         if (!strcmp(key, "prompt")) {
             has_prompt = true;
             if (parse_tmpl(L, v, s->id, key, &s->prompt_src, &s->prompt)) return -1;
+        } else if (!strcmp(key, "messages")) {
+            has_prompt = true, has_msgs = true;
+            if (parse_messages(L, v, s, owner)) return -1;
         } else if (!strcmp(key, "system")) {
             if (parse_tmpl(L, v, s->id, key, &s->system_src, &s->system)) return -1;
         } else if (!strcmp(key, "template")) {
@@ -498,13 +533,14 @@ static int parse_step(ld *L, size_t si, yaml_node_t *m) {
         } else
             return fail_at(L, k, "%s: \"%s\" steps are not implemented yet (docs/recipes.md)", owner, key);
     }
-    if (has_prompt == has_tmpl)
-        return fail_at(L, m, "%s: needs exactly one of \"prompt\" (a model call) or \"template\" (a transform)",
-                       owner);
+    if (has_prompt == has_tmpl || (has_msgs && s->prompt))
+        return fail_at(L, m,
+                       "%s: needs exactly one of \"prompt\" or \"messages\" (a model call) or \"template\" (a "
+                       "transform)", owner);
     if (trunc_node && s->overflow != RC_OVERFLOW_TRUNCATE)
         return fail_at(L, trunc_node, "%s: truncate: only with on_overflow: truncate", owner);
     if (has_tmpl && s->system)
-        return fail_at(L, m, "%s: \"system\" only goes with \"prompt\"", owner);
+        return fail_at(L, m, "%s: \"system\" only goes with \"prompt\" or \"messages\"", owner);
     s->kind = has_prompt ? RC_STEP_PROMPT : RC_STEP_TEMPLATE;
     return 0;
 }
@@ -604,9 +640,22 @@ static int load_root(ld *L, yaml_node_t *root) {
         yaml_node_t *sn = node(L, steps->data.sequence.items.start[i]);
         for (yaml_node_pair_t *p = sn->data.mapping.pairs.start; p < sn->data.mapping.pairs.top; p++) {
             const char *key = scalar(node(L, p->key));
+            yaml_node_t *v = node(L, p->value);
+            if (!strcmp(key, "messages")) { /* each message's content */
+                for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+                    yaml_node_t *mm = node(L, *it);
+                    for (yaml_node_pair_t *q = mm->data.mapping.pairs.start; q < mm->data.mapping.pairs.top; q++) {
+                        yaml_node_t *c = node(L, q->value);
+                        if (strcmp(scalar(node(L, q->key)), "content")) continue;
+                        if (scan_refs(L, scalar(c), "steps", i, c, add_dep) ||
+                            scan_refs(L, scalar(c), "inputs", i, c, check_input_ref))
+                            return -1;
+                    }
+                }
+                continue;
+            }
             if (strcmp(key, "prompt") && strcmp(key, "system") && strcmp(key, "template") && strcmp(key, "when"))
                 continue;
-            yaml_node_t *v = node(L, p->value);
             if (scan_refs(L, scalar(v), "steps", i, v, add_dep) ||
                 scan_refs(L, scalar(v), "inputs", i, v, check_input_ref))
                 return -1;
@@ -695,6 +744,9 @@ void tok_recipe_free(tok_recipe *r) {
         free(s->id), free(s->model), free(s->prompt_src), free(s->system_src), free(s->tmpl_src);
         tok_template_free(s->prompt), tok_template_free(s->system), tok_template_free(s->tmpl);
         tok_template_free(s->when);
+        for (size_t k = 0; k < s->n_msgs; k++)
+            free(s->msgs[k].role), free(s->msgs[k].src), tok_template_free(s->msgs[k].t);
+        free(s->msgs);
         sampling_free(&s->s);
         free(s->deps);
     }

@@ -29,6 +29,11 @@ typedef struct rc_input {
     int line, col;
 } rc_input;
 
+typedef struct rc_msg {
+    char *role, *src;  /* role as written; content template source */
+    tok_template *t;
+} rc_msg;
+
 typedef struct rc_step {
     char *id;
     int line, col;
@@ -36,6 +41,8 @@ typedef struct rc_step {
     char *model;
     tok_template *prompt, *system, *tmpl, *when;
     char *prompt_src, *system_src, *tmpl_src;
+    rc_msg *msgs; /* `messages:` (instead of prompt) */
+    size_t n_msgs;
     int format, overflow, truncate;
     rc_sampling s;
     size_t *deps, n_deps;

@@ -200,8 +200,9 @@ static const rc_input *biggest_input(const tok_recipe *r, const rc_step *s, cons
     *ntok = 0;
     for (size_t i = 0; i < r->n_inputs; i++) {
         const char *name = r->inputs[i].name;
-        if (!(s->prompt_src && strstr(s->prompt_src, name)) && !(s->system_src && strstr(s->system_src, name)))
-            continue;
+        bool used = (s->prompt_src && strstr(s->prompt_src, name)) || (s->system_src && strstr(s->system_src, name));
+        for (size_t k = 0; k < s->n_msgs && !used; k++) used = strstr(s->msgs[k].src, name) != NULL;
+        if (!used) continue;
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(inputs, name);
         if (!cJSON_IsString(v)) continue;
         size_t n = count_tokens(tk, v->valuestring);
@@ -287,19 +288,34 @@ static void trace(FILE *f, const char *model, const tok_recipe_step_result *st, 
  * ids counted are the ids generated from. */
 static int build_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b, const cJSON *ctx,
                         tok_ids *ids, tok_bytes *text, tok_error *err) {
-    tok_bytes sys = {0}, user = {0};
+    /* parts[0] system, then the prompt or each message */
+    size_t np = 1 + (s->n_msgs ? s->n_msgs : 1), nm = 0;
+    tok_bytes *parts = calloc(np, sizeof *parts);
+    tok_chat_message *msgs = calloc(np, sizeof *msgs);
     int rc = -1;
     ids->n = 0, text->n = 0;
+    if (!parts || !msgs) {
+        fail(err, TOK_ENOMEM, "out of memory");
+        goto out;
+    }
     if (!b->chat || !b->tk) {
         fail(err, TOK_EINVAL, "%s: step \"%s\": no model to format the prompt with", r->file, s->id);
         goto out;
     }
-    if (s->system && render(r, s, "system", s->system, ctx, &sys, err)) goto out;
-    if (render(r, s, "prompt", s->prompt, ctx, &user, err)) goto out;
-    tok_chat_message msgs[2];
-    size_t nm = 0;
-    if (s->system) msgs[nm++] = (tok_chat_message){"system", sys.data};
-    msgs[nm++] = (tok_chat_message){"user", user.data};
+    if (s->system) {
+        if (render(r, s, "system", s->system, ctx, &parts[0], err)) goto out;
+        msgs[nm++] = (tok_chat_message){"system", parts[0].data ? parts[0].data : ""};
+    }
+    if (!s->n_msgs) {
+        if (render(r, s, "prompt", s->prompt, ctx, &parts[1], err)) goto out;
+        msgs[nm++] = (tok_chat_message){"user", parts[1].data ? parts[1].data : ""};
+    }
+    for (size_t k = 0; k < s->n_msgs; k++) {
+        char what[48];
+        snprintf(what, sizeof what, "messages[%zu].content", k);
+        if (render(r, s, what, s->msgs[k].t, ctx, &parts[1 + k], err)) goto out;
+        msgs[nm++] = (tok_chat_message){s->msgs[k].role, parts[1 + k].data ? parts[1 + k].data : ""};
+    }
     tok_error e = {0};
     if (tok_chat_format(b->chat, msgs, nm, true, ids, text, &e)) {
         fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
@@ -307,7 +323,8 @@ static int build_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_
     }
     rc = 0;
 out:
-    tok_bytes_free(&sys), tok_bytes_free(&user);
+    for (size_t k = 0; parts && k < np; k++) tok_bytes_free(&parts[k]);
+    free(parts), free(msgs);
     return rc;
 }
 

@@ -102,6 +102,18 @@ rc=$?
 set -e
 [ $rc = 1 ] && grep -q 'truncating it did not make the prompt fit' "$tmp/trunc.err" || fail "truncate: no room at all: $(cat "$tmp/trunc.err")"
 
+# messages: every turn, in order, through the chat template; the dry-run
+# count equals the real run's
+printf 'defaults: {temperature: 0, max_tokens: 4}\nsteps:\n  - id: a\n    system: Be brief.\n    messages:\n      - {role: user, content: Who made the earth?}\n      - {role: assistant, content: God.}\n      - {role: user, content: "And the sea?"}\n' > "$tmp/msgs.yaml"
+"$TOK" run "$tmp/msgs.yaml" --dry-run --json 2>/dev/null > "$tmp/msgs.dry" || fail "messages: dry run"
+"$TOK" run "$tmp/msgs.yaml" --json 2>/dev/null > "$tmp/msgs.run" || fail "messages: run"
+$PY - "$tmp/msgs.dry" "$tmp/msgs.run" <<'PY' || fail "messages"
+import json, sys
+d, r = json.load(open(sys.argv[1]))["steps"][0], json.load(open(sys.argv[2]))["steps"][0]
+assert d["prompt"] == "Be brief.\n\nUser: Who made the earth?\nAssistant: God.\nUser: And the sea?\nAssistant:", d["prompt"]
+assert d["prompt_tokens"] == r["prompt_tokens"] and r["completion_tokens"] > 0, (d, r)
+PY
+
 # --var: a value and a file replace the defaults, and reach the prompt
 printf 'Blessed are the meek: for they shall inherit the earth.\n' > "$tmp/doc.txt"
 "$TOK" run "$r" --dry-run --var document="$tmp/doc.txt" --var words=7 2>/dev/null > "$tmp/var.out"

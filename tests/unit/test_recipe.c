@@ -113,7 +113,24 @@ int main(void) {
                  "r.yaml:5:14: step \"a\": refers to unknown step \"zz\"");
     /* a prompt or a template, not both or neither; unimplemented kinds say so */
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, template: y}\n"),
-                 "r.yaml:2:5: step \"a\": needs exactly one of \"prompt\" (a model call) or \"template\" (a transform)");
+                 "r.yaml:2:5: step \"a\": needs exactly one of \"prompt\" or \"messages\" (a model call) or \"template\" (a "
+                 "transform)");
+    /* messages: roles and content templates, references inside them count */
+    CHECK_EQ_STR(load_error("steps:\n  - id: a\n    messages:\n      - {role: user, contnt: hi}\n"),
+                 "r.yaml:4:22: step \"a\": messages[0]: unknown key \"contnt\" (did you mean \"content\"?)");
+    CHECK_EQ_STR(load_error("steps:\n  - id: a\n    messages:\n      - {role: user}\n"),
+                 "r.yaml:4:9: step \"a\": messages[0]: needs both \"role\" and \"content\"");
+    CHECK_EQ_STR(load_error("steps:\n  - id: a\n    messages: []\n"),
+                 "r.yaml:3:15: step \"a\": messages: expected a non-empty list of {role, content}");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, messages: [{role: user, content: y}]}\n"),
+                 "r.yaml:2:5: step \"a\": needs exactly one of \"prompt\" or \"messages\" (a model call) or \"template\" (a "
+                 "transform)");
+    CHECK_EQ_STR(load_error("steps:\n  - id: a\n    messages:\n      - {role: user, content: \"{{ steps.x.output }}\"}\n"),
+                 "r.yaml:4:35: step \"a\": refers to unknown step \"x\"");
+    r = parse("steps:\n  - id: a\n    messages:\n      - {role: user, content: \"{{ steps.b.output }}\"}\n"
+              "  - {id: b, template: x}\n", &err);
+    CHECK_MSG(r && !strcmp(tok_recipe_step_id(r, 0), "b"), "%s", err.msg);
+    tok_recipe_free(r);
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, split: x}\n"),
                  "r.yaml:2:13: step \"a\": \"split\" steps are not implemented yet (docs/recipes.md)");
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, format: yaml}\n"),
