@@ -17,6 +17,7 @@ seeds = [
     ("data/tiktoken/r50k_base.tiktoken", ["encode", "-t", "{f}", "--pattern", "r50k_base", "-p", "hello world"]),
     ("tests/data/spm/spm_bpe8k_llamastyle.model", ["encode", "-t", "{f}", "-p", "hello world"]),
     ("tests/data/models/llama-rand-tiny-Q4_0.gguf", ["inspect", "{f}"]),
+    ("recipes/summarize.yaml", ["run", "{f}", "--dry-run"]),
     ("tests/data/templates/qwen2.5.jinja", ["template", "render", "--template", "{f}", "--context", "tests/data/templates/fuzz_context.json"]),
 ]
 rng = random.Random(int(os.environ.get("SEED", "1")))
