@@ -68,22 +68,28 @@ static void print_table(const tok_recipe_result *res, bool dry) {
     for (size_t i = 0; i < res->n; i++) {
         const tok_recipe_step_result *s = &res->steps[i];
         char in[32], out[32], lat[32] = "", tps[32] = "";
+        const char *kind = s->kind ? s->kind : s->is_prompt ? "prompt" : "template";
+        /* a map step makes one call per item: its maximum output is per call */
+        long max_out = (long)s->max_tokens * (s->kind && !strcmp(s->kind, "map") ? s->n_items : 1);
         if (s->skipped) {
-            fprintf(stderr, "%-16s %-8s %9s\n", s->id, s->is_prompt ? "prompt" : "template", "skipped");
+            fprintf(stderr, "%-16s %-8s %9s\n", s->id, kind, "skipped");
             continue;
         }
         if (!s->is_prompt) {
-            fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", s->id, "template", "-", "-", "", "", "-");
+            char items[32] = "-";
+            if (s->kind && (!strcmp(s->kind, "split") || !strcmp(s->kind, "map")))
+                snprintf(items, sizeof items, "%d items", s->n_items);
+            fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", s->id, kind, "-", "-", "", "", items);
             continue;
         }
         snprintf(in, sizeof in, "%s%d", s->estimated && dry ? "~" : "", s->prompt_tokens);
-        snprintf(out, sizeof out, "%d", dry ? s->max_tokens : s->completion_tokens);
+        snprintf(out, sizeof out, "%ld", dry ? max_out : (long)s->completion_tokens);
         if (!dry) {
             snprintf(lat, sizeof lat, "%.0f ms", s->latency_ms);
             snprintf(tps, sizeof tps, "%.1f", s->gen_ms > 0 ? s->completion_tokens * 1000.0 / s->gen_ms : 0.0);
         }
-        fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", s->id, "prompt", in, out, lat, tps, "local");
-        tin += s->prompt_tokens, tout += dry ? s->max_tokens : s->completion_tokens, tms += s->latency_ms;
+        fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", s->id, kind, in, out, lat, tps, "local");
+        tin += s->prompt_tokens, tout += dry ? max_out : s->completion_tokens, tms += s->latency_ms;
     }
     char lat[32] = "";
     if (!dry) snprintf(lat, sizeof lat, "%.0f ms", tms);
@@ -103,7 +109,9 @@ static void print_json(const tok_recipe_result *res, bool dry) {
         const tok_recipe_step_result *s = &res->steps[i];
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "id", s->id);
-        cJSON_AddStringToObject(j, "kind", s->is_prompt ? "prompt" : "template");
+        cJSON_AddStringToObject(j, "kind", s->kind ? s->kind : s->is_prompt ? "prompt" : "template");
+        if (s->kind && (!strcmp(s->kind, "split") || !strcmp(s->kind, "map")))
+            cJSON_AddNumberToObject(j, "items", s->n_items);
         cJSON_AddBoolToObject(j, "skipped", s->skipped);
         cJSON_AddBoolToObject(j, "estimated", s->estimated);
         if (s->is_prompt && !s->skipped) {

@@ -445,9 +445,9 @@ static int parse_messages(ld *L, yaml_node_t *v, rc_step *s, const char *owner) 
 
 static const char *const STEP_KEYS[] = {
     "id", "prompt", "system", "template", "when", "format", "model", "on_overflow", "truncate",
-    "temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "messages",
+    "temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "messages", "split", "overlap", "over",
     /* known, not implemented yet (rejected with a clear message) */
-    "split", "map", "reduce"};
+    "map", "reduce", "concurrency"};
 #define N_STEP_KEYS (sizeof STEP_KEYS / sizeof *STEP_KEYS)
 
 static int pick(ld *L, yaml_node_t *v, const char *owner, const char *key, const char *const *opts,
@@ -480,8 +480,8 @@ static int parse_step(ld *L, size_t si, yaml_node_t *m) {
     char owner[96];
     snprintf(owner, sizeof owner, "step \"%s\"", s->id);
     if (check_dup_keys(L, m, owner)) return -1;
-    bool has_prompt = false, has_tmpl = false, has_msgs = false;
-    yaml_node_t *trunc_node = NULL;
+    bool has_prompt = false, has_tmpl = false, has_msgs = false, has_split = false;
+    yaml_node_t *trunc_node = NULL, *overlap_node = NULL, *over_node = NULL;
     s->truncate = RC_TRUNC_TAIL;
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
@@ -501,6 +501,22 @@ static int parse_step(ld *L, size_t si, yaml_node_t *m) {
         } else if (!strcmp(key, "template")) {
             has_tmpl = true;
             if (parse_tmpl(L, v, s->id, key, &s->tmpl_src, &s->tmpl)) return -1;
+        } else if (!strcmp(key, "split")) {
+            has_split = true;
+            if (parse_tmpl(L, v, s->id, key, &s->tmpl_src, &s->tmpl)) return -1;
+        } else if (!strcmp(key, "overlap")) {
+            double d;
+            overlap_node = v;
+            if (want_number(L, v, "overlap", 0, 1e9, true, &d)) return -1;
+            s->overlap = (size_t)d;
+        } else if (!strcmp(key, "over")) {
+            over_node = v;
+            if (want_scalar(L, v, owner, &s->over)) return -1;
+            const char *q = s->over;
+            while (*q == '{' || *q == ' ') q++;
+            if (strncmp(q, "steps.", 6) && strncmp(q, "inputs.", 7))
+                return fail_at(L, v, "%s: over: expected a list reference such as \"{{ steps.ID.output }}\" or "
+                               "\"{{ inputs.NAME }}\"", owner);
         } else if (!strcmp(key, "when")) {
             /* an expression: evaluated as {% if EXPR %} */
             const char *e = scalar(v);
@@ -533,15 +549,21 @@ static int parse_step(ld *L, size_t si, yaml_node_t *m) {
         } else
             return fail_at(L, k, "%s: \"%s\" steps are not implemented yet (docs/recipes.md)", owner, key);
     }
-    if (has_prompt == has_tmpl || (has_msgs && s->prompt))
+    if ((int)has_prompt + (int)has_tmpl + (int)has_split != 1 || (has_msgs && s->prompt))
         return fail_at(L, m,
-                       "%s: needs exactly one of \"prompt\" or \"messages\" (a model call) or \"template\" (a "
-                       "transform)", owner);
+                       "%s: needs exactly one of \"prompt\" or \"messages\" (a model call), \"template\" (a "
+                       "transform) or \"split\" (chunking)", owner);
+    if (has_split && !(s->s.set & RC_S_MAX))
+        return fail_at(L, m, "%s: split: needs max_tokens (the most tokens a chunk may have)", owner);
+    if (overlap_node && !has_split) return fail_at(L, overlap_node, "%s: overlap: only with split", owner);
+    if (has_split && s->overlap >= (size_t)s->s.max_tokens)
+        return fail_at(L, overlap_node, "%s: overlap: must be less than max_tokens (%d)", owner, s->s.max_tokens);
+    if (over_node && has_split) return fail_at(L, over_node, "%s: over: not with split", owner);
     if (trunc_node && s->overflow != RC_OVERFLOW_TRUNCATE)
         return fail_at(L, trunc_node, "%s: truncate: only with on_overflow: truncate", owner);
-    if (has_tmpl && s->system)
+    if (!has_prompt && s->system)
         return fail_at(L, m, "%s: \"system\" only goes with \"prompt\" or \"messages\"", owner);
-    s->kind = has_prompt ? RC_STEP_PROMPT : RC_STEP_TEMPLATE;
+    s->kind = has_prompt ? RC_STEP_PROMPT : has_split ? RC_STEP_SPLIT : RC_STEP_TEMPLATE;
     return 0;
 }
 
@@ -654,7 +676,8 @@ static int load_root(ld *L, yaml_node_t *root) {
                 }
                 continue;
             }
-            if (strcmp(key, "prompt") && strcmp(key, "system") && strcmp(key, "template") && strcmp(key, "when"))
+            if (strcmp(key, "prompt") && strcmp(key, "system") && strcmp(key, "template") && strcmp(key, "when") &&
+                strcmp(key, "split") && strcmp(key, "over"))
                 continue;
             if (scan_refs(L, scalar(v), "steps", i, v, add_dep) ||
                 scan_refs(L, scalar(v), "inputs", i, v, check_input_ref))
@@ -741,7 +764,7 @@ void tok_recipe_free(tok_recipe *r) {
     }
     for (size_t i = 0; i < r->n_steps; i++) {
         rc_step *s = &r->steps[i];
-        free(s->id), free(s->model), free(s->prompt_src), free(s->system_src), free(s->tmpl_src);
+        free(s->id), free(s->model), free(s->over), free(s->prompt_src), free(s->system_src), free(s->tmpl_src);
         tok_template_free(s->prompt), tok_template_free(s->system), tok_template_free(s->tmpl);
         tok_template_free(s->when);
         for (size_t k = 0; k < s->n_msgs; k++)

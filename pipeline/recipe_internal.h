@@ -5,7 +5,7 @@
 #include "tok_pipeline.h"
 
 enum { RC_IN_STRING, RC_IN_FILE, RC_IN_NUMBER, RC_IN_LIST };
-enum { RC_STEP_PROMPT, RC_STEP_TEMPLATE };
+enum { RC_STEP_PROMPT, RC_STEP_TEMPLATE, RC_STEP_SPLIT };
 enum { RC_FMT_TEXT, RC_FMT_JSON, RC_FMT_LINES };
 enum { RC_OVERFLOW_ERROR, RC_OVERFLOW_TRUNCATE };
 enum { RC_TRUNC_HEAD, RC_TRUNC_TAIL, RC_TRUNC_MIDDLE };
@@ -45,6 +45,8 @@ typedef struct rc_step {
     size_t n_msgs;
     int format, overflow, truncate;
     rc_sampling s;
+    size_t overlap;   /* split: tokens repeated between chunks */
+    char *over;       /* map: `over:` path (steps.ID.output, inputs.NAME) */
     size_t *deps, n_deps;
 } rc_step;
 
@@ -61,4 +63,10 @@ struct tok_recipe {
 /* The known word closest to w (edit distance <= 2, or <= a third of its
  * length), or NULL. */
 const char *rc_suggest(const char *w, const char *const *known, size_t n);
+/* split (recipe_split.c): text into chunks of at most max tokens of tk each,
+ * cut at paragraph, sentence, word, else character boundaries; overlap
+ * tokens repeated. A JSON array of strings, or NULL with err set. */
+cJSON *rc_split(const tok_tokenizer *tk, const char *text, size_t max, size_t overlap, tok_error *err);
+/* The value at a dotted path ("steps.x.output", optionally in {{ }}), or NULL. */
+const cJSON *rc_lookup(const cJSON *ctx, const char *path);
 #endif

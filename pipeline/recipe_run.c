@@ -7,8 +7,11 @@
  * generating: the ids counted are the ids sent, so count and call never
  * disagree. A template step only renders. Outputs are parsed per `format`
  * (json fails closed, lines splits) and visible to later steps as
- * steps.ID.output. Cost: one template render and one tokenization per step,
- * plus the generation; one session (KV cache) reused by every step.
+ * steps.ID.output. A split step cuts a rendered text into token-bounded
+ * chunks (recipe_split.c); a step with `over:` runs its prompt or template
+ * once per list item, sequentially, and outputs the list of results.
+ * Cost: one template render and one tokenization per step (per item for
+ * `over`), plus the generation; one session (KV cache) reused by every step.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -445,6 +448,95 @@ out:
     return rc;
 }
 
+/* A step's output text as the value later steps see, per its format; NULL
+ * with err set if format json does not parse (fail closed). */
+static cJSON *parse_output(const tok_recipe *r, const rc_step *s, const char *text, tok_error *err) {
+    if (s->format == RC_FMT_LINES) return split_lines(text);
+    if (s->format != RC_FMT_JSON) return cJSON_CreateString(text);
+    const char *end = NULL;
+    cJSON *val = cJSON_ParseWithOpts(text, &end, true);
+    if (!val) {
+        size_t at = end ? (size_t)(end - text) : 0;
+        fail(err, TOK_EFORMAT, "%s: step \"%s\": format json: the output is not valid JSON (byte %zu): \"%.60s\"",
+             r->file, s->id, at, text);
+    }
+    return val;
+}
+
+/* split: the rendered text cut into chunks (recipe_split.c); needs only the
+ * tokenizer, so it runs for real in dry runs too. */
+static cJSON *run_split(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b, const cJSON *ctx,
+                        tok_bytes *buf, tok_error *err) {
+    if (render(r, s, "split", s->tmpl, ctx, buf, err)) return NULL;
+    if (!b->tk) {
+        fail(err, TOK_EINVAL, "%s: step \"%s\": split needs the model's tokenizer", r->file, s->id);
+        return NULL;
+    }
+    tok_error e = {0};
+    cJSON *list = rc_split(b->tk, buf->data ? buf->data : "", (size_t)s->s.max_tokens, s->overlap, &e);
+    if (!list) fail(err, e.code, "%s: step \"%s\": split: %s", r->file, s->id, e.msg);
+    return list;
+}
+
+/* over: the step's prompt or template once per item of a list, in order,
+ * with `item` and `loop_index` in scope; one session reused (sequential).
+ * The result sums the tokens and latency of the calls and keeps the first
+ * call's prompt; the output is the list of the calls' outputs. */
+static cJSON *run_map(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b,
+                      const tok_recipe_run_params *p, cJSON *ctx, tok_session **sess, tok_recipe_step_result *st,
+                      tok_bytes *buf, tok_error *err) {
+    const cJSON *over = rc_lookup(ctx, s->over);
+    cJSON *items = NULL, *out = cJSON_CreateArray();
+    if (cJSON_IsArray(over)) items = cJSON_Duplicate(over, true);
+    else if (cJSON_IsString(over) && st->estimated) { /* a dry-run placeholder: one item */
+        items = cJSON_CreateArray();
+        cJSON_AddItemToArray(items, cJSON_Duplicate(over, true));
+    } else {
+        fail(err, TOK_EINVAL, "%s: step \"%s\": over: \"%s\" is %s, not a list", r->file, s->id, s->over,
+             !over ? "undefined" : cJSON_IsNull(over) ? "none (a skipped step)" : "a single value");
+        cJSON_Delete(out);
+        return NULL;
+    }
+    int idx = 0;
+    for (cJSON *it = items ? items->child : NULL; it; it = it->next, idx++) {
+        cJSON_AddItemToObject(ctx, "item", cJSON_Duplicate(it, true));
+        cJSON_AddNumberToObject(ctx, "loop_index", idx);
+        tok_recipe_step_result one = {.id = s->id, .estimated = st->estimated};
+        int rc;
+        if (s->kind == RC_STEP_PROMPT) rc = run_prompt(r, s, b, p, ctx, sess, &one, err);
+        else {
+            rc = render(r, s, "template", s->tmpl, ctx, buf, err);
+            if (!rc && !(one.output = strdup(buf->data ? buf->data : ""))) rc = fail(err, TOK_ENOMEM, "out of memory");
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(ctx, "item");
+        cJSON_DeleteItemFromObjectCaseSensitive(ctx, "loop_index");
+        cJSON *val = NULL;
+        if (!rc && p->dry_run && s->kind == RC_STEP_PROMPT) {
+            char ph[200];
+            snprintf(ph, sizeof ph, "[output of step %s, item %d]", s->id, idx);
+            val = cJSON_CreateString(ph);
+        } else if (!rc)
+            val = parse_output(r, s, one.output, err);
+        st->prompt_tokens += one.prompt_tokens, st->completion_tokens += one.completion_tokens;
+        st->latency_ms += one.latency_ms, st->gen_ms += one.gen_ms;
+        st->max_tokens = one.max_tokens, st->n_ctx = one.n_ctx;
+        if (one.stop_reason) st->stop_reason = one.stop_reason;
+        if (one.truncated) st->truncated = one.truncated, st->truncated_from = one.truncated_from,
+                           st->truncated_to = one.truncated_to;
+        if (!st->prompt) st->prompt = one.prompt, one.prompt = NULL;
+        free(one.prompt), free(one.output);
+        if (!val) {
+            size_t n = strlen(err->msg);
+            snprintf(err->msg + n, sizeof err->msg - n, " (item %d)", idx);
+            cJSON_Delete(items), cJSON_Delete(out);
+            return NULL;
+        }
+        cJSON_AddItemToArray(out, val);
+    }
+    cJSON_Delete(items);
+    return out;
+}
+
 int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_recipe_run_params *p,
                    tok_recipe_result *out, tok_error *err) {
     memset(out, 0, sizeof *out);
@@ -472,6 +564,7 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
         tok_recipe_step_result *st = &out->steps[out->n++];
         st->id = s->id;
         st->is_prompt = s->kind == RC_STEP_PROMPT;
+        st->kind = s->over ? "map" : s->kind == RC_STEP_PROMPT ? "prompt" : s->kind == RC_STEP_SPLIT ? "split" : "template";
         /* in a dry run a prompt step's output is a placeholder, and so is
          * anything rendered from one */
         for (size_t d = 0; d < s->n_deps; d++)
@@ -488,13 +581,19 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
                 continue;
             }
         }
-        if (s->kind == RC_STEP_PROMPT) {
+        cJSON *list = NULL; /* split and map steps: the output list */
+        if (s->over || s->kind == RC_STEP_SPLIT) {
+            list = s->over ? run_map(r, s, b, p, ctx, &sess, st, &buf, err) : run_split(r, s, b, ctx, &buf, err);
+            if (!list) goto fail_step;
+            st->output = cJSON_PrintUnformatted(list);
+            st->n_items = cJSON_GetArraySize(list);
+        } else if (s->kind == RC_STEP_PROMPT) {
             if (run_prompt(r, s, b, p, ctx, &sess, st, err)) goto fail_step;
         } else {
             if (render(r, s, "template", s->tmpl, ctx, &buf, err)) goto fail_step;
             st->output = strdup(buf.data ? buf.data : "");
         }
-        if (p->dry_run && st->is_prompt) {
+        if (p->dry_run && st->is_prompt && !list) {
             char ph[160];
             snprintf(ph, sizeof ph, "[output of step %s]", s->id);
             free(st->output);
@@ -504,22 +603,13 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
         st->ran = true;
         cJSON *val;
         if (!st->output) {
+            cJSON_Delete(list);
             fail(err, TOK_ENOMEM, "out of memory");
             goto fail_step;
         }
-        if (s->format == RC_FMT_JSON && !placeholder[i]) {
-            const char *end = NULL;
-            val = cJSON_ParseWithOpts(st->output, &end, true);
-            if (!val) {
-                size_t at = end ? (size_t)(end - st->output) : 0;
-                fail(err, TOK_EFORMAT, "%s: step \"%s\": format json: the output is not valid JSON (byte %zu): \"%.60s\"",
-                     r->file, s->id, at, st->output);
-                goto fail_step;
-            }
-        } else if (s->format == RC_FMT_LINES)
-            val = split_lines(st->output);
-        else
-            val = cJSON_CreateString(st->output);
+        if (list) val = list;
+        else if (placeholder[i]) val = cJSON_CreateString(st->output);
+        else if (!(val = parse_output(r, s, st->output, err))) goto fail_step;
         cJSON_AddItemToObject(entry, "output", val);
         cJSON_AddItemToObject(out->outputs, s->id, cJSON_Duplicate(val, true));
         trace(p->trace, b->model_name, st, p->dry_run, NULL);

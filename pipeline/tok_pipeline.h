@@ -305,6 +305,8 @@ typedef struct tok_recipe_step_result {
     bool ran, skipped;       /* skipped: its `when` was false */
     bool estimated;          /* dry run with placeholder outputs in the prompt */
     bool is_prompt;          /* a model call (else a template transform) */
+    const char *kind;        /* "prompt", "template", "split" or "map" */
+    int n_items;             /* split and map: items in the output list */
     char *prompt;            /* the rendered prompt text (chat-formatted) */
     char *output;            /* text; json re-serialized; lines joined by \n */
     int prompt_tokens, completion_tokens, max_tokens;

@@ -36,6 +36,15 @@ o = run["outputs"][last]
 assert out.rstrip("\n") == (o if isinstance(o, str) else json.dumps(o)).rstrip("\n"), (out, o)
 exact = 0
 for i, (r, d, t) in enumerate(zip(run["steps"], dry["steps"], trace)):
+    if r["kind"] == "map" and not r["skipped"]:
+        # one call per item: tokens are sums, and the dry run counts the
+        # same items (a split runs for real in a dry run)
+        assert r["items"] == d["items"] and r["completion_tokens"] <= r["max_tokens"] * r["items"], r
+        assert len(run["outputs"][r["id"]]) == r["items"]
+        if not d["estimated"]:
+            assert d["prompt_tokens"] == r["prompt_tokens"], (d, r)
+            exact += 1
+        continue
     if r["kind"] != "prompt" or r["skipped"]:
         continue
     assert r["completion_tokens"] > 0 and r["completion_tokens"] <= r["max_tokens"], r

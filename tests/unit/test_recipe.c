@@ -113,8 +113,8 @@ int main(void) {
                  "r.yaml:5:14: step \"a\": refers to unknown step \"zz\"");
     /* a prompt or a template, not both or neither; unimplemented kinds say so */
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, template: y}\n"),
-                 "r.yaml:2:5: step \"a\": needs exactly one of \"prompt\" or \"messages\" (a model call) or \"template\" (a "
-                 "transform)");
+                 "r.yaml:2:5: step \"a\": needs exactly one of \"prompt\" or \"messages\" (a model call), \"template\" (a "
+                 "transform) or \"split\" (chunking)");
     /* messages: roles and content templates, references inside them count */
     CHECK_EQ_STR(load_error("steps:\n  - id: a\n    messages:\n      - {role: user, contnt: hi}\n"),
                  "r.yaml:4:22: step \"a\": messages[0]: unknown key \"contnt\" (did you mean \"content\"?)");
@@ -123,16 +123,16 @@ int main(void) {
     CHECK_EQ_STR(load_error("steps:\n  - id: a\n    messages: []\n"),
                  "r.yaml:3:15: step \"a\": messages: expected a non-empty list of {role, content}");
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, messages: [{role: user, content: y}]}\n"),
-                 "r.yaml:2:5: step \"a\": needs exactly one of \"prompt\" or \"messages\" (a model call) or \"template\" (a "
-                 "transform)");
+                 "r.yaml:2:5: step \"a\": needs exactly one of \"prompt\" or \"messages\" (a model call), \"template\" (a "
+                 "transform) or \"split\" (chunking)");
     CHECK_EQ_STR(load_error("steps:\n  - id: a\n    messages:\n      - {role: user, content: \"{{ steps.x.output }}\"}\n"),
                  "r.yaml:4:35: step \"a\": refers to unknown step \"x\"");
     r = parse("steps:\n  - id: a\n    messages:\n      - {role: user, content: \"{{ steps.b.output }}\"}\n"
               "  - {id: b, template: x}\n", &err);
     CHECK_MSG(r && !strcmp(tok_recipe_step_id(r, 0), "b"), "%s", err.msg);
     tok_recipe_free(r);
-    CHECK_EQ_STR(load_error("steps:\n  - {id: a, split: x}\n"),
-                 "r.yaml:2:13: step \"a\": \"split\" steps are not implemented yet (docs/recipes.md)");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, reduce: x}\n"),
+                 "r.yaml:2:13: step \"a\": \"reduce\" steps are not implemented yet (docs/recipes.md)");
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, format: yaml}\n"),
                  "r.yaml:2:32: step \"a\": format: expected one of text, json, lines");
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, truncate: head}\n"),

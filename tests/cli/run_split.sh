@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# tok run, split and over (map) steps on the bundled model: every chunk of
+# recipes/map-reduce-summary.yaml is at most its max_tokens when counted by
+# `tok count` with the model's own vocabulary (an independent count of the
+# same text), the chunks cover the document, the map has one output per
+# chunk, and the dry run shows the same chunks and items without a model call.
+set -eu
+cd "$(dirname "$0")/../.."
+TOK=${TOK:-build/tok}
+PY=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+model=data/models/tiny-kjv-Q8_0.gguf
+r=recipes/map-reduce-summary.yaml
+[ -f "$model" ] || { echo "run_split: no bundled model, skipped"; exit 0; }
+
+"$TOK" run "$r" --json > "$tmp/run.json" 2> "$tmp/run.err" || fail "$r: $(cat "$tmp/run.err")"
+"$TOK" run "$r" --json --dry-run > "$tmp/dry.json" 2> "$tmp/dry.err" || fail "$r --dry-run: $(cat "$tmp/dry.err")"
+grep -q '^chunks  *split .* [0-9]* items$' "$tmp/dry.err" || fail "dry-run table: $(cat "$tmp/dry.err")"
+$PY - "$tmp/run.json" "$tmp/dry.json" "$tmp" recipes/samples/psalms.txt <<'PY' || fail "split/map outputs"
+import json, sys
+run, dry = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+chunks = run["outputs"]["chunks"]
+assert chunks == dry["outputs"]["chunks"], "the dry run splits the same way"
+assert len(chunks) > 2, chunks
+doc = open(sys.argv[4], encoding="utf-8").read()
+assert chunks[0] == doc[:len(chunks[0])] and doc.endswith(chunks[-1])
+for i, c in enumerate(chunks):
+    assert c in doc, i
+    open(f"{sys.argv[3]}/chunk{i}.txt", "w", encoding="utf-8").write(c)
+partial = run["outputs"]["partial"]
+assert isinstance(partial, list) and len(partial) == len(chunks), partial
+steps = {s["id"]: s for s in run["steps"]}
+assert steps["partial"]["kind"] == "map" and steps["partial"]["items"] == len(chunks)
+assert steps["chunks"]["kind"] == "split" and steps["chunks"]["items"] == len(chunks)
+assert {s["id"]: s for s in dry["steps"]}["partial"]["prompt_tokens"] == steps["partial"]["prompt_tokens"]
+print(len(chunks), file=open(f"{sys.argv[3]}/n", "w"))
+PY
+n=$(cat "$tmp/n")
+for ((i = 0; i < n; i++)); do
+    t=$("$TOK" count -t "$model" --no-add-special --special none --json "$tmp/chunk$i.txt" |
+        $PY -c 'import json,sys; print(json.load(sys.stdin)["total"]["tokens"])')
+    [ "$t" -le 96 ] || fail "chunk $i has $t tokens, over max_tokens 96"
+done
+# over a single value: a clear error
+printf 'inputs: {x: {type: string, default: abc}}\nsteps:\n  - {id: m, over: "{{ inputs.x }}", template: y}\n' > "$tmp/over.yaml"
+set +e
+"$TOK" run "$tmp/over.yaml" > /dev/null 2> "$tmp/over.err"
+rc=$?
+set -e
+[ $rc = 1 ] && grep -q 'step "m": over: "{{ inputs.x }}" is a single value, not a list' "$tmp/over.err" ||
+    fail "over a string: exit $rc: $(cat "$tmp/over.err")"
+echo "run_split: $n chunks each <= 96 tokens, map of $n items, dry run equal: ok"
