@@ -30,6 +30,9 @@ static const char HELP[] =
     "      --json              print {\"outputs\": {...}, \"steps\": [...]} instead\n"
     "      --trace FILE.jsonl  append one JSON line per step (prompt, tokens,\n"
     "                          output, latency, cost)\n"
+    "      --budget USD        refuse to start if the run's cost upper bound (prompt\n"
+    "                          tokens counted by a dry run + max_tokens per call, at\n"
+    "                          the model's prices) exceeds USD; local models cost $0\n"
     "  -m, --model PATH        GGUF file instead of the recipe's model\n"
     "      --chat-template FILE  Jinja chat template instead of the model's\n"
     "  -c, --ctx N             context window (default: the model's)\n"
@@ -122,6 +125,7 @@ static void print_json(const tok_recipe_result *res, bool dry) {
             cJSON_AddNumberToObject(j, "latency_ms", s->latency_ms);
             cJSON_AddNumberToObject(j, "cost_usd", 0);
             if (s->stop_reason) cJSON_AddStringToObject(j, "stop_reason", s->stop_reason);
+            if (s->reasoning) cJSON_AddStringToObject(j, "reasoning", s->reasoning);
             if (s->truncated) {
                 cJSON_AddStringToObject(j, "truncated_input", s->truncated);
                 cJSON_AddNumberToObject(j, "truncated_from", s->truncated_from);
@@ -143,6 +147,7 @@ int cmd_run(int argc, char **argv) {
     size_t n_vars = 0;
     bool dry = false, json = false, quiet = false;
     int n_ctx = 0, n_threads = 0;
+    double budget = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) return fputs(HELP, stdout), EXIT_OK;
@@ -166,6 +171,14 @@ int cmd_run(int argc, char **argv) {
             } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model_opt = v;
             else if (!strcmp(a, "--chat-template")) tmpl = v;
             else if (!strcmp(a, "--trace")) trace_path = v;
+            else if (!strcmp(a, "--budget")) {
+                char *end;
+                budget = strtod(v, &end);
+                if (!*v || *end || !(budget >= 0)) {
+                    cli_error(CMD, "--budget: expected an amount in USD (a number >= 0), got '%s'", v);
+                    return EXIT_USAGE;
+                }
+            }
             else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) {
                 if (gen_parse_int(CMD, a, v, 1, 1 << 20, &n_ctx)) return EXIT_USAGE;
             } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
@@ -223,6 +236,37 @@ int cmd_run(int argc, char **argv) {
                             .n_threads = n_threads ? n_threads : gen_default_threads(m)};
     tok_recipe_run_params p = tok_recipe_default_run_params();
     p.vars = vars, p.n_vars = n_vars, p.dry_run = dry, p.trace = trace;
+    if (budget >= 0 && !dry) {
+        /* the upper bound: a dry run counts every prompt (split and map item
+         * counts are real in it); each call may add max_tokens. Only local
+         * GGUF models run here, and they cost $0, so the bound is $0; a
+         * priced backend would price these counts here, and refuse an
+         * unknown price. */
+        tok_recipe_run_params dp = p;
+        dp.dry_run = true, dp.trace = NULL;
+        if (tok_recipe_run(r, &b, &dp, &res, &err)) {
+            fprintf(stderr, "tok run: %s\n", err.msg);
+            goto done;
+        }
+        long tin = 0, tout = 0;
+        bool est = false;
+        for (size_t i = 0; i < res.n; i++) est |= res.steps[i].estimated;
+        for (size_t i = 0; i < res.n; i++)
+            if (res.steps[i].is_prompt && !res.steps[i].skipped)
+                tin += res.steps[i].prompt_tokens,
+                    tout += (long)res.steps[i].max_tokens *
+                            (res.steps[i].kind && !strcmp(res.steps[i].kind, "map") ? res.steps[i].n_items : 1);
+        tok_recipe_result_free(&res);
+        double bound = 0; /* local model: $0 a token */
+        if (bound > budget) {
+            cli_error(CMD, "--budget %.4f: the run may cost up to $%.4f (%ld tokens in, up to %ld out); not started",
+                      budget, bound, tin, tout);
+            goto done;
+        }
+        if (!quiet)
+            fprintf(stderr, "budget: up to %ld tokens in%s and %ld out, local model: at most $0 of $%.4f\n", tin,
+                    est ? " (some counted with placeholders)" : "", tout, budget);
+    }
     int run = tok_recipe_run(r, &b, &p, &res, &err);
     if (json) print_json(&res, dry);
     else if (dry) {

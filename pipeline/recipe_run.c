@@ -280,6 +280,7 @@ static void trace(FILE *f, const char *model, const tok_recipe_step_result *st, 
         cJSON_AddNumberToObject(o, "truncated_to", st->truncated_to);
     }
     if (st->output) cJSON_AddStringToObject(o, "output", st->output);
+    if (st->reasoning) cJSON_AddStringToObject(o, "reasoning", st->reasoning);
     if (error) cJSON_AddStringToObject(o, "error", error);
     char *line = cJSON_PrintUnformatted(o);
     if (line) fprintf(f, "%s\n", line), fflush(f);
@@ -439,7 +440,12 @@ static int run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_ba
     st->gen_ms = gen.gen_ms;
     st->completion_tokens = gen.completion_tokens;
     st->stop_reason = tok_stop_reason_name(gen.stop_reason);
-    st->output = strdup(gen.text.data ? gen.text.data : "");
+    /* reasoning (<think>) is not the answer: kept for the trace; its tokens
+     * stay in completion_tokens (they were generated and paid for) */
+    char *answer = NULL, *reasoning = NULL;
+    int th = tok_recipe_split_reasoning(gen.text.data ? gen.text.data : "", &answer, &reasoning);
+    if (th > 0) st->output = answer, st->reasoning = reasoning;
+    else st->output = th < 0 ? NULL : strdup(gen.text.data ? gen.text.data : "");
     rc = st->output ? 0 : fail(err, TOK_ENOMEM, "out of memory");
 out:
     tok_generation_free(&gen);
@@ -524,7 +530,8 @@ static cJSON *run_map(const tok_recipe *r, const rc_step *s, const tok_recipe_ba
         if (one.truncated) st->truncated = one.truncated, st->truncated_from = one.truncated_from,
                            st->truncated_to = one.truncated_to;
         if (!st->prompt) st->prompt = one.prompt, one.prompt = NULL;
-        free(one.prompt), free(one.output);
+        if (one.reasoning && !st->reasoning) st->reasoning = one.reasoning, one.reasoning = NULL;
+        free(one.prompt), free(one.output), free(one.reasoning);
         if (!val) {
             size_t n = strlen(err->msg);
             snprintf(err->msg + n, sizeof err->msg - n, " (item %d)", idx);
@@ -629,7 +636,8 @@ done:
 
 void tok_recipe_result_free(tok_recipe_result *out) {
     if (!out) return;
-    for (size_t i = 0; i < out->n; i++) free(out->steps[i].prompt), free(out->steps[i].output);
+    for (size_t i = 0; i < out->n; i++)
+        free(out->steps[i].prompt), free(out->steps[i].output), free(out->steps[i].reasoning);
     free(out->steps);
     cJSON_Delete(out->outputs);
     memset(out, 0, sizeof *out);

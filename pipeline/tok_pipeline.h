@@ -315,6 +315,7 @@ typedef struct tok_recipe_step_result {
     const char *stop_reason; /* NULL if no model ran */
     const char *truncated;   /* on_overflow truncate: the input cut, or NULL */
     int truncated_from, truncated_to; /* its tokens before and after */
+    char *reasoning;         /* <think> text kept out of the output, or NULL */
 } tok_recipe_step_result;
 
 typedef struct tok_recipe_result {
@@ -329,6 +330,11 @@ typedef struct tok_recipe_result {
 int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_recipe_run_params *p,
                    tok_recipe_result *out, tok_error *err);
 void tok_recipe_result_free(tok_recipe_result *out);
+
+/* Separates <think>...</think> reasoning from a model's answer: 1 and both
+ * strings set (caller frees) if there was reasoning, 0 if none (both NULL),
+ * -1 out of memory. Unclosed <think>: the rest is reasoning. */
+int tok_recipe_split_reasoning(const char *text, char **answer, char **reasoning);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,17 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 model=data/models/tiny-kjv-Q8_0.gguf
 r=recipes/map-reduce-summary.yaml
-[ -f "$model" ] || { echo "run_split: no bundled model, skipped"; exit 0; }
+[ -f "$model" ] || { # --budget: the bound comes from a dry run (9 calls x 16 + 24 tokens out);
+# the bundled model is local, so $0 fits any budget; a bad amount is a usage error
+"$TOK" run "$r" --budget 0 > /dev/null 2> "$tmp/budget.err" || fail "--budget 0: $(cat "$tmp/budget.err")"
+grep -q "^budget: up to [0-9]* tokens in and $((16 * n + 24)) out, local model: at most \$0 of \$0.0000$" "$tmp/budget.err" ||
+    fail "budget line: $(cat "$tmp/budget.err")"
+set +e
+"$TOK" run "$r" --budget -1 > /dev/null 2> "$tmp/budget2.err"
+rc=$?
+set -e
+[ $rc = 2 ] || fail "--budget -1: exit $rc"
+echo "run_split: no bundled model, skipped"; exit 0; }
 
 "$TOK" run "$r" --json > "$tmp/run.json" 2> "$tmp/run.err" || fail "$r: $(cat "$tmp/run.err")"
 "$TOK" run "$r" --json --dry-run > "$tmp/dry.json" 2> "$tmp/dry.err" || fail "$r --dry-run: $(cat "$tmp/dry.err")"
