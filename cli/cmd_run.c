@@ -115,6 +115,8 @@ static void print_json(const tok_recipe_result *res, bool dry) {
         cJSON_AddStringToObject(j, "kind", s->kind ? s->kind : s->is_prompt ? "prompt" : "template");
         if (s->kind && (!strcmp(s->kind, "split") || !strcmp(s->kind, "map")))
             cJSON_AddNumberToObject(j, "items", s->n_items);
+        else if (s->n_items) /* on_overflow: chunk */
+            cJSON_AddNumberToObject(j, "chunks", s->n_items);
         cJSON_AddBoolToObject(j, "skipped", s->skipped);
         cJSON_AddBoolToObject(j, "estimated", s->estimated);
         if (s->is_prompt && !s->skipped) {

@@ -538,8 +538,8 @@ static int parse_step(ld *L, size_t si, yaml_node_t *m) {
             static const char *const f[] = {"text", "json", "lines"};
             if (pick(L, v, owner, key, f, 3, &s->format)) return -1;
         } else if (!strcmp(key, "on_overflow")) {
-            static const char *const f[] = {"error", "truncate"};
-            if (pick(L, v, owner, key, f, 2, &s->overflow)) return -1;
+            static const char *const f[] = {"error", "truncate", "chunk"};
+            if (pick(L, v, owner, key, f, 3, &s->overflow)) return -1;
         } else if (!strcmp(key, "truncate")) {
             static const char *const f[] = {"head", "tail", "middle"};
             trunc_node = v;

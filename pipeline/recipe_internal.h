@@ -7,7 +7,7 @@
 enum { RC_IN_STRING, RC_IN_FILE, RC_IN_NUMBER, RC_IN_LIST };
 enum { RC_STEP_PROMPT, RC_STEP_TEMPLATE, RC_STEP_SPLIT };
 enum { RC_FMT_TEXT, RC_FMT_JSON, RC_FMT_LINES };
-enum { RC_OVERFLOW_ERROR, RC_OVERFLOW_TRUNCATE };
+enum { RC_OVERFLOW_ERROR, RC_OVERFLOW_TRUNCATE, RC_OVERFLOW_CHUNK };
 enum { RC_TRUNC_HEAD, RC_TRUNC_TAIL, RC_TRUNC_MIDDLE };
 
 /* Sampling settings: each field is meaningful only if its bit is set, so a

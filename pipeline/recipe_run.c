@@ -469,6 +469,61 @@ static cJSON *parse_output(const tok_recipe *r, const rc_step *s, const char *te
     return val;
 }
 
+/* on_overflow: chunk. The prompt did not fit (st holds its count): the
+ * biggest string input is split into chunks that leave room for the rest of
+ * the prompt (its tokens minus the input's, and a small margin for the
+ * joins), the prompt runs once per chunk with the chunk in the input's place
+ * (each call checked against the budget as usual), and the output is the
+ * calls' outputs joined by newlines: a map and a join-reduce. */
+static int run_chunked(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b,
+                       const tok_recipe_run_params *p, const cJSON *ctx, tok_session **sess,
+                       tok_recipe_step_result *st, tok_error *err) {
+    size_t ntok;
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(ctx, "inputs");
+    const rc_input *in = biggest_input(r, s, b->tk, inputs, &ntok);
+    long room = (long)(st->n_ctx - st->max_tokens) - ((long)st->prompt_tokens - (long)ntok) - 4;
+    if (!in || room < 1) return -1; /* err still holds the budget message */
+    tok_error e = {0};
+    cJSON *chunks = rc_split(b->tk, cJSON_GetObjectItemCaseSensitive(inputs, in->name)->valuestring, (size_t)room,
+                             0, &e);
+    if (!chunks) return fail(err, e.code, "%s: step \"%s\": on_overflow chunk: %s", r->file, s->id, e.msg);
+    rc_step s1 = *s;
+    s1.overflow = RC_OVERFLOW_ERROR;
+    free(st->prompt);
+    st->prompt = NULL, st->prompt_tokens = 0;
+    tok_bytes joined = {0};
+    int rc = 0, k = 0;
+    for (cJSON *c = chunks->child; c && !rc; c = c->next, k++) {
+        cJSON *c2 = cJSON_Duplicate(ctx, true);
+        cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(c2, "inputs"), in->name,
+                                               cJSON_CreateString(c->valuestring));
+        if (cJSON_GetObjectItemCaseSensitive(c2, in->name))
+            cJSON_ReplaceItemInObjectCaseSensitive(c2, in->name, cJSON_CreateString(c->valuestring));
+        tok_recipe_step_result one = {.id = s->id};
+        rc = run_prompt(r, &s1, b, p, c2, sess, &one, err);
+        cJSON_Delete(c2);
+        if (rc) {
+            size_t n = strlen(err->msg);
+            snprintf(err->msg + n, sizeof err->msg - n, " (chunk %d of input \"%s\")", k, in->name);
+        } else {
+            const char *o = p->dry_run ? "" : one.output ? one.output : "";
+            if (joined.n) tok_bytes_append(&joined, "\n", 1);
+            tok_bytes_append(&joined, o, strlen(o));
+            st->prompt_tokens += one.prompt_tokens, st->completion_tokens += one.completion_tokens;
+            st->latency_ms += one.latency_ms, st->gen_ms += one.gen_ms;
+            if (one.stop_reason) st->stop_reason = one.stop_reason;
+            if (!st->prompt) st->prompt = one.prompt, one.prompt = NULL;
+        }
+        free(one.prompt), free(one.output), free(one.reasoning);
+    }
+    st->n_items = k;
+    st->truncated = NULL;
+    if (!rc && !(st->output = strdup(joined.data ? joined.data : ""))) rc = fail(err, TOK_ENOMEM, "out of memory");
+    tok_bytes_free(&joined);
+    cJSON_Delete(chunks);
+    return rc;
+}
+
 /* split: the rendered text cut into chunks (recipe_split.c); needs only the
  * tokenizer, so it runs for real in dry runs too. */
 static cJSON *run_split(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b, const cJSON *ctx,
@@ -595,7 +650,10 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
             st->output = cJSON_PrintUnformatted(list);
             st->n_items = cJSON_GetArraySize(list);
         } else if (s->kind == RC_STEP_PROMPT) {
-            if (run_prompt(r, s, b, p, ctx, &sess, st, err)) goto fail_step;
+            if (run_prompt(r, s, b, p, ctx, &sess, st, err) &&
+                (s->overflow != RC_OVERFLOW_CHUNK || err->code != TOK_ERANGE ||
+                 run_chunked(r, s, b, p, ctx, &sess, st, err)))
+                goto fail_step;
         } else {
             if (render(r, s, "template", s->tmpl, ctx, &buf, err)) goto fail_step;
             st->output = strdup(buf.data ? buf.data : "");

@@ -306,7 +306,8 @@ typedef struct tok_recipe_step_result {
     bool estimated;          /* dry run with placeholder outputs in the prompt */
     bool is_prompt;          /* a model call (else a template transform) */
     const char *kind;        /* "prompt", "template", "split" or "map" */
-    int n_items;             /* split and map: items in the output list */
+    int n_items;             /* split and map: items in the output list;
+                                on_overflow chunk: the calls made */
     char *prompt;            /* the rendered prompt text (chat-formatted) */
     char *output;            /* text; json re-serialized; lines joined by \n */
     int prompt_tokens, completion_tokens, max_tokens;

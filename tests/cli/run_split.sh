@@ -23,6 +23,23 @@ set +e
 rc=$?
 set -e
 [ $rc = 2 ] || fail "--budget -1: exit $rc"
+# on_overflow: chunk: a document over the context is split so that every
+# call fits, the prompt runs per chunk, the outputs are joined by newlines
+printf 'defaults: {temperature: 0, max_tokens: 8, stop: ["\\n"]}\ninputs:\n  document: {type: file}\nsteps:\n  - id: s\n    prompt: "Summarize: {{ inputs.document }}"\n    on_overflow: chunk\n' > "$tmp/chunk.yaml"
+sed 's/on_overflow: chunk/on_overflow: error/' "$tmp/chunk.yaml" > "$tmp/nochunk.yaml"
+if "$TOK" run "$tmp/nochunk.yaml" --var document=recipes/samples/psalms.txt --ctx 128 > /dev/null 2>&1; then
+    fail "the whole document should not fit a context of 128"
+fi
+"$TOK" run "$tmp/chunk.yaml" --var document=recipes/samples/psalms.txt --ctx 128 --json > "$tmp/chunk.json" 2> "$tmp/chunk.err" ||
+    fail "on_overflow chunk: $(cat "$tmp/chunk.err")"
+$PY - "$tmp/chunk.json" <<'PY' || fail "on_overflow chunk output"
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = d["steps"][0]
+assert s["chunks"] >= 5 and s["completion_tokens"] <= 8 * s["chunks"], s
+assert s["prompt_tokens"] > 128, s
+assert len(d["outputs"]["s"].split("\n")) == s["chunks"], d
+PY
 echo "run_split: no bundled model, skipped"; exit 0; }
 
 "$TOK" run "$r" --json > "$tmp/run.json" 2> "$tmp/run.err" || fail "$r: $(cat "$tmp/run.err")"

@@ -137,8 +137,8 @@ int main(void) {
                  "r.yaml:2:32: step \"a\": format: expected one of text, json, lines");
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, truncate: head}\n"),
                  "r.yaml:2:34: step \"a\": truncate: only with on_overflow: truncate");
-    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, on_overflow: chunk}\n"),
-                 "r.yaml:2:37: step \"a\": on_overflow: expected one of error, truncate");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, on_overflow: chunks}\n"),
+                 "r.yaml:2:37: step \"a\": on_overflow: expected one of error, truncate, chunk");
     CHECK_EQ_STR(load_error("defaults: {max_tokens: 0}\nsteps:\n  - {id: a, prompt: x}\n"),
                  "r.yaml:1:24: defaults: max_tokens: expected an integer in [1, 1e+09], got \"0\"");
 
