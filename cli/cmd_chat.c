@@ -148,18 +148,6 @@ static void conv_drop_last(conversation *c) {
     free((char *)c->msgs[--c->n].content);
 }
 
-static int ids_push(tok_ids *v, int32_t id) {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? 2 * v->cap : 256;
-        int32_t *ni = realloc(v->ids, cap * sizeof *ni);
-        if (!ni) return -1;
-        v->ids = ni;
-        v->cap = cap;
-    }
-    v->ids[v->n++] = id;
-    return 0;
-}
-
 static void conv_free(conversation *c) {
     conv_drop(c, c->n);
     free(c->msgs);
@@ -277,11 +265,11 @@ static int chat_turn(chat_state *st, const char *line, size_t len) {
     /* The session now holds the prompt and all generated ids but the last. */
     st->cached.n = 0;
     size_t n_past = (size_t)tok_session_n_past(st->sess);
-    for (size_t i = 0; i < prompt.n + gen.ids.n && i < n_past; i++)
-        if (ids_push(&st->cached, i < prompt.n ? prompt.ids[i] : gen.ids.ids[i - prompt.n])) {
-            st->cached.n = 0; /* only costs a full re-evaluation next turn */
-            break;
-        }
+    size_t from_prompt = n_past < prompt.n ? n_past : prompt.n;
+    size_t from_gen = n_past - from_prompt < gen.ids.n ? n_past - from_prompt : gen.ids.n;
+    if (tok_ids_append(&st->cached, prompt.ids, from_prompt) ||
+        tok_ids_append(&st->cached, gen.ids.ids, from_gen))
+        st->cached.n = 0; /* only costs a full re-evaluation next turn */
     if (conv_push(&st->conv, "assistant", gen.text.data, gen.text.n)) rc = EXIT_RUNTIME;
     if (!o->quiet) {
         double tps = gen.gen_ms > 0 ? gen.completion_tokens * 1e3 / gen.gen_ms : 0;

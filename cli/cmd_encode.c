@@ -201,10 +201,8 @@ static int decode_jsonl(tok_tokenizer *t, bool skip) {
                 status = EXIT_RUNTIME;
                 break;
             }
-            int32_t *nv = ids.n == ids.cap ? realloc(ids.ids, (ids.cap = ids.cap ? ids.cap * 2 : 64) * sizeof *nv) : ids.ids;
-            if (!nv) { status = EXIT_RUNTIME; break; }
-            ids.ids = nv;
-            ids.ids[ids.n++] = (int32_t)it->valuedouble;
+            int32_t id = (int32_t)it->valuedouble;
+            if (tok_ids_append(&ids, &id, 1)) { status = EXIT_RUNTIME; break; }
         }
         cJSON_Delete(obj);
         if (status == EXIT_OK) status = decode_ids(t, ids.ids, ids.n, skip, &out, where);
@@ -261,10 +259,7 @@ int cmd_decode(int argc, char **argv) {
                 return EXIT_USAGE;
             }
             int32_t id = (int32_t)v;
-            int32_t *nv = realloc(ids.ids, (ids.n + 1) * sizeof *nv);
-            if (!nv) return EXIT_RUNTIME;
-            ids.ids = nv;
-            ids.ids[ids.n++] = id;
+            if (tok_ids_append(&ids, &id, 1)) return EXIT_RUNTIME;
         }
     }
     tok_tokenizer *t = tok_opts_load(&o, "decode");
@@ -280,10 +275,8 @@ int cmd_decode(int argc, char **argv) {
                 char *end;
                 long v = strtol(s, &end, 10);
                 if (end == s) break;
-                int32_t *nv = realloc(ids.ids, (ids.n + 1) * sizeof *nv);
-                if (!nv) break;
-                ids.ids = nv;
-                ids.ids[ids.n++] = (int32_t)v;
+                int32_t id = (int32_t)v;
+                if (tok_ids_append(&ids, &id, 1)) break;
                 s = end;
             }
             free(data);

@@ -162,18 +162,6 @@ static int push_logprobs(tok_generation *out, size_t *cap, const float *logits, 
     return 0;
 }
 
-static int push_id(tok_ids *v, int32_t id) {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? 2 * v->cap : 64;
-        int32_t *ni = realloc(v->ids, cap * sizeof *ni);
-        if (!ni) return -1;
-        v->ids = ni;
-        v->cap = cap;
-    }
-    v->ids[v->n++] = id;
-    return 0;
-}
-
 /* ---- the loop ----------------------------------------------------------------------- */
 
 void tok_generation_free(tok_generation *g) {
@@ -249,7 +237,7 @@ int tok_generate(tok_session *s, const tok_tokenizer *tk, const int32_t *prompt,
             rc = eng_fail(err, TOK_ENOMEM, "generate: out of memory");
             goto done;
         }
-        if (push_id(&out->ids, id)) {
+        if (tok_ids_append(&out->ids, &id, 1)) {
             if (p->n_logprobs > 0) { /* the step was recorded for an id not kept */
                 free(out->logprobs[out->ids.n].ids);
                 free(out->logprobs[out->ids.n].logprobs);

@@ -53,6 +53,8 @@ typedef struct tok_bytes {
 
 void tok_ids_free(tok_ids *v);
 void tok_bytes_free(tok_bytes *b);
+/* Appends n ids; TOK_ENOMEM on failure (the vector is unchanged then). */
+int tok_ids_append(tok_ids *v, const int32_t *ids, size_t n);
 /* Appends n bytes (keeps the buffer NUL-terminated); TOK_ENOMEM on failure. */
 int tok_bytes_append(tok_bytes *b, const void *data, size_t n);
 

@@ -61,6 +61,13 @@ int tok_ids_reserve(tok_ids *v, size_t extra) {
 }
 
 
+int tok_ids_append(tok_ids *v, const int32_t *ids, size_t n) {
+    if (tok_ids_reserve(v, n)) return TOK_ENOMEM;
+    if (n) memcpy(v->ids + v->n, ids, n * sizeof *ids);
+    v->n += n;
+    return 0;
+}
+
 int tok_bytes_append(tok_bytes *b, const void *data, size_t n) {
     if (b->cap - b->n < n + 1) {
         size_t cap = b->cap ? b->cap : 64;
