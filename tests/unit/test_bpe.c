@@ -8,23 +8,10 @@
 #include "check.h"
 #include "tokenizer.h"
 
-static char *read_all(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    *n = fread(b, 1, (size_t)len, f);
-    b[*n] = 0;
-    fclose(f);
-    return b;
-}
-
 /* The texts of a reference JSONL file, concatenated with newlines. */
 static char *corpus_texts(const char *path, size_t *n) {
     size_t len;
-    char *data = read_all(path, &len);
+    char *data = check_read_file(path, &len);
     if (!data) return NULL;
     tok_bytes out = {0};
     for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {

@@ -21,25 +21,6 @@
 #include "tok_engine.h"
 #include "tok_pipeline.h"
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = 0;
-        *len = (size_t)n;
-    }
-    return buf;
-}
-
 static size_t count_sub(const char *s, size_t n, const char *sub) {
     size_t c = 0, l = strlen(sub);
     for (const char *p = s; (p = memmem(p, n - (size_t)(p - s), sub, l)); p += l) c++;
@@ -104,12 +85,12 @@ static int run_cases(const char *dir, const family *qwen, const family *llama3) 
     char path[4096];
     size_t len;
     snprintf(path, sizeof path, "%s/templates.json", dir);
-    char *src = read_all(path, &len);
+    char *src = check_read_file(path, &len);
     if (!src) return -1;
     cJSON *templates = cJSON_Parse(src);
     free(src);
     snprintf(path, sizeof path, "%s/cases.jsonl", dir);
-    char *cases = read_all(path, &len);
+    char *cases = check_read_file(path, &len);
     if (!templates || !cases) {
         cJSON_Delete(templates);
         free(cases);

@@ -18,19 +18,6 @@
 #include "check.h"
 #include "tok_engine.h"
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (fread(p, 1, (size_t)n, f) != (size_t)n) { free(p); fclose(f); return NULL; }
-    p[n] = 0;
-    fclose(f);
-    return p;
-}
-
 static int ids_of(const cJSON *arr, int32_t *out, int cap) {
     int n = 0;
     const cJSON *e;
@@ -67,7 +54,7 @@ static double compare_top(const float *logits, int vocab, const cJSON *top) {
 typedef struct { int prompts, greedy_full, greedy_neartie, greedy_bad; double max_dlogprob; } stats;
 
 static void run_llama_cpp_reference(const char *gguf, const char *json, double tol, stats *st) {
-    char *text = slurp(json);
+    char *text = check_read_file(json, NULL);
     CHECK_MSG(text != NULL, "cannot read %s", json);
     if (!text) return;
     cJSON *root = cJSON_Parse(text);
@@ -145,7 +132,7 @@ static void run_llama_cpp_reference(const char *gguf, const char *json, double t
 /* tiny-kjv's own reference: PyTorch fp32, greedy until </s>, top-5 at the
  * first 4 generated positions. */
 static void run_pytorch_reference(const char *gguf, const char *json, double tol, stats *st) {
-    char *text = slurp(json);
+    char *text = check_read_file(json, NULL);
     if (!text) return;
     cJSON *root = cJSON_Parse(text);
     free(text);

@@ -15,22 +15,6 @@
 #include "tok_engine.h"
 #include <cjson/cJSON.h>
 
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = 0;
-    return buf;
-}
-
 typedef struct sink {
     tok_bytes all;
     int pieces, bad_utf8, cancel_after;
@@ -64,7 +48,7 @@ int main(void) {
     tok_error err = {0};
     tok_model *m = tok_model_load("data/models/tiny-kjv-Q8_0.gguf", NULL, &err);
     CHECK_MSG(m != NULL, "%s", err.msg);
-    char *ref_src = read_all("tests/data/models/tiny-kjv-reference-Q8_0.json");
+    char *ref_src = check_read_file("tests/data/models/tiny-kjv-reference-Q8_0.json", NULL);
     CHECK(ref_src != NULL);
     if (!m || !ref_src) return check_summary("generate");
     tok_tokenizer *tk = tok_gguf_tokenizer(tok_model_gguf(m), &err);

@@ -27,23 +27,6 @@
 #include "tok.h"
 #include "tok_engine.h"
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = 0;
-    if (len) *len = (size_t)n;
-    return buf;
-}
-
 /* cJSON strings end at a NUL, so an escaped NUL (one reference text has
  * one) is read as U+10FFFE, a noncharacter no reference text uses, and
  * turned back by text_of. Returns a new buffer. */
@@ -65,7 +48,7 @@ static char *escape_nul(const char *src) {
 }
 
 static cJSON *load_json(const char *path) {
-    char *s = slurp(path, NULL);
+    char *s = check_read_file(path, NULL);
     char *e = s ? escape_nul(s) : NULL;
     cJSON *j = e ? cJSON_Parse(e) : NULL;
     free(e);
@@ -341,7 +324,7 @@ static void check_hf_as_gguf(const char *root, const char *name, const char *pre
     snprintf(path, sizeof path, "%.1000s/tokenizers/%s/tokenizer.json", root, name);
     snprintf(ref, sizeof ref, "%.1000s/reference/%s/dev.jsonl", root, name);
     size_t len;
-    char *data = slurp(ref, &len);
+    char *data = check_read_file(ref, &len);
     tok_tokenizer *t = data ? from_tokenizer_json(path, pre) : NULL;
     if (!t) {
         CHECK_MSG(0, "cannot load %s / %s", path, ref);

@@ -24,19 +24,6 @@ static bool is_known_failure(const char *tid, const char *cname) {
     return false;
 }
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
-    fclose(f);
-    if (buf) { buf[n] = 0; *len = (size_t)n; }
-    return buf;
-}
-
 static size_t first_diff(const char *a, const char *b) {
     size_t i = 0;
     while (a[i] && a[i] == b[i]) i++;
@@ -48,14 +35,14 @@ static int run_suite(const char *dir, int *passed, bool verbose) {
     char path[4096];
     size_t len;
     snprintf(path, sizeof path, "%s/templates.json", dir);
-    char *tjson = read_all(path, &len);
+    char *tjson = check_read_file(path, &len);
     if (!tjson) return -1;
     cJSON *templates = cJSON_Parse(tjson);
     free(tjson);
     CHECK_MSG(templates != NULL, "%s: does not parse", path);
     if (!templates) return -1;
     snprintf(path, sizeof path, "%s/cases.jsonl", dir);
-    char *cases = read_all(path, &len);
+    char *cases = check_read_file(path, &len);
     CHECK_MSG(cases != NULL, "%s: cannot read", path);
     if (!cases) { cJSON_Delete(templates); return -1; }
 
