@@ -27,6 +27,11 @@ const char *hf_type_of(const void *json);                 /* "type", or NULL */
 bool hf_flag(const void *json, const char *key, bool dflt); /* a bool member */
 int hf_split_behavior(const char *s);                     /* SPLIT_*, -1 if unknown */
 
+/* Hugging Face BertNormalizer's view of general categories (the Unicode 8
+ * tables of the unicode_categories crate; hf_categories.c). */
+bool hf_is_mark_nonspacing(uint32_t c); /* Mn: stripped by strip_accents */
+bool hf_is_other(uint32_t c);           /* Cc | Cf | Co: dropped by clean_text */
+
 enum hf_model_kind { HFM_BPE_CHARS = 1, HFM_UNIGRAM, HFM_WORDPIECE };
 
 enum hf_norm_kind {

@@ -5,7 +5,9 @@
  * Replace (literal pattern), Precompiled (SentencePiece's charsmap, through
  * spm_normalize with every whitespace option off, so only the charsmap acts)
  * and BertNormalizer (clean_text, Chinese characters padded with spaces,
- * accents stripped, lowercase).
+ * accents stripped, lowercase). BertNormalizer's control and nonspacing-mark
+ * tests use the Unicode 8 lists HF itself uses (hf_categories.c), not
+ * utf8proc's: newer marks survive strip_accents there, so they must here.
  *
  * Each step reads one buffer and writes the next: O(steps x length).
  * Lowercasing is per character as HF does (no final-sigma rule), with
@@ -27,19 +29,9 @@ static bool is_white(uint32_t c) {
            c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-/* HF's category tables predate Unicode 10: later characters have no
- * category there (not a control, not a mark). Measured on the references:
- * U+1DFA (Unicode 14) survives both clean_text and strip_accents. */
-static bool is_other(uint32_t c) {
-    if (unicode_age(c) > HF_UNICODE_AGE) return false;
-    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CO ||
-           k == UTF8PROC_CATEGORY_CS;
-}
-
 static bool is_chinese(uint32_t c) {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
-           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
+           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
@@ -75,12 +67,20 @@ static int decompose(tok_bytes *o, const char *s, size_t len, bool compat) {
     return rc;
 }
 
-static int strip_marks(tok_bytes *o, const char *s, size_t len) {
+/* BertNormalizer's strip_accents drops what the unicode_categories crate
+ * calls Mn (Unicode 8); the StripAccents normalizer drops every combining
+ * mark (Mn | Mc | Me) of unicode-normalization-alignments' Unicode 9 tables. */
+static bool combining_mark(uint32_t c) {
+    if (unicode_age(c) > HF_UNICODE_AGE) return false;
+    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
+    return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_MC || k == UTF8PROC_CATEGORY_ME;
+}
+
+static int strip_marks(tok_bytes *o, const char *s, size_t len, bool (*is_mark)(uint32_t)) {
     for (size_t i = 0; i < len;) {
         uint32_t c;
         size_t k = next_cp(s, len, i, &c);
-        bool mark = utf8proc_category((utf8proc_int32_t)c) == UTF8PROC_CATEGORY_MN && unicode_age(c) <= HF_UNICODE_AGE;
-        if (!mark && tok_bytes_append(o, s + i, k))
+        if (!is_mark(c) && tok_bytes_append(o, s + i, k))
             return TOK_ENOMEM;
         i += k;
     }
@@ -95,7 +95,7 @@ static int bert(const hf_norm *st, tok_bytes *o, const char *s, size_t len) {
         size_t k = next_cp(s, len, i, &c);
         i += k;
         if (st->clean_text) {
-            if (c == 0 || c == 0xFFFD || (c != '\t' && c != '\n' && c != '\r' && is_other(c))) continue;
+            if (c == 0 || c == 0xFFFD || (c != '\t' && c != '\n' && c != '\r' && hf_is_other(c))) continue;
             if (is_white(c)) c = ' ';
         }
         if (st->chinese && is_chinese(c)) rc = put_cp(&a, ' ') || put_cp(&a, c) || put_cp(&a, ' ');
@@ -106,7 +106,7 @@ static int bert(const hf_norm *st, tok_bytes *o, const char *s, size_t len) {
     if (!rc && st->strip_accents) {
         rc = decompose(&b, cur, cn, false);
         tok_bytes c2 = {0};
-        if (!rc) rc = tok_bytes_append(&c2, "", 0) || strip_marks(&c2, b.data, b.n);
+        if (!rc) rc = tok_bytes_append(&c2, "", 0) || strip_marks(&c2, b.data, b.n, hf_is_mark_nonspacing);
         tok_bytes_free(&b);
         b = c2;
         cur = b.data;
@@ -230,7 +230,7 @@ static int step(const hf_norm *st, tok_bytes *o, const char *s, size_t len, tok_
     }
     case HFN_NFD: return decompose(o, s, len, false);
     case HFN_NFKD: return decompose(o, s, len, true);
-    case HFN_STRIP_ACCENTS: return strip_marks(o, s, len);
+    case HFN_STRIP_ACCENTS: return strip_marks(o, s, len, combining_mark);
     case HFN_LOWERCASE:
         for (size_t i = 0; i < len;) {
             uint32_t c;
