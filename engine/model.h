@@ -34,6 +34,7 @@ typedef struct weight {
     int n_in, n_out;
     size_t row_bytes;
     const quant_traits *q;
+    const void *packed;   /* interleaved copy for the matmul kernels (repack.c), or NULL */
 } weight;
 
 typedef struct layer_weights {
@@ -53,6 +54,8 @@ struct tok_model {
     float *output_norm;               /* (dim) */
     weight output;                    /* (vocab, dim); == tok_embd when tied */
     float *rope_freqs;                /* (n_rot/2) divisors of the frequencies, or NULL */
+    void *packed_mem;                 /* the repacked weights (repack.c), or NULL */
+    size_t packed_size;
 };
 
 /* ---- run state ---- */
@@ -74,6 +77,10 @@ struct tok_session {
     void *xq;      /* quantized activation rows: (n_batch, row bytes of the widest input) */
     size_t xq_row_cap;
 };
+
+/* ---- load-time repacking (repack.c) ---- */
+int model_repack(tok_model *m, tok_error *err);
+void model_repack_free(tok_model *m);
 
 /* ---- building blocks (ops.c) ---- */
 void rmsnorm(float *out, const float *x, const float *w, int n, float eps);

@@ -194,6 +194,7 @@ void tok_model_free(tok_model *m) {
     free(m->layers);
     free(m->output_norm);
     free(m->rope_freqs);
+    model_repack_free(m);
     tok_gguf_close(m->gguf);
     free(m);
 }
@@ -206,7 +207,7 @@ tok_model *tok_model_load(const char *path, const tok_model_params *p, tok_error
     tok_model *m = calloc(1, sizeof *m);
     if (!m) { eng_fail(err, TOK_ENOMEM, "out of memory"); return NULL; }
     m->gguf = tok_gguf_open(path, err);
-    if (!m->gguf || !read_config(m, err) || !bind_all(m, err)) {
+    if (!m->gguf || !read_config(m, err) || !bind_all(m, err) || model_repack(m, err)) {
         if (!err->code) eng_fail(err, TOK_EFORMAT, "%s: cannot load the model", path);
         tok_model_free(m);
         return NULL;

@@ -1,0 +1,201 @@
+/*
+ * Q4_0 weights interleaved eight rows at a time (blk_q4_0x8, see repack.h)
+ * against Q8_0 activations (blk_q8s): packing, activation quantization, and
+ * the matrix-vector (one token) and matrix-matrix (four tokens) kernels,
+ * each as plain C and AVX2.
+ *
+ * Per 32-value block of eight rows the AVX2 kernel does four 32-byte loads,
+ * splits each into low and high nibbles (two vectors of "four values of
+ * each of eight rows"), multiplies each with a broadcast of the matching
+ * four activation bytes (maddubs: unsigned nibble × signed int8, adjacent
+ * pairs summed in int16), adds the eight products in int16 (no overflow:
+ * 8 · 2 · 15 · 127 = 30480), widens with madd, subtracts 8·Σx (the nibbles
+ * are v, the weights v-8), and scales: acc[r] += d_w[r]·d_x · isum[r].
+ * The integer sum is exact, so any order of integer additions gives the
+ * same isum, and the float steps are the same per lane in gemv, gemm4 and
+ * the references (fmaf): one token at a time equals a batch bit for bit.
+ * gemm4 unpacks each weight vector once for four tokens.
+ * Cost: ~50 vector instructions per 256 multiply-adds (gemv), ~34 per 256
+ * (gemm4); no memory beyond the caller's buffers.
+ */
+#include <math.h>
+
+#include "engine.h"
+#include "repack.h"
+
+/* ---- packing ---- */
+
+static inline int q4_value(const blk_q4_0 *b, int v) { return v < 16 ? b->qs[v] & 15 : b->qs[v - 16] >> 4; }
+
+void q4_0x8_pack(const void *src, blk_q4_0x8 *dst, int n_in, int n_out) {
+    const blk_q4_0 *s = src;
+    int nb = n_in / QK;
+    for (int g = 0; g < n_out / Q4X8; g++)
+        for (int i = 0; i < nb; i++) {
+            blk_q4_0x8 *o = dst + (size_t)g * nb + i;
+            for (int r = 0; r < Q4X8; r++) {
+                const blk_q4_0 *b = s + (size_t)(g * Q4X8 + r) * nb + i;
+                o->d[r] = b->d;
+                for (int c = 0; c < 4; c++)
+                    for (int j = 0; j < 4; j++)
+                        o->qs[32 * c + 4 * r + j] = (uint8_t)(q4_value(b, 8 * c + j) | q4_value(b, 8 * c + 4 + j) << 4);
+            }
+        }
+}
+
+void q4_0x8_unpack_row(const blk_q4_0x8 *src, void *dst, int n_in, int r) {
+    blk_q4_0 *o = dst;
+    int nb = n_in / QK, g = r / Q4X8;
+    r %= Q4X8;
+    for (int i = 0; i < nb; i++) {
+        const blk_q4_0x8 *b = src + (size_t)g * nb + i;
+        uint8_t v[QK];
+        for (int c = 0; c < 4; c++)
+            for (int j = 0; j < 4; j++) {
+                uint8_t q = b->qs[32 * c + 4 * r + j];
+                v[8 * c + j] = q & 15;
+                v[8 * c + 4 + j] = q >> 4;
+            }
+        o[i].d = b->d[r];
+        for (int l = 0; l < 16; l++) o[i].qs[l] = (uint8_t)(v[l] | v[l + 16] << 4);
+    }
+}
+
+/* ---- activations ---- */
+
+void q8s_quantize_ref(const float *x, blk_q8s *y, int n) {
+    for (int i = 0; i < n / QK; i++) {
+        blk_q8_0 b;
+        quantize_row_q8_0_ref(x + (size_t)i * QK, &b, QK);
+        int s = 0;
+        for (int j = 0; j < QK; j++) s += y[i].qs[j] = b.qs[j];
+        y[i].d = fp16_to_fp32(b.d);
+        y[i].s8 = 8 * s;
+    }
+}
+
+/* ---- plain C kernels ---- */
+
+/* Row r's integer dot with one activation block, nibbles recentred. */
+static inline int isum_ref(const blk_q4_0x8 *b, const blk_q8s *x, int r) {
+    int s = 0;
+    for (int c = 0; c < 4; c++)
+        for (int j = 0; j < 4; j++) {
+            uint8_t q = b->qs[32 * c + 4 * r + j];
+            s += ((q & 15) - 8) * x->qs[8 * c + j] + ((q >> 4) - 8) * x->qs[8 * c + 4 + j];
+        }
+    return s;
+}
+
+void q4_0x8_gemv_ref(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, float out[8]) {
+    for (int r = 0; r < Q4X8; r++) {
+        float acc = 0;
+        for (int i = 0; i < n_in / QK; i++)
+            acc = fmaf(fp16_to_fp32(w[i].d[r]) * x[i].d, (float)isum_ref(&w[i], &x[i], r), acc);
+        out[r] = acc;
+    }
+}
+
+void q4_0x8_gemm4_ref(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, size_t x_stride, float out[32]) {
+    for (int t = 0; t < 4; t++) q4_0x8_gemv_ref(n_in, w, x + (size_t)t * x_stride, out + 8 * t);
+}
+
+/* ---- AVX2 ---- */
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+
+static inline __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+static inline int hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+void q8s_quantize(const float *x, blk_q8s *y, int n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int i = 0; i < n / QK; i++, x += QK) {
+        __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16),
+               v3 = _mm256_loadu_ps(x + 24);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                                 _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        float amax = _mm_cvtss_f32(h);
+        /* the reference's exact steps: id = 127/amax, d = fp16(amax/127) */
+        float id = amax != 0 ? 127.f / amax : 0;
+        y[i].d = fp16_to_fp32(fp32_to_fp16(amax / 127.f));
+        __m256 mul = _mm256_set1_ps(id);
+        const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, mul), rnd));
+        __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, mul), rnd));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, mul), rnd));
+        __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, mul), rnd));
+        y[i].s8 = 8 * hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3)));
+        /* packs work within 128-bit lanes; the permute restores the order */
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)y[i].qs, p);
+    }
+}
+
+void q4_0x8_gemv(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, float out[8]) {
+    const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n_in / QK; i++) {
+        const uint8_t *q = w[i].qs;
+        const int8_t *y = x[i].qs;
+        __m256i p = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(lo, bcast4(y + 8 * c)));
+            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(hi, bcast4(y + 8 * c + 4)));
+        }
+        __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), _mm256_set1_epi32(x[i].s8));
+        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[i].d)), _mm256_set1_ps(x[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
+    }
+    _mm256_storeu_ps(out, acc);
+}
+
+void q4_0x8_gemm4(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, size_t xs, float out[32]) {
+    const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    const blk_q8s *x0 = x, *x1 = x + xs, *x2 = x + 2 * xs, *x3 = x + 3 * xs;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (int i = 0; i < n_in / QK; i++) {
+        const uint8_t *q = w[i].qs;
+        __m256i p0 = _mm256_setzero_si256(), p1 = p0, p2 = p0, p3 = p0;
+        for (int c = 0; c < 4; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+#define STEP(p, xt)                                                                              \
+    p = _mm256_add_epi16(p, _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(xt[i].qs + 8 * c)), \
+                                             _mm256_maddubs_epi16(hi, bcast4(xt[i].qs + 8 * c + 4))))
+            STEP(p0, x0); STEP(p1, x1); STEP(p2, x2); STEP(p3, x3);
+#undef STEP
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[i].d));
+#define FIN(p, xt, acc)                                                                                  \
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xt[i].d)),                                   \
+                          _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_madd_epi16(p, ones),               \
+                                                              _mm256_set1_epi32(xt[i].s8))), acc)
+        FIN(p0, x0, acc0); FIN(p1, x1, acc1); FIN(p2, x2, acc2); FIN(p3, x3, acc3);
+#undef FIN
+    }
+    _mm256_storeu_ps(out, acc0); _mm256_storeu_ps(out + 8, acc1);
+    _mm256_storeu_ps(out + 16, acc2); _mm256_storeu_ps(out + 24, acc3);
+}
+#else
+void q8s_quantize(const float *x, blk_q8s *y, int n) { q8s_quantize_ref(x, y, n); }
+void q4_0x8_gemv(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, float out[8]) { q4_0x8_gemv_ref(n_in, w, x, out); }
+void q4_0x8_gemm4(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, size_t xs, float out[32]) {
+    q4_0x8_gemm4_ref(n_in, w, x, xs, out);
+}
+#endif

@@ -1,0 +1,57 @@
+/*
+ * Interleaved ("repacked") weight layouts for the matmul kernels, built
+ * once at model load (repack.c) from the file's row-major blocks.
+ *
+ * Why: a row-major dot product ends every row with a horizontal sum of
+ * vector lanes, and unpacks each weight block once per (row, token). With
+ * eight rows interleaved four values at a time, one 32-byte vector holds
+ * four consecutive values of each of the eight rows, so a broadcast of
+ * four activation bytes meets all eight rows in one maddubs and lane r of
+ * the int32 sum *is* row r's dot: no horizontal sums, and the eight outputs
+ * leave as one store. The same idea as llama.cpp's Q4_0x8 repacking, in our
+ * own layout (documented at blk_q4_0x8).
+ *
+ * Activations for these kernels are Q8_0 values (exactly the numbers
+ * quantize_row_q8_0_ref gives, so results stay comparable with llama.cpp)
+ * stored with a float scale and 8·sum(q): the kernels multiply unsigned
+ * nibbles by signed activations and subtract 8·sum(q) once per block
+ * instead of recentring every nibble.
+ */
+#ifndef TOK_REPACK_H
+#define TOK_REPACK_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant.h"
+
+/* One activation block: x ≈ d·qs, s8 = 8·Σqs. 40 bytes. */
+typedef struct { float d; int32_t s8; int8_t qs[QK]; } blk_q8s;
+
+/* Eight Q4_0 blocks (the same 32 columns of eight consecutive rows).
+ * d[r] is row r's fp16 scale. qs: four chunks of 32 bytes; in chunk c,
+ * byte 4r+j holds row r's value 8c+j in its low nibble and value 8c+4+j in
+ * its high nibble (values 0..15, weight = d·(v-8) as in Q4_0). 144 bytes,
+ * the size of the eight blocks it replaces. */
+#define Q4X8 8
+typedef struct { uint16_t d[Q4X8]; uint8_t qs[QK * Q4X8 / 2]; } blk_q4_0x8;
+
+/* Repacks n_out rows (a multiple of 8) of n_in Q4_0 values. */
+void q4_0x8_pack(const void *src, blk_q4_0x8 *dst, int n_in, int n_out);
+/* Row r (< n_out) of a packed matrix back as Q4_0 blocks (tests). */
+void q4_0x8_unpack_row(const blk_q4_0x8 *src, void *dst, int n_in, int r);
+
+/* n activations (a multiple of 32) to blk_q8s; fast and plain C give
+ * identical bytes. */
+void q8s_quantize_ref(const float *x, blk_q8s *y, int n);
+void q8s_quantize(const float *x, blk_q8s *y, int n);
+
+/* out[t*8 + r] = row r of the group w (n_in/32 blocks) · activation row t,
+ * t < n_tok; activation row t starts x_stride blocks after row t-1.
+ * gemm4 handles n_tok = 4, gemv n_tok = 1; the fast kernels compute every
+ * (row, token) with the same float operations in the same order as the
+ * plain C ones, so all four agree bit for bit. */
+void q4_0x8_gemv_ref(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, float out[8]);
+void q4_0x8_gemm4_ref(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, size_t x_stride, float out[32]);
+void q4_0x8_gemv(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, float out[8]);
+void q4_0x8_gemm4(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, size_t x_stride, float out[32]);
+#endif
