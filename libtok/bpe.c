@@ -13,8 +13,15 @@
  * instruction counts on English and multilingual text; Cyrillic and CJK
  * pieces are long) the symbols live in a linked list and the candidate pairs
  * in a binary heap ordered by (rank, position), stale entries skipped when
- * popped: O(n log n), so a 100,000-character run of one letter stays cheap. Both orders are "lowest rank,
- * then leftmost", the reference's rule, so they give the same ids.
+ * popped: O(n log n). Both orders are "lowest rank, then leftmost", the
+ * reference's rule, so they give the same ids.
+ *
+ * tiktoken vocabularies have a third, faster way for pieces from 16 bytes
+ * on: the backtracking encoder of bpe_backtrack.c (linear, no merging; a
+ * 1 MB run of one letter takes milliseconds where the heap takes hundreds).
+ * Its tables cost about as much as loading the vocabulary, so they are
+ * built on first use, and only by a long text (or a reused encoder) or a
+ * piece of BPE_BT_ALWAYS bytes; short texts keep to the two paths above.
  */
 #include <stdlib.h>
 
@@ -22,6 +29,9 @@
 #include "vocab.h"
 
 size_t bpe_heap_threshold = 16;
+/* Pieces this long build the backtracking tables even in a short text. */
+#define BPE_BT_ALWAYS 256
+int bpe_use_backtrack = 1;
 
 void bpe_scratch_free(bpe_scratch *s) {
     free(s->ids);
@@ -29,6 +39,8 @@ void bpe_scratch_free(bpe_scratch *s) {
     free(s->ranks);
     free(s->pos);
     free(s->heap);
+    free(s->memo);
+    free(s->bits);
     memset(s, 0, sizeof *s);
 }
 
@@ -197,6 +209,18 @@ int bpe_encode_piece(const vocab *v, const unsigned char *p, size_t n, int whole
             if (tok_ids_push(out, id)) return tok_fail(err, TOK_ENOMEM, "out of memory");
             return 0;
         }
+    }
+    /* Long pieces backtrack (linear); in long texts, all pieces that need
+     * merging do, since it is faster than merging from 16 bytes on. */
+    const bpe_bt *bt = NULL;
+    if (v->merge_by_bytes && bpe_use_backtrack && n >= bpe_heap_threshold && (s->long_text || n >= BPE_BT_ALWAYS))
+        bt = vocab_backtrack(v);
+    if (bt) {
+        size_t before = out->n;
+        int rc = bpe_bt_encode(bt, p, n, s, out);
+        if (rc == TOK_ENOMEM) return tok_fail(err, TOK_ENOMEM, "out of memory");
+        if (rc == 0) return 0;
+        out->n = before; /* gave up: merge instead */
     }
     if (scratch_reserve(s, n + 1)) return tok_fail(err, TOK_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {

@@ -6,6 +6,7 @@
 
 int vocab_init(vocab *v, uint32_t n_hint, tok_error *err) {
     memset(v, 0, sizeof *v);
+    pthread_mutex_init(&v->bt_lock, NULL);
     uint32_t cap = 1024;
     while (cap < n_hint + n_hint / 3) cap *= 2;
     v->slots = malloc(cap * sizeof *v->slots);
@@ -81,7 +82,22 @@ int vocab_build_id2(vocab *v, tok_error *err) {
     return 0;
 }
 
+const bpe_bt *vocab_backtrack(const vocab *cv) {
+    vocab *v = (vocab *)cv; /* a cache filled once under the lock, see vocab.h */
+    bpe_bt *b = __atomic_load_n(&v->bt, __ATOMIC_ACQUIRE);
+    if (b || __atomic_load_n(&v->bt_tried, __ATOMIC_ACQUIRE)) return b;
+    pthread_mutex_lock(&v->bt_lock);
+    if (!v->bt_tried) {
+        __atomic_store_n(&v->bt, bpe_bt_build(v), __ATOMIC_RELEASE);
+        __atomic_store_n(&v->bt_tried, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&v->bt_lock);
+    return __atomic_load_n(&v->bt, __ATOMIC_ACQUIRE);
+}
+
 void vocab_free(vocab *v) {
+    bpe_bt_free(v->bt);
+    pthread_mutex_destroy(&v->bt_lock);
     free(v->adjacent);
     free(v->filter);
     free(v->id2);

@@ -12,6 +12,7 @@
 #define TOK_VOCAB_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -60,6 +61,14 @@ typedef struct vocab {
     /* Bit (a << 8 | b): some token holds bytes a, b side by side. Where a
      * text's neighbouring bytes are not such a pair, no merge crosses. */
     uint64_t *adjacent;
+    /* The backtracking encoder's tables (bpe_backtrack.c), tiktoken only.
+     * Built on first use (vocab_backtrack), not at load: they cost as much
+     * as the load itself and only long texts and long pieces use them. The
+     * build is serialized by bt_lock and published once; the vocabulary
+     * stays logically immutable. */
+    struct bpe_bt *bt;
+    int bt_tried;
+    pthread_mutex_t bt_lock;
 } vocab;
 
 int vocab_init(vocab *v, uint32_t n_hint, tok_error *err);
@@ -158,6 +167,11 @@ typedef struct bpe_scratch {
     size_t cap;
     void *heap; /* long pieces */
     size_t heap_cap;
+    uint64_t *memo; /* bpe_backtrack.c: compatible pairs seen */
+    uint64_t *bits; /* bpe_backtrack.c: live positions */
+    size_t bits_cap;
+    int long_text;  /* set by the caller: the text is long enough to pay for
+                     * building the backtracking tables */
 } bpe_scratch;
 
 void bpe_scratch_free(bpe_scratch *s);
@@ -168,6 +182,20 @@ void bpe_scratch_free(bpe_scratch *s);
  * Hugging Face's ignore_merges). */
 int bpe_encode_piece(const vocab *v, const unsigned char *p, size_t n, int whole_lookup,
                      bpe_scratch *s, tok_ids *out, tok_error *err);
-/* Tests: pieces of at least this many bytes take the heap path. */
+/* Tests: pieces of at least this many bytes take the heap path (or the
+ * backtracking encoder, where the vocabulary has one). */
 extern size_t bpe_heap_threshold;
+/* Tests: 0 turns the backtracking encoder off (the heap path instead). */
+extern int bpe_use_backtrack;
+
+/* bpe_backtrack.c: exact BPE by backtracking over a token trie, for
+ * merge_by_bytes vocabularies. Build returns NULL where it does not apply
+ * (or out of memory); encode appends the ids of p[0, n) (n >= 1) and
+ * returns 0, TOK_ENOMEM, or 1 if it gave up (the caller merges instead). */
+typedef struct bpe_bt bpe_bt;
+bpe_bt *bpe_bt_build(const vocab *v);
+/* The vocabulary's tables, built by the first caller; NULL if none. */
+const bpe_bt *vocab_backtrack(const vocab *v);
+void bpe_bt_free(bpe_bt *b);
+int bpe_bt_encode(const bpe_bt *b, const unsigned char *p, size_t n, bpe_scratch *s, tok_ids *out);
 #endif
