@@ -1,9 +1,10 @@
-/* tok run: runs a YAML recipe (pipeline/recipe.c, recipe_run.c) on a local
- * GGUF model. Prints the last step's output (or, with --json, every output
- * and per-step usage) on stdout and a usage table on stderr: tokens in/out,
- * latency, tokens/s and cost per step (local models cost nothing: "local").
- * --dry-run renders and counts every prompt without generating. The model is
- * loaded once; every step runs on one session. */
+/* tok run: runs a YAML recipe (pipeline/recipe*.c) on its models
+ * (run_models.c). Prints the last step's output (or, with --json, every
+ * output and per-step usage) on stdout and a usage table on stderr: tokens
+ * in/out, latency, tokens/s and cost per step (local models: "local"; a
+ * registry model at its prices, "unknown" when it has none, never $0).
+ * --dry-run renders and counts every prompt without generating; --budget
+ * prices a dry run's upper bound first and refuses to start above it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "cli.h"
 #include "gen_common.h"
+#include "run_models.h"
 
 #define CMD "run"
 #define MAX_VARS 256
@@ -32,50 +34,39 @@ static const char HELP[] =
     "                          output, latency, cost)\n"
     "      --budget USD        refuse to start if the run's cost upper bound (prompt\n"
     "                          tokens counted by a dry run + max_tokens per call, at\n"
-    "                          the model's prices) exceeds USD; local models cost $0\n"
-    "  -m, --model PATH        GGUF file instead of the recipe's model\n"
+    "                          the model's prices) exceeds USD; local models cost $0;\n"
+    "                          a model without a known price refuses any budget\n"
+    "  -m, --model MODEL       instead of the recipe's model: a GGUF file, or a registry\n"
+    "                          model (counted and priced; not called in this version)\n"
     "      --chat-template FILE  Jinja chat template instead of the model's\n"
     "  -c, --ctx N             context window (default: the model's)\n"
     "  -t, --threads N         threads (default: 1 for models under 100 MB, else all)\n"
-    "  -q, --quiet             no usage table\n"
+    "  -q, --quiet             no usage table, no notices\n"
+    "%s"
     "  -h, --help              this help\n";
 
-/* The model file a recipe names: "local:FILE", a path (as given, or
- * relative to the recipe's folder), or the bundled model by its file name. */
-static int resolve_model(const char *name, const char *dir, char *buf, size_t cap) {
-    const char *path = name;
-    if (!strncmp(name, "openai:", 7) || (!tok_model_is_local(name, &path) && !strchr(name, '/'))) {
-        cli_error(CMD, "model \"%s\": only local GGUF models run in this version (local:FILE.gguf); "
-                  "registry and HTTP models are not implemented yet", name);
-        return -1;
-    }
-    if (access(path, R_OK) == 0) return snprintf(buf, cap, "%s", path), 0;
-    if (path[0] != '/') {
-        snprintf(buf, cap, "%s/%s", dir, path);
-        if (access(buf, R_OK) == 0) return 0;
-    }
-    const char *base = strrchr(path, '/');
-    if (!strcmp(base ? base + 1 : path, GEN_DEFAULT_MODEL)) {
-        gen_default_model(buf, cap);
-        return 0;
-    }
-    cli_error(CMD, "model \"%s\": file not found (also looked in %s/)", name, dir);
-    return -1;
+/* Calls a step makes at most: one, or one per item (map), chunk or group
+ * (reduce, on_overflow: chunk). */
+static long calls_of(const tok_recipe_step_result *s) {
+    return s->n_items > 0 && s->kind && strcmp(s->kind, "split") ? s->n_items : 1;
 }
+
+/* Adds c into *sum; unknown (-1) stays unknown. */
+static void add_usd(double *sum, double c) { *sum = *sum < 0 || c < 0 ? -1 : *sum + c; }
 
 static void print_table(const tok_recipe_result *res, bool dry) {
     fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", "step", "kind", "tokens_in", dry ? "max_out" : "tokens_out",
-            dry ? "" : "latency", dry ? "" : "tok/s", "cost");
+            dry ? "" : "latency", dry ? "" : "tok/s", dry ? "cost (at most)" : "cost");
     long tin = 0, tout = 0;
-    double tms = 0;
+    double tms = 0, usd = 0;
+    bool all_local = true, approx = false;
     for (size_t i = 0; i < res->n; i++) {
         const tok_recipe_step_result *s = &res->steps[i];
-        char in[32], out[32], lat[32] = "", tps[32] = "";
+        char in[32], out[32], lat[32] = "", tps[32] = "", cost[32];
         const char *kind = s->kind ? s->kind : s->is_prompt ? "prompt" : "template";
-        /* a map step makes one call per item: its maximum output is per call */
-        long max_out = (long)s->max_tokens * (s->kind && !strcmp(s->kind, "map") ? s->n_items : 1);
-        if (s->skipped) {
-            fprintf(stderr, "%-16s %-8s %9s\n", s->id, kind, "skipped");
+        long max_out = (long)s->max_tokens * calls_of(s);
+        if (s->skipped || (!s->ran && !dry)) {
+            fprintf(stderr, "%-16s %-8s %9s\n", s->id, kind, s->skipped ? "skipped" : "failed");
             continue;
         }
         if (!s->is_prompt) {
@@ -85,23 +76,30 @@ static void print_table(const tok_recipe_result *res, bool dry) {
             fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", s->id, kind, "-", "-", "", "", items);
             continue;
         }
-        snprintf(in, sizeof in, "%s%d", s->estimated && dry ? "~" : "", s->prompt_tokens);
+        snprintf(in, sizeof in, "%s%d", (s->estimated && dry) || s->approximate ? "~" : "", s->prompt_tokens);
         snprintf(out, sizeof out, "%ld", dry ? max_out : (long)s->completion_tokens);
         if (!dry) {
             snprintf(lat, sizeof lat, "%.0f ms", s->latency_ms);
             snprintf(tps, sizeof tps, "%.1f", s->gen_ms > 0 ? s->completion_tokens * 1000.0 / s->gen_ms : 0.0);
         }
-        fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", s->id, kind, in, out, lat, tps, "local");
+        cli_usd(cost, sizeof cost, s->cost_usd, s->local);
+        fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", s->id, kind, in, out, lat, tps, cost);
         tin += s->prompt_tokens, tout += dry ? max_out : s->completion_tokens, tms += s->latency_ms;
+        if (!s->local) all_local = false, add_usd(&usd, s->cost_usd);
+        approx |= s->approximate;
     }
-    char lat[32] = "";
+    char lat[32] = "", cost[48];
     if (!dry) snprintf(lat, sizeof lat, "%.0f ms", tms);
     for (size_t i = 0; i < res->n; i++)
         if (res->steps[i].truncated)
             fprintf(stderr, "note: step \"%s\": input \"%s\" truncated from %d to %d tokens to fit the context\n",
                     res->steps[i].id, res->steps[i].truncated, res->steps[i].truncated_from,
                     res->steps[i].truncated_to);
-    fprintf(stderr, "%-16s %-8s %9ld %9ld %10s %8s  %s\n", "total", "", tin, tout, lat, "", "local ($0)");
+    if (all_local) snprintf(cost, sizeof cost, "local ($0)");
+    else cli_usd(cost, sizeof cost, usd, false);
+    fprintf(stderr, "%-16s %-8s %9ld %9ld %10s %8s  %s\n", "total", "", tin, tout, lat, "", cost);
+    if (approx)
+        fprintf(stderr, "~ counted with a stand-in tokenizer or chat framing (a remote model): an estimate\n");
 }
 
 static void print_json(const tok_recipe_result *res, bool dry) {
@@ -115,8 +113,8 @@ static void print_json(const tok_recipe_result *res, bool dry) {
         cJSON_AddStringToObject(j, "kind", s->kind ? s->kind : s->is_prompt ? "prompt" : "template");
         if (s->kind && (!strcmp(s->kind, "split") || !strcmp(s->kind, "map")))
             cJSON_AddNumberToObject(j, "items", s->n_items);
-        else if (s->n_items) /* on_overflow: chunk */
-            cJSON_AddNumberToObject(j, "chunks", s->n_items);
+        else if (s->n_items) /* reduce, on_overflow: chunk */
+            cJSON_AddNumberToObject(j, "calls", s->n_items);
         cJSON_AddBoolToObject(j, "skipped", s->skipped);
         cJSON_AddBoolToObject(j, "estimated", s->estimated);
         if (s->is_prompt && !s->skipped) {
@@ -125,7 +123,12 @@ static void print_json(const tok_recipe_result *res, bool dry) {
             cJSON_AddNumberToObject(j, "max_tokens", s->max_tokens);
             cJSON_AddNumberToObject(j, "n_ctx", s->n_ctx);
             cJSON_AddNumberToObject(j, "latency_ms", s->latency_ms);
-            cJSON_AddNumberToObject(j, "cost_usd", 0);
+            if (s->model) cJSON_AddStringToObject(j, "model", s->model);
+            cJSON_AddBoolToObject(j, "approximate", s->approximate);
+            if (s->cost_usd >= 0) cJSON_AddNumberToObject(j, "cost_usd", s->local ? 0 : s->cost_usd);
+            else cJSON_AddNullToObject(j, "cost_usd");
+            if (s->choice >= 0) cJSON_AddNumberToObject(j, "choice", s->choice);
+            if (s->attempts > calls_of(s)) cJSON_AddNumberToObject(j, "attempts", s->attempts);
             if (s->stop_reason) cJSON_AddStringToObject(j, "stop_reason", s->stop_reason);
             if (s->reasoning) cJSON_AddStringToObject(j, "reasoning", s->reasoning);
             if (s->truncated) {
@@ -150,9 +153,13 @@ int cmd_run(int argc, char **argv) {
     bool dry = false, json = false, quiet = false;
     int n_ctx = 0, n_threads = 0;
     double budget = -1;
+    cli_registry_opts ro = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (cli_is_help(a)) return fputs(HELP, stdout), EXIT_OK;
+        if (cli_is_help(a)) return printf(HELP, CLI_REGISTRY_HELP), EXIT_OK;
+        int ropt = cli_registry_opt(&ro, CMD, argc, argv, &i);
+        if (ropt < 0) return EXIT_USAGE;
+        if (ropt) continue;
         if (!strcmp(a, "--dry-run")) { dry = true; continue; }
         if (!strcmp(a, "--json")) { json = true; continue; }
         if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { quiet = true; continue; }
@@ -206,70 +213,58 @@ int cmd_run(int argc, char **argv) {
         return EXIT_RUNTIME;
     }
     int rc = EXIT_RUNTIME;
-    tok_model *m = NULL;
-    tok_tokenizer *tk = NULL;
-    tok_chat *chat = NULL;
     FILE *trace = NULL;
     tok_recipe_result res = {0};
-    char path[4096];
+    run_models *models = run_models_new(tok_recipe_dir(r), tmpl, n_ctx, n_threads, quiet, &ro);
+    const tok_recipe_backend *b = NULL;
+    if (!models) goto done;
     const char *want = model_opt ? model_opt : tok_recipe_model(r);
-    for (size_t i = 0; i < tok_recipe_n_steps(r); i++) {
-        const char *sm = tok_recipe_step_model(r, i);
-        if (sm && (!tok_recipe_model(r) || strcmp(sm, tok_recipe_model(r)))) {
-            cli_error(CMD, "step \"%s\": model \"%s\": steps on a model other than the recipe's are not "
-                      "implemented yet", tok_recipe_step_id(r, i), sm);
-            goto done;
-        }
-    }
-    if (want) {
-        if (resolve_model(want, tok_recipe_dir(r), path, sizeof path)) goto done;
-    } else
-        gen_default_model(path, sizeof path);
-    if (!(m = tok_model_load(path, NULL, &err)) || !(tk = tok_gguf_tokenizer(tok_model_gguf(m), &err))) {
-        cli_error(CMD, "%s", err.msg);
+    if (!(b = run_models_get(models, want, &err))) {
+        cli_error(CMD, "model \"%s\": %s", want ? want : GEN_DEFAULT_MODEL, err.msg);
         goto done;
     }
-    if (!(chat = gen_load_chat(CMD, m, tk, tmpl))) goto done;
     if (trace_path && !(trace = fopen(trace_path, "a"))) {
         cli_error(CMD, "--trace %s: cannot open for appending", trace_path);
         goto done;
     }
-    tok_recipe_backend b = {.model_name = path, .model = m, .tk = tk, .chat = chat, .n_ctx = n_ctx,
-                            .n_threads = n_threads ? n_threads : gen_default_threads(m)};
     tok_recipe_run_params p = tok_recipe_default_run_params();
     p.vars = vars, p.n_vars = n_vars, p.dry_run = dry, p.trace = trace;
+    p.resolve = run_models_get, p.resolve_ud = models;
     if (budget >= 0 && !dry) {
         /* the upper bound: a dry run counts every prompt (split and map item
-         * counts are real in it); each call may add max_tokens. Only local
-         * GGUF models run here, and they cost $0, so the bound is $0; a
-         * priced backend would price these counts here, and refuse an
-         * unknown price. */
+         * counts are real in it) and prices each call with max_tokens out */
         tok_recipe_run_params dp = p;
         dp.dry_run = true, dp.trace = NULL;
-        if (tok_recipe_run(r, &b, &dp, &res, &err)) {
+        if (tok_recipe_run(r, b, &dp, &res, &err)) {
             fprintf(stderr, "tok run: %s\n", err.msg);
             goto done;
         }
         long tin = 0, tout = 0;
         bool est = false;
-        for (size_t i = 0; i < res.n; i++) est |= res.steps[i].estimated;
-        for (size_t i = 0; i < res.n; i++)
-            if (res.steps[i].is_prompt && !res.steps[i].skipped)
-                tin += res.steps[i].prompt_tokens,
-                    tout += (long)res.steps[i].max_tokens *
-                            (res.steps[i].kind && !strcmp(res.steps[i].kind, "map") ? res.steps[i].n_items : 1);
+        double bound = 0;
+        for (size_t i = 0; i < res.n; i++) {
+            const tok_recipe_step_result *s = &res.steps[i];
+            if (!s->is_prompt || s->skipped) continue;
+            est |= s->estimated || s->approximate;
+            tin += s->prompt_tokens, tout += (long)s->max_tokens * calls_of(s);
+            if (!s->local) add_usd(&bound, s->cost_usd);
+        }
         tok_recipe_result_free(&res);
-        double bound = 0; /* local model: $0 a token */
+        if (bound < 0) {
+            cli_error(CMD, "--budget %g: a model of this recipe has no known price, so its cost cannot be bounded; "
+                      "not started (add its price in the config file, see docs/registry.md)", budget);
+            goto done;
+        }
         if (bound > budget) {
-            cli_error(CMD, "--budget %.4f: the run may cost up to $%.4f (%ld tokens in, up to %ld out); not started",
-                      budget, bound, tin, tout);
+            cli_error(CMD, "--budget %g: the run may cost up to $%.6f (%ld tokens in%s, up to %ld out); not started",
+                      budget, bound, tin, est ? ", estimated" : "", tout);
             goto done;
         }
         if (!quiet)
-            fprintf(stderr, "budget: up to %ld tokens in%s and %ld out, local model: at most $0 of $%.4f\n", tin,
-                    est ? " (some counted with placeholders)" : "", tout, budget);
+            fprintf(stderr, "budget: up to %ld tokens in%s and %ld out: at most $%.6f of $%g\n", tin,
+                    est ? " (estimated)" : "", tout, bound, budget);
     }
-    int run = tok_recipe_run(r, &b, &p, &res, &err);
+    int run = tok_recipe_run(r, b, &p, &res, &err);
     if (json) print_json(&res, dry);
     else if (dry) {
         for (size_t i = 0; i < res.n; i++)
@@ -294,9 +289,7 @@ int cmd_run(int argc, char **argv) {
 done:
     if (trace) fclose(trace);
     tok_recipe_result_free(&res);
-    tok_chat_free(chat);
-    tok_free(tk);
-    tok_model_free(m);
+    run_models_free(models);
     tok_recipe_free(r);
     return rc;
 }

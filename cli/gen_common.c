@@ -118,6 +118,8 @@ static const char PLAIN_CHAT_TEMPLATE[] =
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}";
 
+bool gen_quiet_notices;
+
 tok_chat *gen_load_chat(const char *cmd, const tok_model *m, const tok_tokenizer *tk,
                         const char *template_file) {
     tok_error err = {0};
@@ -132,7 +134,8 @@ tok_chat *gen_load_chat(const char *cmd, const tok_model *m, const tok_tokenizer
         c = tok_chat_new(template_file, src, len, tk, &err);
         free(src);
     } else if (!tok_gguf_get_string(tok_model_gguf(m), "tokenizer.chat_template")) {
-        fprintf(stderr,
+        if (!gen_quiet_notices)
+            fprintf(stderr,
                 "tok %s: %s has no chat template (tokenizer.chat_template); using plain 'User:'/'Assistant:' "
                 "turns (give a template with --chat-template FILE)\n",
                 cmd, tok_gguf_path(tok_model_gguf(m)));

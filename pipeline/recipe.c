@@ -14,22 +14,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
-#include "recipe_internal.h"
+#include "recipe_load.h"
 
-typedef struct ld {
-    const char *name; /* file name for messages */
-    const char *src;
-    size_t len;
-    yaml_document_t doc;
-    tok_error *err;
-    tok_recipe *r;
-} ld;
 
-static int fail_at(ld *L, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail_at(ld *L, const yaml_node_t *n, const char *fmt, ...) {
+int rc_fail_at(ld *L, const yaml_node_t *n, const char *fmt, ...) {
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
@@ -44,7 +33,7 @@ static int fail_at(ld *L, const yaml_node_t *n, const char *fmt, ...) {
     return -1;
 }
 
-static char *xstrndup(const char *s, size_t n) {
+char *rc_xstrndup(const char *s, size_t n) {
     char *d = malloc(n + 1);
     if (d) {
         memcpy(d, s, n);
@@ -89,60 +78,60 @@ const char *rc_suggest(const char *w, const char *const *known, size_t n) {
 
 /* ---- node helpers ---- */
 
-static yaml_node_t *node(ld *L, int i) { return yaml_document_get_node(&L->doc, i); }
+yaml_node_t *rc_node(ld *L, int i) { return yaml_document_get_node(&L->doc, i); }
 
-static const char *scalar(const yaml_node_t *n) {
+const char *rc_scalar(const yaml_node_t *n) {
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-static int want_scalar(ld *L, const yaml_node_t *n, const char *what, char **out) {
-    const char *s = scalar(n);
-    if (!s) return fail_at(L, n, "%s: expected a string", what);
+int rc_want_scalar(ld *L, const yaml_node_t *n, const char *what, char **out) {
+    const char *s = rc_scalar(n);
+    if (!s) return rc_fail_at(L, n, "%s: expected a string", what);
     free(*out);
-    *out = xstrndup(s, n->data.scalar.length);
-    return *out ? 0 : fail_at(L, n, "out of memory");
+    *out = rc_xstrndup(s, n->data.scalar.length);
+    return *out ? 0 : rc_fail_at(L, n, "out of memory");
 }
 
-static int want_number(ld *L, const yaml_node_t *n, const char *what, double lo, double hi,
+int rc_want_number(ld *L, const yaml_node_t *n, const char *what, double lo, double hi,
                        bool integer, double *out) {
-    const char *s = scalar(n);
+    const char *s = rc_scalar(n);
     char *end;
-    if (!s || !*s) return fail_at(L, n, "%s: expected a number", what);
+    if (!s || !*s) return rc_fail_at(L, n, "%s: expected a number", what);
     errno = 0;
     double v = strtod(s, &end);
     if (*end || errno || v < lo || v > hi || (integer && v != (double)(int64_t)v))
-        return fail_at(L, n, "%s: expected %s in [%g, %g], got \"%s\"", what,
+        return rc_fail_at(L, n, "%s: expected %s in [%g, %g], got \"%s\"", what,
                        integer ? "an integer" : "a number", lo, hi, s);
     *out = v;
     return 0;
 }
 
 /* Checks that key k (node n) is one of known[]; message names the owner. */
-static int check_key(ld *L, const yaml_node_t *k, const char *owner, const char *const *known,
+int rc_check_key(ld *L, const yaml_node_t *k, const char *owner, const char *const *known,
                      size_t n) {
-    const char *s = scalar(k);
-    if (!s) return fail_at(L, k, "%s: keys must be strings", owner);
+    const char *s = rc_scalar(k);
+    if (!s) return rc_fail_at(L, k, "%s: keys must be strings", owner);
     for (size_t i = 0; i < n; i++)
         if (!strcmp(s, known[i])) return 0;
     const char *sug = rc_suggest(s, known, n);
-    if (sug) return fail_at(L, k, "%s: unknown key \"%s\" (did you mean \"%s\"?)", owner, s, sug);
-    return fail_at(L, k, "%s: unknown key \"%s\"", owner, s);
+    if (sug) return rc_fail_at(L, k, "%s: unknown key \"%s\" (did you mean \"%s\"?)", owner, s, sug);
+    return rc_fail_at(L, k, "%s: unknown key \"%s\"", owner, s);
 }
 
 /* Duplicate keys in one mapping are an error, not "last one wins". */
-static int check_dup_keys(ld *L, const yaml_node_t *m, const char *owner) {
+int rc_check_dup_keys(ld *L, const yaml_node_t *m, const char *owner) {
     for (yaml_node_pair_t *a = m->data.mapping.pairs.start; a < m->data.mapping.pairs.top; a++)
         for (yaml_node_pair_t *b = m->data.mapping.pairs.start; b < a; b++) {
-            const char *x = scalar(node(L, a->key)), *y = scalar(node(L, b->key));
+            const char *x = rc_scalar(rc_node(L, a->key)), *y = rc_scalar(rc_node(L, b->key));
             if (x && y && !strcmp(x, y))
-                return fail_at(L, node(L, a->key), "%s: duplicate key \"%s\"", owner, x);
+                return rc_fail_at(L, rc_node(L, a->key), "%s: duplicate key \"%s\"", owner, x);
         }
     return 0;
 }
 
 /* A YAML value as JSON: plain scalars that read as numbers/booleans/null
  * become those; everything else a string. */
-static cJSON *to_json(ld *L, yaml_node_t *n, int depth) {
+cJSON *rc_to_json(ld *L, yaml_node_t *n, int depth) {
     if (!n || depth > 64) return NULL;
     if (n->type == YAML_SCALAR_NODE) {
         const char *s = (const char *)n->data.scalar.value;
@@ -159,7 +148,7 @@ static cJSON *to_json(ld *L, yaml_node_t *n, int depth) {
     if (n->type == YAML_SEQUENCE_NODE) {
         cJSON *a = cJSON_CreateArray();
         for (yaml_node_item_t *i = n->data.sequence.items.start; a && i < n->data.sequence.items.top; i++) {
-            cJSON *v = to_json(L, node(L, *i), depth + 1);
+            cJSON *v = rc_to_json(L, rc_node(L, *i), depth + 1);
             if (!v) { cJSON_Delete(a); return NULL; }
             cJSON_AddItemToArray(a, v);
         }
@@ -167,8 +156,8 @@ static cJSON *to_json(ld *L, yaml_node_t *n, int depth) {
     }
     cJSON *o = cJSON_CreateObject();
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; o && p < n->data.mapping.pairs.top; p++) {
-        const char *k = scalar(node(L, p->key));
-        cJSON *v = k ? to_json(L, node(L, p->value), depth + 1) : NULL;
+        const char *k = rc_scalar(rc_node(L, p->key));
+        cJSON *v = k ? rc_to_json(L, rc_node(L, p->value), depth + 1) : NULL;
         if (!v) { cJSON_Delete(o); return NULL; }
         cJSON_AddItemToObject(o, k, v);
     }
@@ -180,44 +169,44 @@ static cJSON *to_json(ld *L, yaml_node_t *n, int depth) {
 static const char *const SAMPLING_KEYS[] = {"temperature", "top_p", "top_k", "max_tokens", "seed", "stop"};
 
 /* 1 if key was a sampling key (parsed), 0 if not, -1 on error. */
-static int parse_sampling(ld *L, const char *key, yaml_node_t *v, const char *owner, rc_sampling *s) {
+int rc_parse_sampling(ld *L, const char *key, yaml_node_t *v, const char *owner, rc_sampling *s) {
     char what[160];
     double d;
     snprintf(what, sizeof what, "%s: %s", owner, key);
     if (!strcmp(key, "temperature")) {
-        if (want_number(L, v, what, 0, 100, false, &d)) return -1;
+        if (rc_want_number(L, v, what, 0, 100, false, &d)) return -1;
         s->temperature = (float)d, s->set |= RC_S_TEMP;
     } else if (!strcmp(key, "top_p")) {
-        if (want_number(L, v, what, 0, 1, false, &d)) return -1;
+        if (rc_want_number(L, v, what, 0, 1, false, &d)) return -1;
         s->top_p = (float)d, s->set |= RC_S_TOP_P;
     } else if (!strcmp(key, "top_k")) {
-        if (want_number(L, v, what, 0, 1e9, true, &d)) return -1;
+        if (rc_want_number(L, v, what, 0, 1e9, true, &d)) return -1;
         s->top_k = (int)d, s->set |= RC_S_TOP_K;
     } else if (!strcmp(key, "max_tokens")) {
-        if (want_number(L, v, what, 1, 1e9, true, &d)) return -1;
+        if (rc_want_number(L, v, what, 1, 1e9, true, &d)) return -1;
         s->max_tokens = (int)d, s->set |= RC_S_MAX;
     } else if (!strcmp(key, "seed")) {
-        if (want_number(L, v, what, 0, 4294967294.0, true, &d)) return -1;
+        if (rc_want_number(L, v, what, 0, 4294967294.0, true, &d)) return -1;
         s->seed = (int64_t)d, s->set |= RC_S_SEED;
     } else if (!strcmp(key, "stop")) {
         for (size_t i = 0; i < s->n_stop; i++) free(s->stop[i]);
         free(s->stop);
         s->stop = NULL, s->n_stop = 0;
-        if (scalar(v)) {
+        if (rc_scalar(v)) {
             s->stop = calloc(1, sizeof *s->stop);
-            if (!s->stop || want_scalar(L, v, what, &s->stop[0])) return -1;
+            if (!s->stop || rc_want_scalar(L, v, what, &s->stop[0])) return -1;
             s->n_stop = 1;
         } else if (v->type == YAML_SEQUENCE_NODE) {
             size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
             s->stop = calloc(n ? n : 1, sizeof *s->stop);
-            if (!s->stop) return fail_at(L, v, "out of memory");
+            if (!s->stop) return rc_fail_at(L, v, "out of memory");
             for (size_t i = 0; i < n; i++) {
-                if (want_scalar(L, node(L, v->data.sequence.items.start[i]), what, &s->stop[i])) return -1;
+                if (rc_want_scalar(L, rc_node(L, v->data.sequence.items.start[i]), what, &s->stop[i])) return -1;
                 s->n_stop++;
-                if (!*s->stop[i]) return fail_at(L, v, "%s: stop strings must not be empty", what);
+                if (!*s->stop[i]) return rc_fail_at(L, v, "%s: stop strings must not be empty", what);
             }
         } else
-            return fail_at(L, v, "%s: expected a string or a list of strings", what);
+            return rc_fail_at(L, v, "%s: expected a string or a list of strings", what);
         s->set |= RC_S_STOP;
     } else
         return 0;
@@ -254,11 +243,11 @@ static void map_pos(ld *L, const yaml_node_t *v, int tl, int tc, size_t *line, s
 /* Parses a step's template, reporting errors at their place in the YAML file:
  * the template's line:col are mapped through the scalar's position (block
  * scalars start on the next line, indented). */
-static int parse_tmpl(ld *L, yaml_node_t *v, const char *step, const char *key, char **src,
+int rc_parse_tmpl(ld *L, yaml_node_t *v, const char *step, const char *key, char **src,
                       tok_template **out) {
     char what[160];
     snprintf(what, sizeof what, "step \"%s\": %s", step, key);
-    if (want_scalar(L, v, what, src)) return -1;
+    if (rc_want_scalar(L, v, what, src)) return -1;
     tok_error e = {0};
     tok_template_params tp = tok_template_default_params();
     tp.keep_trailing_newline = true;
@@ -266,7 +255,7 @@ static int parse_tmpl(ld *L, yaml_node_t *v, const char *step, const char *key, 
     if (*out) return 0;
     int tl = 0, tc = 0, off = 0;
     if (sscanf(e.msg, "\x01:%d:%d: %n", &tl, &tc, &off) < 2 || !off)
-        return fail_at(L, v, "%s: %s", what, e.msg);
+        return rc_fail_at(L, v, "%s: %s", what, e.msg);
     size_t line, col;
     map_pos(L, v, tl, tc, &line, &col);
     L->err->code = TOK_EINVAL;
@@ -336,7 +325,7 @@ static int add_dep(ld *L, size_t si, yaml_node_t *at, size_t off, const char *na
     for (size_t i = 0; i < s->n_deps; i++)
         if (s->deps[i] == di) return 0;
     size_t *nd = realloc(s->deps, (s->n_deps + 1) * sizeof *nd);
-    if (!nd) return fail_at(L, at, "out of memory");
+    if (!nd) return rc_fail_at(L, at, "out of memory");
     s->deps = nd;
     s->deps[s->n_deps++] = di;
     return 0;
@@ -361,209 +350,53 @@ static int check_input_ref(ld *L, size_t si, yaml_node_t *at, size_t off, const 
 static int parse_inputs(ld *L, yaml_node_t *m) {
     tok_recipe *r = L->r;
     if (m->type != YAML_MAPPING_NODE)
-        return fail_at(L, m, "inputs: expected a mapping of input names");
-    if (check_dup_keys(L, m, "inputs")) return -1;
+        return rc_fail_at(L, m, "inputs: expected a mapping of input names");
+    if (rc_check_dup_keys(L, m, "inputs")) return -1;
     size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
     r->inputs = calloc(n ? n : 1, sizeof *r->inputs);
-    if (!r->inputs) return fail_at(L, m, "out of memory");
+    if (!r->inputs) return rc_fail_at(L, m, "out of memory");
     static const char *const keys[] = {"type", "default", "description"};
     static const char *const types[] = {"string", "file", "number", "list"};
     for (size_t i = 0; i < n; i++) {
         yaml_node_pair_t *p = &m->data.mapping.pairs.start[i];
-        yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+        yaml_node_t *k = rc_node(L, p->key), *v = rc_node(L, p->value);
         rc_input *in = &r->inputs[r->n_inputs++];
-        if (want_scalar(L, k, "inputs", &in->name)) return -1;
+        if (rc_want_scalar(L, k, "inputs", &in->name)) return -1;
         in->line = (int)k->start_mark.line + 1, in->col = (int)k->start_mark.column + 1;
         char owner[96];
         snprintf(owner, sizeof owner, "input \"%s\"", in->name);
-        if (scalar(v)) { /* shorthand: `name: default value` */
-            in->def = cJSON_CreateString(scalar(v));
+        if (rc_scalar(v)) { /* shorthand: `name: default value` */
+            in->def = cJSON_CreateString(rc_scalar(v));
             continue;
         }
         if (v->type != YAML_MAPPING_NODE)
-            return fail_at(L, v, "%s: expected a mapping (type, default, description)", owner);
-        if (check_dup_keys(L, v, owner)) return -1;
+            return rc_fail_at(L, v, "%s: expected a mapping (type, default, description)", owner);
+        if (rc_check_dup_keys(L, v, owner)) return -1;
         for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
-            yaml_node_t *qk = node(L, q->key), *qv = node(L, q->value);
-            if (check_key(L, qk, owner, keys, 3)) return -1;
-            const char *key = scalar(qk);
+            yaml_node_t *qk = rc_node(L, q->key), *qv = rc_node(L, q->value);
+            if (rc_check_key(L, qk, owner, keys, 3)) return -1;
+            const char *key = rc_scalar(qk);
             if (!strcmp(key, "description")) {
-                if (want_scalar(L, qv, owner, &in->description)) return -1;
+                if (rc_want_scalar(L, qv, owner, &in->description)) return -1;
             } else if (!strcmp(key, "type")) {
-                const char *t = scalar(qv);
+                const char *t = rc_scalar(qv);
                 size_t j = 0;
                 while (t && j < 4 && strcmp(t, types[j])) j++;
                 if (!t || j == 4) {
                     const char *sug = t ? rc_suggest(t, types, 4) : NULL;
-                    return fail_at(L, qv, "%s: unknown type \"%s\" (string, file, number or list)%s%s%s",
+                    return rc_fail_at(L, qv, "%s: unknown type \"%s\" (string, file, number or list)%s%s%s",
                                    owner, t ? t : "?", sug ? "; did you mean \"" : "", sug ? sug : "",
                                    sug ? "\"?" : "");
                 }
                 in->type = (int)j;
             } else {
                 cJSON_Delete(in->def);
-                if (!(in->def = to_json(L, qv, 0))) return fail_at(L, qv, "out of memory");
+                if (!(in->def = rc_to_json(L, qv, 0))) return rc_fail_at(L, qv, "out of memory");
             }
         }
         if (in->def && in->type == RC_IN_NUMBER && !cJSON_IsNumber(in->def))
-            return fail_at(L, v, "%s: the default is not a number", owner);
+            return rc_fail_at(L, v, "%s: the default is not a number", owner);
     }
-    return 0;
-}
-
-/* messages: a list of {role, content}; content is a template, role is
- * plain text (system, user, assistant, or whatever the chat template knows). */
-static int parse_messages(ld *L, yaml_node_t *v, rc_step *s, const char *owner) {
-    if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
-        return fail_at(L, v, "%s: messages: expected a non-empty list of {role, content}", owner);
-    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-    if (!(s->msgs = calloc(n, sizeof *s->msgs))) return fail_at(L, v, "out of memory");
-    static const char *const keys[] = {"role", "content"};
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *m = node(L, v->data.sequence.items.start[i]);
-        rc_msg *msg = &s->msgs[s->n_msgs++];
-        char what[128];
-        snprintf(what, sizeof what, "%s: messages[%zu]", owner, i);
-        if (m->type != YAML_MAPPING_NODE) return fail_at(L, m, "%s: expected {role, content}", what);
-        if (check_dup_keys(L, m, what)) return -1;
-        yaml_node_t *content = NULL;
-        for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-            yaml_node_t *k = node(L, p->key), *val = node(L, p->value);
-            if (check_key(L, k, what, keys, 2)) return -1;
-            if (!strcmp(scalar(k), "role")) {
-                if (want_scalar(L, val, what, &msg->role)) return -1;
-            } else
-                content = val;
-        }
-        if (!msg->role || !content) return fail_at(L, m, "%s: needs both \"role\" and \"content\"", what);
-        char key[48];
-        snprintf(key, sizeof key, "messages[%zu].content", i);
-        if (parse_tmpl(L, content, s->id, key, &msg->src, &msg->t)) return -1;
-    }
-    return 0;
-}
-
-static const char *const STEP_KEYS[] = {
-    "id", "prompt", "system", "template", "when", "format", "model", "on_overflow", "truncate",
-    "temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "messages", "split", "overlap", "over",
-    /* known, not implemented yet (rejected with a clear message) */
-    "map", "reduce", "concurrency"};
-#define N_STEP_KEYS (sizeof STEP_KEYS / sizeof *STEP_KEYS)
-
-static int pick(ld *L, yaml_node_t *v, const char *owner, const char *key, const char *const *opts,
-                int n, int *out) {
-    const char *s = scalar(v);
-    for (int i = 0; s && i < n; i++)
-        if (!strcmp(s, opts[i])) return *out = i, 0;
-    char list[160] = "";
-    for (int i = 0; i < n; i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", opts[i]);
-    return fail_at(L, v, "%s: %s: expected one of %s", owner, key, list);
-}
-
-static int parse_step(ld *L, size_t si, yaml_node_t *m) {
-    rc_step *s = &L->r->steps[si];
-    s->line = (int)m->start_mark.line + 1, s->col = (int)m->start_mark.column + 1;
-    if (m->type != YAML_MAPPING_NODE) return fail_at(L, m, "steps[%zu]: expected a mapping", si);
-    yaml_node_t *idn = NULL;
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++)
-        if (scalar(node(L, p->key)) && !strcmp(scalar(node(L, p->key)), "id")) idn = node(L, p->value);
-    if (!idn) return fail_at(L, m, "steps[%zu]: missing \"id\"", si);
-    if (want_scalar(L, idn, "id", &s->id)) return -1;
-    if (!*s->id) return fail_at(L, idn, "steps[%zu]: empty id", si);
-    for (const char *c = s->id; *c; c++)
-        if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-')
-            return fail_at(L, idn, "steps[%zu]: id \"%s\": use letters, digits, _ and -", si, s->id);
-    for (size_t j = 0; j < si; j++)
-        if (!strcmp(L->r->steps[j].id, s->id))
-            return fail_at(L, idn, "step \"%s\": duplicate id (first at line %d)", s->id, L->r->steps[j].line);
-    char owner[96];
-    snprintf(owner, sizeof owner, "step \"%s\"", s->id);
-    if (check_dup_keys(L, m, owner)) return -1;
-    bool has_prompt = false, has_tmpl = false, has_msgs = false, has_split = false;
-    yaml_node_t *trunc_node = NULL, *overlap_node = NULL, *over_node = NULL;
-    s->truncate = RC_TRUNC_TAIL;
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
-        if (check_key(L, k, owner, STEP_KEYS, N_STEP_KEYS)) return -1;
-        const char *key = scalar(k);
-        int rc = parse_sampling(L, key, v, owner, &s->s);
-        if (rc < 0) return -1;
-        if (rc || !strcmp(key, "id")) continue;
-        if (!strcmp(key, "prompt")) {
-            has_prompt = true;
-            if (parse_tmpl(L, v, s->id, key, &s->prompt_src, &s->prompt)) return -1;
-        } else if (!strcmp(key, "messages")) {
-            has_prompt = true, has_msgs = true;
-            if (parse_messages(L, v, s, owner)) return -1;
-        } else if (!strcmp(key, "system")) {
-            if (parse_tmpl(L, v, s->id, key, &s->system_src, &s->system)) return -1;
-        } else if (!strcmp(key, "template")) {
-            has_tmpl = true;
-            if (parse_tmpl(L, v, s->id, key, &s->tmpl_src, &s->tmpl)) return -1;
-        } else if (!strcmp(key, "split")) {
-            has_split = true;
-            if (parse_tmpl(L, v, s->id, key, &s->tmpl_src, &s->tmpl)) return -1;
-        } else if (!strcmp(key, "overlap")) {
-            double d;
-            overlap_node = v;
-            if (want_number(L, v, "overlap", 0, 1e9, true, &d)) return -1;
-            s->overlap = (size_t)d;
-        } else if (!strcmp(key, "over")) {
-            over_node = v;
-            if (want_scalar(L, v, owner, &s->over)) return -1;
-            const char *q = s->over;
-            while (*q == '{' || *q == ' ') q++;
-            if (strncmp(q, "steps.", 6) && strncmp(q, "inputs.", 7))
-                return fail_at(L, v, "%s: over: expected a list reference such as \"{{ steps.ID.output }}\" or "
-                               "\"{{ inputs.NAME }}\"", owner);
-        } else if (!strcmp(key, "when")) {
-            /* an expression: evaluated as {% if EXPR %} */
-            const char *e = scalar(v);
-            if (!e) return fail_at(L, v, "%s: when: expected an expression", owner);
-            size_t n = strlen(e) + 32;
-            char *src = malloc(n);
-            if (!src) return fail_at(L, v, "out of memory");
-            snprintf(src, n, "{%% if %s %%}1{%% endif %%}", e);
-            tok_error e2 = {0};
-            s->when = tok_template_parse("when", src, strlen(src), NULL, &e2);
-            if (!s->when) {
-                free(src);
-                const char *c = strstr(e2.msg, ": ");
-                const char *cause = c ? strstr(c + 2, ": ") : NULL;
-                return fail_at(L, v, "%s: when: %s", owner, cause ? cause + 2 : e2.msg);
-            }
-            free(src);
-        } else if (!strcmp(key, "format")) {
-            static const char *const f[] = {"text", "json", "lines"};
-            if (pick(L, v, owner, key, f, 3, &s->format)) return -1;
-        } else if (!strcmp(key, "on_overflow")) {
-            static const char *const f[] = {"error", "truncate", "chunk"};
-            if (pick(L, v, owner, key, f, 3, &s->overflow)) return -1;
-        } else if (!strcmp(key, "truncate")) {
-            static const char *const f[] = {"head", "tail", "middle"};
-            trunc_node = v;
-            if (pick(L, v, owner, key, f, 3, &s->truncate)) return -1;
-        } else if (!strcmp(key, "model")) {
-            if (want_scalar(L, v, owner, &s->model)) return -1;
-        } else
-            return fail_at(L, k, "%s: \"%s\" steps are not implemented yet (docs/recipes.md)", owner, key);
-    }
-    if ((int)has_prompt + (int)has_tmpl + (int)has_split != 1 || (has_msgs && s->prompt))
-        return fail_at(L, m,
-                       "%s: needs exactly one of \"prompt\" or \"messages\" (a model call), \"template\" (a "
-                       "transform) or \"split\" (chunking)", owner);
-    if (has_split && !(s->s.set & RC_S_MAX))
-        return fail_at(L, m, "%s: split: needs max_tokens (the most tokens a chunk may have)", owner);
-    if (overlap_node && !has_split) return fail_at(L, overlap_node, "%s: overlap: only with split", owner);
-    if (has_split && s->overlap >= (size_t)s->s.max_tokens)
-        return fail_at(L, overlap_node, "%s: overlap: must be less than max_tokens (%d)", owner, s->s.max_tokens);
-    if (over_node && has_split) return fail_at(L, over_node, "%s: over: not with split", owner);
-    if (trunc_node && s->overflow != RC_OVERFLOW_TRUNCATE)
-        return fail_at(L, trunc_node, "%s: truncate: only with on_overflow: truncate", owner);
-    if (!has_prompt && s->system)
-        return fail_at(L, m, "%s: \"system\" only goes with \"prompt\" or \"messages\"", owner);
-    s->kind = has_prompt ? RC_STEP_PROMPT : has_split ? RC_STEP_SPLIT : RC_STEP_TEMPLATE;
     return 0;
 }
 
@@ -602,7 +435,7 @@ static int order_steps(ld *L) {
     rc_step *sorted = calloc(n, sizeof *sorted);
     int rc = -1;
     if (!state || !stack || !order || !pos || !sorted) {
-        fail_at(L, NULL, "out of memory");
+        rc_fail_at(L, NULL, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++)
@@ -624,63 +457,63 @@ static const char *const TOP_KEYS[] = {"name", "description", "model", "defaults
 
 static int load_root(ld *L, yaml_node_t *root) {
     tok_recipe *r = L->r;
-    if (!root) return fail_at(L, NULL, "empty recipe (expected name, model, inputs, steps)");
-    if (root->type != YAML_MAPPING_NODE) return fail_at(L, root, "expected a mapping at the top");
-    if (check_dup_keys(L, root, "recipe")) return -1;
+    if (!root) return rc_fail_at(L, NULL, "empty recipe (expected name, model, inputs, steps)");
+    if (root->type != YAML_MAPPING_NODE) return rc_fail_at(L, root, "expected a mapping at the top");
+    if (rc_check_dup_keys(L, root, "recipe")) return -1;
     yaml_node_t *steps = NULL, *inputs = NULL;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
-        if (check_key(L, k, "recipe", TOP_KEYS, 6)) return -1;
-        const char *key = scalar(k);
-        if (!strcmp(key, "name")) { if (want_scalar(L, v, key, &r->name)) return -1; }
-        else if (!strcmp(key, "description")) { if (want_scalar(L, v, key, &r->description)) return -1; }
-        else if (!strcmp(key, "model")) { if (want_scalar(L, v, key, &r->model)) return -1; }
+        yaml_node_t *k = rc_node(L, p->key), *v = rc_node(L, p->value);
+        if (rc_check_key(L, k, "recipe", TOP_KEYS, 6)) return -1;
+        const char *key = rc_scalar(k);
+        if (!strcmp(key, "name")) { if (rc_want_scalar(L, v, key, &r->name)) return -1; }
+        else if (!strcmp(key, "description")) { if (rc_want_scalar(L, v, key, &r->description)) return -1; }
+        else if (!strcmp(key, "model")) { if (rc_want_scalar(L, v, key, &r->model)) return -1; }
         else if (!strcmp(key, "inputs")) inputs = v;
         else if (!strcmp(key, "steps")) steps = v;
         else {
-            if (v->type != YAML_MAPPING_NODE) return fail_at(L, v, "defaults: expected a mapping");
-            if (check_dup_keys(L, v, "defaults")) return -1;
+            if (v->type != YAML_MAPPING_NODE) return rc_fail_at(L, v, "defaults: expected a mapping");
+            if (rc_check_dup_keys(L, v, "defaults")) return -1;
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
-                yaml_node_t *qk = node(L, q->key);
-                if (check_key(L, qk, "defaults", SAMPLING_KEYS, 6)) return -1;
-                if (parse_sampling(L, scalar(qk), node(L, q->value), "defaults", &r->defaults) < 0) return -1;
+                yaml_node_t *qk = rc_node(L, q->key);
+                if (rc_check_key(L, qk, "defaults", SAMPLING_KEYS, 6)) return -1;
+                if (rc_parse_sampling(L, rc_scalar(qk), rc_node(L, q->value), "defaults", &r->defaults) < 0) return -1;
             }
         }
     }
     if (inputs && parse_inputs(L, inputs)) return -1;
-    if (!steps) return fail_at(L, root, "recipe: missing \"steps\"");
+    if (!steps) return rc_fail_at(L, root, "recipe: missing \"steps\"");
     if (steps->type != YAML_SEQUENCE_NODE || steps->data.sequence.items.top == steps->data.sequence.items.start)
-        return fail_at(L, steps, "steps: expected a non-empty list of steps");
+        return rc_fail_at(L, steps, "steps: expected a non-empty list of steps");
     size_t n = (size_t)(steps->data.sequence.items.top - steps->data.sequence.items.start);
-    if (!(r->steps = calloc(n, sizeof *r->steps))) return fail_at(L, steps, "out of memory");
+    if (!(r->steps = calloc(n, sizeof *r->steps))) return rc_fail_at(L, steps, "out of memory");
     for (size_t i = 0; i < n; i++) {
         r->n_steps++;
-        if (parse_step(L, i, node(L, steps->data.sequence.items.start[i]))) return -1;
+        if (rc_parse_step(L, i, rc_node(L, steps->data.sequence.items.start[i]))) return -1;
     }
     /* references: both kinds, in every template of the step */
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *sn = node(L, steps->data.sequence.items.start[i]);
+        yaml_node_t *sn = rc_node(L, steps->data.sequence.items.start[i]);
         for (yaml_node_pair_t *p = sn->data.mapping.pairs.start; p < sn->data.mapping.pairs.top; p++) {
-            const char *key = scalar(node(L, p->key));
-            yaml_node_t *v = node(L, p->value);
+            const char *key = rc_scalar(rc_node(L, p->key));
+            yaml_node_t *v = rc_node(L, p->value);
             if (!strcmp(key, "messages")) { /* each message's content */
                 for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-                    yaml_node_t *mm = node(L, *it);
+                    yaml_node_t *mm = rc_node(L, *it);
                     for (yaml_node_pair_t *q = mm->data.mapping.pairs.start; q < mm->data.mapping.pairs.top; q++) {
-                        yaml_node_t *c = node(L, q->value);
-                        if (strcmp(scalar(node(L, q->key)), "content")) continue;
-                        if (scan_refs(L, scalar(c), "steps", i, c, add_dep) ||
-                            scan_refs(L, scalar(c), "inputs", i, c, check_input_ref))
+                        yaml_node_t *c = rc_node(L, q->value);
+                        if (strcmp(rc_scalar(rc_node(L, q->key)), "content")) continue;
+                        if (scan_refs(L, rc_scalar(c), "steps", i, c, add_dep) ||
+                            scan_refs(L, rc_scalar(c), "inputs", i, c, check_input_ref))
                             return -1;
                     }
                 }
                 continue;
             }
             if (strcmp(key, "prompt") && strcmp(key, "system") && strcmp(key, "template") && strcmp(key, "when") &&
-                strcmp(key, "split") && strcmp(key, "over"))
+                strcmp(key, "split") && strcmp(key, "over") && strcmp(key, "map") && strcmp(key, "reduce"))
                 continue;
-            if (scan_refs(L, scalar(v), "steps", i, v, add_dep) ||
-                scan_refs(L, scalar(v), "inputs", i, v, check_input_ref))
+            if (scan_refs(L, rc_scalar(v), "steps", i, v, add_dep) ||
+                scan_refs(L, rc_scalar(v), "inputs", i, v, check_input_ref))
                 return -1;
         }
     }
@@ -751,7 +584,7 @@ tok_recipe *tok_recipe_load(const char *path, tok_error *err) {
     if (r) {
         const char *slash = strrchr(path, '/');
         free(r->dir);
-        r->dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+        r->dir = slash ? rc_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
     }
     return r;
 }
@@ -764,6 +597,9 @@ void tok_recipe_free(tok_recipe *r) {
     }
     for (size_t i = 0; i < r->n_steps; i++) {
         rc_step *s = &r->steps[i];
+        for (size_t k = 0; k < s->n_choices; k++) free(s->choices[k]);
+        free(s->choices), free(s->reduce), free(s->separator);
+        cJSON_Delete(s->schema);
         free(s->id), free(s->model), free(s->over), free(s->prompt_src), free(s->system_src), free(s->tmpl_src);
         tok_template_free(s->prompt), tok_template_free(s->system), tok_template_free(s->tmpl);
         tok_template_free(s->when);

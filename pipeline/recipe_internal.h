@@ -2,6 +2,7 @@
  * (recipe_run.c). Private to pipeline/. */
 #ifndef TOK_RECIPE_INTERNAL_H
 #define TOK_RECIPE_INTERNAL_H
+#include "tok_engine.h"
 #include "tok_pipeline.h"
 
 enum { RC_IN_STRING, RC_IN_FILE, RC_IN_NUMBER, RC_IN_LIST };
@@ -47,6 +48,14 @@ typedef struct rc_step {
     rc_sampling s;
     size_t overlap;   /* split: tokens repeated between chunks */
     char *over;       /* map: `over:` path (steps.ID.output, inputs.NAME) */
+    int concurrency;  /* map: calls at once (0 or 1: one after another) */
+    char *reduce;     /* reduce: the list to combine (same paths as over) */
+    int group_tokens; /* reduce: the most prompt tokens per call (0: the context's budget) */
+    char *separator;  /* reduce: between items in {{ text }} ("\n\n") */
+    cJSON *schema;    /* format json: JSON Schema the output must satisfy, or NULL */
+    char **choices;   /* a prompt answered by the most likely of these, or NULL */
+    size_t n_choices;
+    int retries;      /* format json/schema failures: generate again this many times */
     size_t *deps, n_deps;
 } rc_step;
 
@@ -67,6 +76,44 @@ const char *rc_suggest(const char *w, const char *const *known, size_t n);
  * cut at paragraph, sentence, word, else character boundaries; overlap
  * tokens repeated. A JSON array of strings, or NULL with err set. */
 cJSON *rc_split(const tok_tokenizer *tk, const char *text, size_t max, size_t overlap, tok_error *err);
+/* json_schema.c: checks a schema's own keywords (only the supported subset,
+ * so nothing is silently unchecked), and a value against it; -1 and a
+ * message naming the path ("schema.properties.x: ..." / ".items[2]: ...") */
+int rc_schema_check(const cJSON *schema, char *msg, size_t cap);
+int rc_schema_validate(const cJSON *schema, const cJSON *value, char *msg, size_t cap);
 /* The value at a dotted path ("steps.x.output", optionally in {{ }}), or NULL. */
 const cJSON *rc_lookup(const cJSON *ctx, const char *path);
+/* ---- the runner's shared parts (recipe_run.c) ---- */
+int rc_fail(tok_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+double rc_now_ms(void);
+cJSON *rc_split_lines(const char *s);
+size_t rc_count_tokens(const tok_tokenizer *tk, const char *text);
+/* t rendered with ctx into out; errors name the step and `what` */
+int rc_render(const tok_recipe *r, const rc_step *s, const char *what, const tok_template *t, const cJSON *ctx,
+              tok_bytes *out, tok_error *err);
+/* One model call of a prompt step (counted, budgeted, generated; choices
+ * scored; json retried): st gets the prompt, output, tokens and cost. */
+int rc_run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b, const tok_recipe_run_params *p,
+                  const cJSON *ctx, tok_session **sess, tok_recipe_step_result *st, tok_error *err);
+/* A step's output text as later steps see it (format; json checked against
+ * the schema); NULL with err set. */
+cJSON *rc_parse_output(const tok_recipe *r, const rc_step *s, const char *text, tok_error *err);
+/* Adds one call's tokens, latency and cost into a step's totals. */
+void rc_accumulate(tok_recipe_step_result *st, const tok_recipe_step_result *one);
+/* The cost of one call (-1 unknown, 0 local). */
+double rc_call_cost(const tok_recipe_backend *b, size_t in, size_t out);
+
+/* recipe_map.c: over: once per item, in order or `concurrency` calls at
+ * once (a session each); the list of outputs, in item order */
+cJSON *rc_run_map(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b, const tok_recipe_run_params *p,
+                  cJSON *ctx, tok_session **sess, tok_recipe_step_result *st, tok_bytes *buf, tok_error *err);
+/* recipe_reduce.c: reduce: the list combined by the prompt, group by group,
+ * until one call holds it all */
+int rc_run_reduce(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b, const tok_recipe_run_params *p,
+                  const cJSON *ctx, tok_session **sess, tok_recipe_step_result *st, tok_error *err);
+/* recipe_choice.c: the index of the most likely choice after the prompt
+ * ids (sum of the choice tokens' log-probabilities), or -1 with err set;
+ * the choice's token count in *n_tok */
+int rc_choose(const tok_recipe_backend *b, tok_session *sess, const tok_ids *prompt, char *const *choices,
+              size_t n, int *n_tok, tok_error *err);
 #endif

@@ -17,13 +17,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "recipe_internal.h"
 #include "tok_engine.h"
 
-static int fail(tok_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(tok_error *err, int code, const char *fmt, ...) {
+int rc_fail(tok_error *err, int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     err->code = code;
@@ -32,7 +33,7 @@ static int fail(tok_error *err, int code, const char *fmt, ...) {
     return -1;
 }
 
-static double now_ms(void) {
+double rc_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
@@ -64,7 +65,7 @@ static char *read_all(const char *path, size_t *len) {
 }
 
 /* Lines of text as a JSON array (empty lines and surrounding spaces dropped). */
-static cJSON *split_lines(const char *s) {
+cJSON *rc_split_lines(const char *s) {
     cJSON *a = cJSON_CreateArray();
     while (a && *s) {
         const char *e = strchr(s, '\n');
@@ -90,7 +91,7 @@ static cJSON *bind_input(const tok_recipe *r, const rc_input *in, const char *va
     char *owned = NULL;
     if (value[0] == '@' && from_cli) { /* --var k=@FILE: the file's text */
         if (!(owned = read_all(value + 1, NULL))) {
-            fail(err, TOK_EIO, "input \"%s\": %s: %s", in->name, value + 1, strerror(errno));
+            rc_fail(err, TOK_EIO, "input \"%s\": %s: %s", in->name, value + 1, strerror(errno));
             return NULL;
         }
         value = owned;
@@ -101,24 +102,24 @@ static cJSON *bind_input(const tok_recipe *r, const rc_input *in, const char *va
         if (value[0] != '/' && !from_cli) snprintf(path, sizeof path, "%s/%s", r->dir, value);
         else snprintf(path, sizeof path, "%s", value);
         char *text = read_all(path, NULL);
-        if (!text) fail(err, TOK_EIO, "input \"%s\": %s: %s", in->name, path, strerror(errno));
+        if (!text) rc_fail(err, TOK_EIO, "input \"%s\": %s: %s", in->name, path, strerror(errno));
         else v = cJSON_CreateString(text);
         free(text);
     } else if (in->type == RC_IN_NUMBER) {
         char *end;
         errno = 0;
         double d = strtod(value, &end);
-        if (!*value || *end || errno) fail(err, TOK_EINVAL, "input \"%s\": expected a number, got \"%s\"", in->name, value);
+        if (!*value || *end || errno) rc_fail(err, TOK_EINVAL, "input \"%s\": expected a number, got \"%s\"", in->name, value);
         else v = cJSON_CreateNumber(d);
     } else if (in->type == RC_IN_LIST) {
         if (value[0] == '[') {
             v = cJSON_Parse(value);
             if (!cJSON_IsArray(v)) {
                 cJSON_Delete(v), v = NULL;
-                fail(err, TOK_EINVAL, "input \"%s\": expected a JSON array or one item per line", in->name);
+                rc_fail(err, TOK_EINVAL, "input \"%s\": expected a JSON array or one item per line", in->name);
             }
         } else
-            v = split_lines(value);
+            v = rc_split_lines(value);
     } else
         v = cJSON_CreateString(value);
     free(owned);
@@ -134,7 +135,7 @@ static int bind_inputs(const tok_recipe *r, const tok_recipe_run_params *p, cJSO
         while (i < r->n_inputs && strcmp(r->inputs[i].name, p->vars[k].key)) i++;
         if (i == r->n_inputs) {
             const char *sug = rc_suggest(p->vars[k].key, names, nn);
-            return fail(err, TOK_EINVAL, "%s: --var %s: the recipe has no input \"%s\"%s%s%s", r->file,
+            return rc_fail(err, TOK_EINVAL, "%s: --var %s: the recipe has no input \"%s\"%s%s%s", r->file,
                         p->vars[k].key, p->vars[k].key, sug ? " (did you mean \"" : "", sug ? sug : "",
                         sug ? "\"?)" : "");
         }
@@ -149,7 +150,7 @@ static int bind_inputs(const tok_recipe *r, const tok_recipe_run_params *p, cJSO
         if (val) v = bind_input(r, in, val, true, err);
         else if (in->def && cJSON_IsString(in->def)) v = bind_input(r, in, in->def->valuestring, false, err);
         else if (in->def && in->type == RC_IN_FILE)
-            return fail(err, TOK_EINVAL, "%s: input \"%s\": a file default must be a path", r->file, in->name);
+            return rc_fail(err, TOK_EINVAL, "%s: input \"%s\": a file default must be a path", r->file, in->name);
         else if (in->def) v = cJSON_Duplicate(in->def, true);
         else {
             snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s\"%s\"",
@@ -160,7 +161,7 @@ static int bind_inputs(const tok_recipe *r, const tok_recipe_run_params *p, cJSO
         cJSON_AddItemToObject(inputs, in->name, v);
     }
     if (*missing)
-        return fail(err, TOK_EINVAL, "%s: missing input%s %s (give --var NAME=VALUE or --var NAME=@FILE)",
+        return rc_fail(err, TOK_EINVAL, "%s: missing input%s %s (give --var NAME=VALUE or --var NAME=@FILE)",
                     r->file, strchr(missing, ',') ? "s" : "", missing);
     return 0;
 }
@@ -175,17 +176,17 @@ static void merge(rc_sampling *m, const rc_sampling *s) {
     m->set |= s->set;
 }
 
-static int render(const tok_recipe *r, const rc_step *s, const char *what, const tok_template *t,
+int rc_render(const tok_recipe *r, const rc_step *s, const char *what, const tok_template *t,
                   const cJSON *ctx, tok_bytes *out, tok_error *err) {
     tok_error e = {0};
     out->n = 0;
     if (tok_template_render(t, ctx, out, &e) == 0) return 0;
     /* the template was named \x01 at parse time: drop that prefix */
     const char *m = e.msg[0] == '\x01' && e.msg[1] == ':' ? e.msg + 2 : e.msg;
-    return fail(err, TOK_EINVAL, "%s: step \"%s\": %s: %s", r->file, s->id, what, m);
+    return rc_fail(err, TOK_EINVAL, "%s: step \"%s\": %s: %s", r->file, s->id, what, m);
 }
 
-static size_t count_tokens(const tok_tokenizer *tk, const char *t) {
+size_t rc_count_tokens(const tok_tokenizer *tk, const char *t) {
     tok_ids ids = {0};
     tok_error e = {0};
     tok_encode_params ep = tok_encode_default_params();
@@ -208,7 +209,7 @@ static const rc_input *biggest_input(const tok_recipe *r, const rc_step *s, cons
         if (!used) continue;
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(inputs, name);
         if (!cJSON_IsString(v)) continue;
-        size_t n = count_tokens(tk, v->valuestring);
+        size_t n = rc_count_tokens(tk, v->valuestring);
         if (!best || n > *ntok) best = &r->inputs[i], *ntok = n;
     }
     return best;
@@ -259,20 +260,29 @@ done:
     return res;
 }
 
-static void trace(FILE *f, const char *model, const tok_recipe_step_result *st, bool dry, const char *error) {
+/* One JSON line per step, written with one write() under an exclusive
+ * lock: lines from several processes appending to one file never mix. */
+static void trace(FILE *f, const tok_recipe_step_result *st, bool dry, const char *error) {
     if (!f) return;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "step", st->id);
-    cJSON_AddStringToObject(o, "model", model ? model : "");
+    cJSON_AddStringToObject(o, "kind", st->kind ? st->kind : "prompt");
+    cJSON_AddStringToObject(o, "model", st->model ? st->model : "");
     cJSON_AddBoolToObject(o, "dry_run", dry);
     cJSON_AddBoolToObject(o, "skipped", st->skipped);
     if (st->prompt) cJSON_AddStringToObject(o, "prompt", st->prompt);
-    cJSON_AddNumberToObject(o, "prompt_tokens", st->prompt_tokens);
-    cJSON_AddNumberToObject(o, "completion_tokens", st->completion_tokens);
-    cJSON_AddNumberToObject(o, "n_ctx", st->n_ctx);
-    cJSON_AddNumberToObject(o, "max_tokens", st->max_tokens);
-    cJSON_AddNumberToObject(o, "latency_ms", st->latency_ms);
-    cJSON_AddNumberToObject(o, "cost_usd", 0);
+    if (st->is_prompt) {
+        cJSON_AddNumberToObject(o, "prompt_tokens", st->prompt_tokens);
+        cJSON_AddNumberToObject(o, "completion_tokens", st->completion_tokens);
+        cJSON_AddBoolToObject(o, "approximate", st->approximate);
+        cJSON_AddNumberToObject(o, "n_ctx", st->n_ctx);
+        cJSON_AddNumberToObject(o, "max_tokens", st->max_tokens);
+        cJSON_AddNumberToObject(o, "latency_ms", st->latency_ms);
+        if (st->cost_usd >= 0) cJSON_AddNumberToObject(o, "cost_usd", st->local ? 0 : st->cost_usd);
+        else cJSON_AddNullToObject(o, "cost_usd"); /* unknown price */
+        cJSON_AddNumberToObject(o, "calls", st->attempts);
+    }
+    if (st->n_items) cJSON_AddNumberToObject(o, "items", st->n_items);
     if (st->stop_reason) cJSON_AddStringToObject(o, "stop_reason", st->stop_reason);
     if (st->truncated) {
         cJSON_AddStringToObject(o, "truncated_input", st->truncated);
@@ -283,9 +293,20 @@ static void trace(FILE *f, const char *model, const tok_recipe_step_result *st, 
     if (st->reasoning) cJSON_AddStringToObject(o, "reasoning", st->reasoning);
     if (error) cJSON_AddStringToObject(o, "error", error);
     char *line = cJSON_PrintUnformatted(o);
-    if (line) fprintf(f, "%s\n", line), fflush(f);
-    free(line);
     cJSON_Delete(o);
+    if (!line) return;
+    size_t n = strlen(line);
+    line[n] = '\n'; /* cJSON's buffer: replace the NUL, write n + 1 bytes */
+    int fd = fileno(f);
+    fflush(f);
+    flock(fd, LOCK_EX);
+    for (size_t done = 0; done <= n;) {
+        ssize_t w = write(fd, line + done, n + 1 - done);
+        if (w <= 0 && errno != EINTR) break;
+        if (w > 0) done += (size_t)w;
+    }
+    flock(fd, LOCK_UN);
+    free(line);
 }
 
 /* The step's messages rendered with ctx, chat-formatted and tokenized: the
@@ -299,30 +320,30 @@ static int build_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_
     int rc = -1;
     ids->n = 0, text->n = 0;
     if (!parts || !msgs) {
-        fail(err, TOK_ENOMEM, "out of memory");
+        rc_fail(err, TOK_ENOMEM, "out of memory");
         goto out;
     }
     if (!b->chat || !b->tk) {
-        fail(err, TOK_EINVAL, "%s: step \"%s\": no model to format the prompt with", r->file, s->id);
+        rc_fail(err, TOK_EINVAL, "%s: step \"%s\": no model to format the prompt with", r->file, s->id);
         goto out;
     }
     if (s->system) {
-        if (render(r, s, "system", s->system, ctx, &parts[0], err)) goto out;
+        if (rc_render(r, s, "system", s->system, ctx, &parts[0], err)) goto out;
         msgs[nm++] = (tok_chat_message){"system", parts[0].data ? parts[0].data : ""};
     }
     if (!s->n_msgs) {
-        if (render(r, s, "prompt", s->prompt, ctx, &parts[1], err)) goto out;
+        if (rc_render(r, s, "prompt", s->prompt, ctx, &parts[1], err)) goto out;
         msgs[nm++] = (tok_chat_message){"user", parts[1].data ? parts[1].data : ""};
     }
     for (size_t k = 0; k < s->n_msgs; k++) {
         char what[48];
         snprintf(what, sizeof what, "messages[%zu].content", k);
-        if (render(r, s, what, s->msgs[k].t, ctx, &parts[1 + k], err)) goto out;
+        if (rc_render(r, s, what, s->msgs[k].t, ctx, &parts[1 + k], err)) goto out;
         msgs[nm++] = (tok_chat_message){s->msgs[k].role, parts[1 + k].data ? parts[1 + k].data : ""};
     }
     tok_error e = {0};
     if (tok_chat_format(b->chat, msgs, nm, true, ids, text, &e)) {
-        fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
+        rc_fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
         goto out;
     }
     rc = 0;
@@ -369,14 +390,51 @@ static int truncate_to_fit(const tok_recipe *r, const rc_step *s, const tok_reci
     return fits;
 }
 
-static int run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b,
-                      const tok_recipe_run_params *p, const cJSON *ctx, tok_session **sess,
-                      tok_recipe_step_result *st, tok_error *err) {
+double rc_call_cost(const tok_recipe_backend *b, size_t in, size_t out) {
+    if (!b->entry || b->entry->local) return 0;
+    return tok_model_cost(b->registry, b->entry, (int64_t)in, (int64_t)out, NULL).total_usd;
+}
+
+void rc_accumulate(tok_recipe_step_result *st, const tok_recipe_step_result *one) {
+    st->prompt_tokens += one->prompt_tokens, st->completion_tokens += one->completion_tokens;
+    st->latency_ms += one->latency_ms, st->gen_ms += one->gen_ms;
+    st->cost_usd = st->cost_usd < 0 || one->cost_usd < 0 ? -1 : st->cost_usd + one->cost_usd;
+    st->attempts += one->attempts;
+    if (one->stop_reason) st->stop_reason = one->stop_reason;
+    st->approximate |= one->approximate;
+    st->local = one->local;
+    if (one->model) st->model = one->model;
+    st->max_tokens = one->max_tokens, st->n_ctx = one->n_ctx;
+}
+
+/* The sampling of attempt k (0 first): a retry samples with the next seed,
+ * and greedy decoding (which would repeat itself) turns into temperature 0.7. */
+static void sampling_for(const rc_sampling *m, int k, tok_generate_params *gp) {
+    *gp = tok_generate_default_params();
+    if (m->temperature >= 0) gp->sampling.temp = m->temperature;
+    if (m->top_p >= 0) gp->sampling.top_p = m->top_p;
+    if (m->top_k >= 0) gp->sampling.top_k = m->top_k;
+    if (m->seed >= 0) gp->sampling.seed = (uint32_t)m->seed;
+    if (k > 0) {
+        gp->sampling.seed += (uint32_t)k;
+        if (gp->sampling.temp <= 0) gp->sampling.temp = 0.7f;
+    }
+    gp->max_tokens = m->max_tokens;
+    gp->stop = (const char *const *)m->stop;
+    gp->n_stop = m->n_stop;
+}
+
+int rc_run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b,
+                  const tok_recipe_run_params *p, const cJSON *ctx, tok_session **sess,
+                  tok_recipe_step_result *st, tok_error *err) {
     tok_bytes text = {0};
     tok_ids ids = {0};
     tok_generation gen = {0};
     tok_error e = {0};
     int rc = -1;
+    st->model = b->model_name, st->approximate = b->approximate;
+    st->local = !b->entry || b->entry->local;
+    st->choice = -1;
     if (build_prompt(r, s, b, ctx, &ids, &text, err)) goto out;
     rc_sampling m = {.temperature = -1, .top_p = -1, .top_k = -1, .max_tokens = 128, .seed = -1};
     merge(&m, &r->defaults);
@@ -400,18 +458,20 @@ static int run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_ba
         if (in)
             snprintf(big, sizeof big, "; input \"%s\" is %zu tokens%s", in->name, ntok,
                      s->overflow == RC_OVERFLOW_TRUNCATE ? " and truncating it did not make the prompt fit" : "");
-        fail(err, TOK_ERANGE,
-             "%s: step \"%s\": the prompt is %zu tokens, over the budget of %d (context %d - %d reserved "
+        rc_fail(err, TOK_ERANGE,
+             "%s: step \"%s\": the prompt is %zu%s tokens, over the budget of %d (context %d - %d reserved "
              "for output, max_tokens)%s",
-             r->file, s->id, counted, budget, n_ctx, m.max_tokens, big);
+             r->file, s->id, counted, b->approximate ? " (approximately)" : "", budget, n_ctx, m.max_tokens, big);
         goto out;
     }
-    if (p->dry_run) {
+    if (p->dry_run) { /* the most this call may cost */
+        st->cost_usd = rc_call_cost(b, ids.n, s->n_choices ? 0 : (size_t)m.max_tokens);
         rc = 0;
         goto out;
     }
     if (!b->model) {
-        fail(err, TOK_EINVAL, "%s: step \"%s\": no model loaded", r->file, s->id);
+        rc_fail(err, TOK_EINVAL, "%s: step \"%s\": model \"%s\": %s", r->file, s->id, b->model_name,
+                b->cannot_run ? b->cannot_run : "no model loaded");
         goto out;
     }
     if (!*sess) {
@@ -419,34 +479,61 @@ static int run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_ba
         sp.n_ctx = n_ctx;
         sp.n_threads = b->n_threads;
         if (!(*sess = tok_session_new(b->model, &sp, &e))) {
-            fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
+            rc_fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
             goto out;
         }
     }
-    tok_generate_params gp = tok_generate_default_params();
-    if (m.temperature >= 0) gp.sampling.temp = m.temperature;
-    if (m.top_p >= 0) gp.sampling.top_p = m.top_p;
-    if (m.top_k >= 0) gp.sampling.top_k = m.top_k;
-    if (m.seed >= 0) gp.sampling.seed = (uint32_t)m.seed;
-    gp.max_tokens = m.max_tokens;
-    gp.stop = (const char *const *)m.stop;
-    gp.n_stop = m.n_stop;
-    double t0 = now_ms();
-    if (tok_generate(*sess, b->tk, ids.ids, ids.n, &gp, &gen, &e)) {
-        fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
+    double t0 = rc_now_ms();
+    if (s->n_choices) { /* classification: the likeliest answer, no sampling */
+        int ntok = 0;
+        st->choice = rc_choose(b, *sess, &ids, s->choices, s->n_choices, &ntok, &e);
+        if (st->choice < 0) {
+            rc_fail(err, e.code, "%s: step \"%s\": choices: %s", r->file, s->id, e.msg);
+            goto out;
+        }
+        st->latency_ms = rc_now_ms() - t0;
+        st->completion_tokens = ntok, st->attempts = 1;
+        st->stop_reason = "choice";
+        st->cost_usd = rc_call_cost(b, ids.n, (size_t)ntok);
+        rc = (st->output = strdup(s->choices[st->choice])) ? 0 : rc_fail(err, TOK_ENOMEM, "out of memory");
         goto out;
     }
-    st->latency_ms = now_ms() - t0;
-    st->gen_ms = gen.gen_ms;
-    st->completion_tokens = gen.completion_tokens;
+    st->cost_usd = 0;
+    for (int k = 0; k <= s->retries; k++) {
+        tok_generate_params gp;
+        sampling_for(&m, k, &gp);
+        tok_generation_free(&gen);
+        memset(&gen, 0, sizeof gen);
+        if (tok_generate(*sess, b->tk, ids.ids, ids.n, &gp, &gen, &e)) {
+            rc_fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
+            goto out;
+        }
+        st->attempts++;
+        st->gen_ms += gen.gen_ms;
+        st->completion_tokens += gen.completion_tokens;
+        double c = rc_call_cost(b, ids.n, (size_t)gen.completion_tokens);
+        st->cost_usd = st->cost_usd < 0 || c < 0 ? -1 : st->cost_usd + c;
+        free(st->output), free(st->reasoning);
+        st->output = st->reasoning = NULL;
+        /* reasoning (<think>) is not the answer: kept for the trace; its tokens
+         * stay in completion_tokens (they were generated and paid for) */
+        char *answer = NULL, *reasoning = NULL;
+        int th = tok_recipe_split_reasoning(gen.text.data ? gen.text.data : "", &answer, &reasoning);
+        if (th > 0) st->output = answer, st->reasoning = reasoning;
+        else st->output = th < 0 ? NULL : strdup(gen.text.data ? gen.text.data : "");
+        if (!st->output) {
+            rc_fail(err, TOK_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (k == s->retries) break;
+        tok_error pe = {0}; /* retry only what would fail the step */
+        cJSON *v = rc_parse_output(r, s, st->output, &pe);
+        cJSON_Delete(v);
+        if (v) break;
+    }
+    st->latency_ms = rc_now_ms() - t0;
     st->stop_reason = tok_stop_reason_name(gen.stop_reason);
-    /* reasoning (<think>) is not the answer: kept for the trace; its tokens
-     * stay in completion_tokens (they were generated and paid for) */
-    char *answer = NULL, *reasoning = NULL;
-    int th = tok_recipe_split_reasoning(gen.text.data ? gen.text.data : "", &answer, &reasoning);
-    if (th > 0) st->output = answer, st->reasoning = reasoning;
-    else st->output = th < 0 ? NULL : strdup(gen.text.data ? gen.text.data : "");
-    rc = st->output ? 0 : fail(err, TOK_ENOMEM, "out of memory");
+    rc = 0;
 out:
     tok_generation_free(&gen);
     tok_bytes_free(&text);
@@ -456,16 +543,39 @@ out:
 
 /* A step's output text as the value later steps see, per its format; NULL
  * with err set if format json does not parse (fail closed). */
-static cJSON *parse_output(const tok_recipe *r, const rc_step *s, const char *text, tok_error *err) {
-    if (s->format == RC_FMT_LINES) return split_lines(text);
+cJSON *rc_parse_output(const tok_recipe *r, const rc_step *s, const char *text, tok_error *err) {
+    if (s->format == RC_FMT_LINES) return rc_split_lines(text);
     if (s->format != RC_FMT_JSON) return cJSON_CreateString(text);
-    const char *end = NULL;
-    cJSON *val = cJSON_ParseWithOpts(text, &end, true);
-    if (!val) {
-        size_t at = end ? (size_t)(end - text) : 0;
-        fail(err, TOK_EFORMAT, "%s: step \"%s\": format json: the output is not valid JSON (byte %zu): \"%.60s\"",
-             r->file, s->id, at, text);
+    /* a Markdown code fence around the JSON (```json ... ```) is not part of it */
+    const char *b = text;
+    while (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t') b++;
+    size_t n = strlen(b);
+    char *inner = NULL;
+    if (!strncmp(b, "```", 3)) {
+        const char *nl = strchr(b, '\n');
+        const char *close = nl ? strstr(nl, "```") : NULL;
+        if (close && (inner = strndup(nl + 1, (size_t)(close - nl - 1)))) b = inner, n = strlen(b);
     }
+    const char *end = NULL;
+    cJSON *val = cJSON_ParseWithLengthOpts(b, n, &end, false);
+    while (val && end && end < b + n && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')) end++;
+    if (val && end && end < b + n) cJSON_Delete(val), val = NULL; /* text after the value */
+    if (!val) {
+        size_t at = end ? (size_t)(end - b) : 0;
+        rc_fail(err, TOK_EFORMAT, "%s: step \"%s\": format json: the output is not valid JSON (byte %zu): \"%.60s\"",
+                r->file, s->id, at, text);
+    } else if (s->schema) {
+        char why[400];
+        if (rc_schema_validate(s->schema, val, why, sizeof why)) {
+            rc_fail(err, TOK_EFORMAT, "%s: step \"%s\": the output does not satisfy the schema: %s", r->file, s->id, why);
+            cJSON_Delete(val), val = NULL;
+        }
+    }
+    if (!val && s->retries) {
+        size_t k = strlen(err->msg);
+        snprintf(err->msg + k, sizeof err->msg - k, " (after %d attempts)", s->retries + 1);
+    }
+    free(inner);
     return val;
 }
 
@@ -486,11 +596,11 @@ static int run_chunked(const tok_recipe *r, const rc_step *s, const tok_recipe_b
     tok_error e = {0};
     cJSON *chunks = rc_split(b->tk, cJSON_GetObjectItemCaseSensitive(inputs, in->name)->valuestring, (size_t)room,
                              0, &e);
-    if (!chunks) return fail(err, e.code, "%s: step \"%s\": on_overflow chunk: %s", r->file, s->id, e.msg);
+    if (!chunks) return rc_fail(err, e.code, "%s: step \"%s\": on_overflow chunk: %s", r->file, s->id, e.msg);
     rc_step s1 = *s;
     s1.overflow = RC_OVERFLOW_ERROR;
     free(st->prompt);
-    st->prompt = NULL, st->prompt_tokens = 0;
+    st->prompt = NULL, st->prompt_tokens = 0, st->cost_usd = 0;
     tok_bytes joined = {0};
     int rc = 0, k = 0;
     for (cJSON *c = chunks->child; c && !rc; c = c->next, k++) {
@@ -500,7 +610,7 @@ static int run_chunked(const tok_recipe *r, const rc_step *s, const tok_recipe_b
         if (cJSON_GetObjectItemCaseSensitive(c2, in->name))
             cJSON_ReplaceItemInObjectCaseSensitive(c2, in->name, cJSON_CreateString(c->valuestring));
         tok_recipe_step_result one = {.id = s->id};
-        rc = run_prompt(r, &s1, b, p, c2, sess, &one, err);
+        rc = rc_run_prompt(r, &s1, b, p, c2, sess, &one, err);
         cJSON_Delete(c2);
         if (rc) {
             size_t n = strlen(err->msg);
@@ -509,16 +619,14 @@ static int run_chunked(const tok_recipe *r, const rc_step *s, const tok_recipe_b
             const char *o = p->dry_run ? "" : one.output ? one.output : "";
             if (joined.n) tok_bytes_append(&joined, "\n", 1);
             tok_bytes_append(&joined, o, strlen(o));
-            st->prompt_tokens += one.prompt_tokens, st->completion_tokens += one.completion_tokens;
-            st->latency_ms += one.latency_ms, st->gen_ms += one.gen_ms;
-            if (one.stop_reason) st->stop_reason = one.stop_reason;
+            rc_accumulate(st, &one);
             if (!st->prompt) st->prompt = one.prompt, one.prompt = NULL;
         }
         free(one.prompt), free(one.output), free(one.reasoning);
     }
     st->n_items = k;
     st->truncated = NULL;
-    if (!rc && !(st->output = strdup(joined.data ? joined.data : ""))) rc = fail(err, TOK_ENOMEM, "out of memory");
+    if (!rc && !(st->output = strdup(joined.data ? joined.data : ""))) rc = rc_fail(err, TOK_ENOMEM, "out of memory");
     tok_bytes_free(&joined);
     cJSON_Delete(chunks);
     return rc;
@@ -528,75 +636,15 @@ static int run_chunked(const tok_recipe *r, const rc_step *s, const tok_recipe_b
  * tokenizer, so it runs for real in dry runs too. */
 static cJSON *run_split(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b, const cJSON *ctx,
                         tok_bytes *buf, tok_error *err) {
-    if (render(r, s, "split", s->tmpl, ctx, buf, err)) return NULL;
+    if (rc_render(r, s, "split", s->tmpl, ctx, buf, err)) return NULL;
     if (!b->tk) {
-        fail(err, TOK_EINVAL, "%s: step \"%s\": split needs the model's tokenizer", r->file, s->id);
+        rc_fail(err, TOK_EINVAL, "%s: step \"%s\": split needs the model's tokenizer", r->file, s->id);
         return NULL;
     }
     tok_error e = {0};
     cJSON *list = rc_split(b->tk, buf->data ? buf->data : "", (size_t)s->s.max_tokens, s->overlap, &e);
-    if (!list) fail(err, e.code, "%s: step \"%s\": split: %s", r->file, s->id, e.msg);
+    if (!list) rc_fail(err, e.code, "%s: step \"%s\": split: %s", r->file, s->id, e.msg);
     return list;
-}
-
-/* over: the step's prompt or template once per item of a list, in order,
- * with `item` and `loop_index` in scope; one session reused (sequential).
- * The result sums the tokens and latency of the calls and keeps the first
- * call's prompt; the output is the list of the calls' outputs. */
-static cJSON *run_map(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b,
-                      const tok_recipe_run_params *p, cJSON *ctx, tok_session **sess, tok_recipe_step_result *st,
-                      tok_bytes *buf, tok_error *err) {
-    const cJSON *over = rc_lookup(ctx, s->over);
-    cJSON *items = NULL, *out = cJSON_CreateArray();
-    if (cJSON_IsArray(over)) items = cJSON_Duplicate(over, true);
-    else if (cJSON_IsString(over) && st->estimated) { /* a dry-run placeholder: one item */
-        items = cJSON_CreateArray();
-        cJSON_AddItemToArray(items, cJSON_Duplicate(over, true));
-    } else {
-        fail(err, TOK_EINVAL, "%s: step \"%s\": over: \"%s\" is %s, not a list", r->file, s->id, s->over,
-             !over ? "undefined" : cJSON_IsNull(over) ? "none (a skipped step)" : "a single value");
-        cJSON_Delete(out);
-        return NULL;
-    }
-    int idx = 0;
-    for (cJSON *it = items ? items->child : NULL; it; it = it->next, idx++) {
-        cJSON_AddItemToObject(ctx, "item", cJSON_Duplicate(it, true));
-        cJSON_AddNumberToObject(ctx, "loop_index", idx);
-        tok_recipe_step_result one = {.id = s->id, .estimated = st->estimated};
-        int rc;
-        if (s->kind == RC_STEP_PROMPT) rc = run_prompt(r, s, b, p, ctx, sess, &one, err);
-        else {
-            rc = render(r, s, "template", s->tmpl, ctx, buf, err);
-            if (!rc && !(one.output = strdup(buf->data ? buf->data : ""))) rc = fail(err, TOK_ENOMEM, "out of memory");
-        }
-        cJSON_DeleteItemFromObjectCaseSensitive(ctx, "item");
-        cJSON_DeleteItemFromObjectCaseSensitive(ctx, "loop_index");
-        cJSON *val = NULL;
-        if (!rc && p->dry_run && s->kind == RC_STEP_PROMPT) {
-            char ph[200];
-            snprintf(ph, sizeof ph, "[output of step %s, item %d]", s->id, idx);
-            val = cJSON_CreateString(ph);
-        } else if (!rc)
-            val = parse_output(r, s, one.output, err);
-        st->prompt_tokens += one.prompt_tokens, st->completion_tokens += one.completion_tokens;
-        st->latency_ms += one.latency_ms, st->gen_ms += one.gen_ms;
-        st->max_tokens = one.max_tokens, st->n_ctx = one.n_ctx;
-        if (one.stop_reason) st->stop_reason = one.stop_reason;
-        if (one.truncated) st->truncated = one.truncated, st->truncated_from = one.truncated_from,
-                           st->truncated_to = one.truncated_to;
-        if (!st->prompt) st->prompt = one.prompt, one.prompt = NULL;
-        if (one.reasoning && !st->reasoning) st->reasoning = one.reasoning, one.reasoning = NULL;
-        free(one.prompt), free(one.output), free(one.reasoning);
-        if (!val) {
-            size_t n = strlen(err->msg);
-            snprintf(err->msg + n, sizeof err->msg - n, " (item %d)", idx);
-            cJSON_Delete(items), cJSON_Delete(out);
-            return NULL;
-        }
-        cJSON_AddItemToArray(out, val);
-    }
-    cJSON_Delete(items);
-    return out;
 }
 
 int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_recipe_run_params *p,
@@ -605,12 +653,15 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
     out->outputs = cJSON_CreateObject();
     out->steps = calloc(r->n_steps, sizeof *out->steps);
     cJSON *ctx = cJSON_CreateObject(), *inputs = cJSON_CreateObject(), *steps = cJSON_CreateObject();
-    tok_session *sess = NULL;
+    /* one session per model the steps use */
+    const tok_recipe_backend *sess_b[16] = {0};
+    tok_session *sess[16] = {0};
+    size_t n_sess = 0;
     tok_bytes buf = {0};
     bool *placeholder = calloc(r->n_steps, sizeof *placeholder);
     int rc = -1;
     if (!out->outputs || !out->steps || !ctx || !inputs || !steps || !placeholder) {
-        fail(err, TOK_ENOMEM, "out of memory");
+        rc_fail(err, TOK_ENOMEM, "out of memory");
         cJSON_Delete(inputs), cJSON_Delete(steps);
         goto done;
     }
@@ -626,7 +677,26 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
         tok_recipe_step_result *st = &out->steps[out->n++];
         st->id = s->id;
         st->is_prompt = s->kind == RC_STEP_PROMPT;
-        st->kind = s->over ? "map" : s->kind == RC_STEP_PROMPT ? "prompt" : s->kind == RC_STEP_SPLIT ? "split" : "template";
+        st->kind = s->over ? "map" : s->reduce ? "reduce" : s->kind == RC_STEP_PROMPT ? "prompt"
+                 : s->kind == RC_STEP_SPLIT ? "split" : "template";
+        st->choice = -1;
+        const tok_recipe_backend *sb = b;
+        if (s->model && (!r->model || strcmp(s->model, r->model))) {
+            tok_error e = {0};
+            if (!p->resolve) e.code = TOK_EINVAL, snprintf(e.msg, sizeof e.msg, "no way to load other models here");
+            if (!p->resolve || !(sb = p->resolve(p->resolve_ud, s->model, &e))) {
+                rc_fail(err, e.code, "%s: step \"%s\": model \"%s\": %s", r->file, s->id, s->model, e.msg);
+                goto fail_step;
+            }
+        }
+        size_t si = 0;
+        while (si < n_sess && sess_b[si] != sb) si++;
+        if (si == n_sess && n_sess < 16) sess_b[n_sess++] = sb;
+        if (si == 16) { /* more models than slots: the last slot is reused */
+            si = 15;
+            tok_session_free(sess[si]);
+            sess[si] = NULL, sess_b[si] = sb;
+        }
         /* in a dry run a prompt step's output is a placeholder, and so is
          * anything rendered from one */
         for (size_t d = 0; d < s->n_deps; d++)
@@ -634,28 +704,30 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
         cJSON *entry = cJSON_CreateObject();
         cJSON_AddItemToObject(steps, s->id, entry);
         if (s->when) {
-            if (render(r, s, "when", s->when, ctx, &buf, err)) goto fail_step;
+            if (rc_render(r, s, "when", s->when, ctx, &buf, err)) goto fail_step;
             if (!buf.n && !st->estimated) {
                 st->skipped = true;
                 cJSON_AddNullToObject(entry, "output");
                 cJSON_AddNullToObject(out->outputs, s->id);
-                trace(p->trace, b->model_name, st, p->dry_run, NULL);
+                trace(p->trace, st, p->dry_run, NULL);
                 continue;
             }
         }
         cJSON *list = NULL; /* split and map steps: the output list */
         if (s->over || s->kind == RC_STEP_SPLIT) {
-            list = s->over ? run_map(r, s, b, p, ctx, &sess, st, &buf, err) : run_split(r, s, b, ctx, &buf, err);
+            list = s->over ? rc_run_map(r, s, sb, p, ctx, &sess[si], st, &buf, err) : run_split(r, s, sb, ctx, &buf, err);
             if (!list) goto fail_step;
             st->output = cJSON_PrintUnformatted(list);
             st->n_items = cJSON_GetArraySize(list);
+        } else if (s->reduce) {
+            if (rc_run_reduce(r, s, sb, p, ctx, &sess[si], st, err)) goto fail_step;
         } else if (s->kind == RC_STEP_PROMPT) {
-            if (run_prompt(r, s, b, p, ctx, &sess, st, err) &&
+            if (rc_run_prompt(r, s, sb, p, ctx, &sess[si], st, err) &&
                 (s->overflow != RC_OVERFLOW_CHUNK || err->code != TOK_ERANGE ||
-                 run_chunked(r, s, b, p, ctx, &sess, st, err)))
+                 run_chunked(r, s, sb, p, ctx, &sess[si], st, err)))
                 goto fail_step;
         } else {
-            if (render(r, s, "template", s->tmpl, ctx, &buf, err)) goto fail_step;
+            if (rc_render(r, s, "template", s->tmpl, ctx, &buf, err)) goto fail_step;
             st->output = strdup(buf.data ? buf.data : "");
         }
         if (p->dry_run && st->is_prompt && !list) {
@@ -669,25 +741,25 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
         cJSON *val;
         if (!st->output) {
             cJSON_Delete(list);
-            fail(err, TOK_ENOMEM, "out of memory");
+            rc_fail(err, TOK_ENOMEM, "out of memory");
             goto fail_step;
         }
         if (list) val = list;
         else if (placeholder[i]) val = cJSON_CreateString(st->output);
-        else if (!(val = parse_output(r, s, st->output, err))) goto fail_step;
+        else if (!(val = rc_parse_output(r, s, st->output, err))) goto fail_step;
         cJSON_AddItemToObject(entry, "output", val);
         cJSON_AddItemToObject(out->outputs, s->id, cJSON_Duplicate(val, true));
-        trace(p->trace, b->model_name, st, p->dry_run, NULL);
+        trace(p->trace, st, p->dry_run, NULL);
         continue;
     fail_step:
-        trace(p->trace, b->model_name, st, p->dry_run, err->msg);
+        trace(p->trace, st, p->dry_run, err->msg);
         goto done;
     }
     rc = 0;
 done:
     free(placeholder);
     tok_bytes_free(&buf);
-    tok_session_free(sess);
+    for (size_t k = 0; k < n_sess; k++) tok_session_free(sess[k]);
     cJSON_Delete(ctx);
     return rc;
 }

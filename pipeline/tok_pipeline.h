@@ -278,16 +278,25 @@ typedef struct tok_recipe_var {
     const char *key, *value;
 } tok_recipe_var;
 
-/* The model the steps run on. The runner calls models only through this:
+/* A model the steps run on. The runner calls models only through this:
  * the chat template builds and counts every prompt, the session generates. */
 typedef struct tok_recipe_backend {
     const char *model_name;      /* for the trace and results */
-    const struct tok_model *model; /* NULL: dry runs only */
+    const struct tok_model *model; /* NULL: counting only (dry runs) */
     const tok_tokenizer *tk;     /* counts and decodes */
     const tok_chat *chat;        /* system + user -> prompt */
     int n_ctx;                   /* context window (0: the model's) */
     int n_threads;
+    bool approximate;            /* tk is a stand-in: counts are estimates */
+    const tok_registry *registry; /* with entry: prices for the cost; */
+    const tok_model_entry *entry; /* NULL or a local row: costs nothing */
+    const char *cannot_run;      /* model NULL: why it cannot generate, for
+                                    the error of a real run */
 } tok_recipe_backend;
+
+/* Turns a step's `model:` into a backend (kept alive until the run ends);
+ * NULL with err set if it cannot. */
+typedef const tok_recipe_backend *(*tok_recipe_resolve_fn)(void *ud, const char *model, tok_error *err);
 
 typedef struct tok_recipe_run_params {
     const tok_recipe_var *vars;
@@ -295,7 +304,12 @@ typedef struct tok_recipe_run_params {
     bool dry_run;   /* render and count every step; call no model. Outputs of
                        earlier steps are placeholders ("[output of step X]"),
                        so the counts of steps that use them are estimates. */
-    FILE *trace;    /* one JSON line per step, or NULL */
+    FILE *trace;    /* one JSON line per step, or NULL; each line is one
+                       write() under an exclusive lock, so several
+                       processes may append to one file */
+    tok_recipe_resolve_fn resolve; /* steps with their own model; NULL: such
+                                      steps fail */
+    void *resolve_ud;
 } tok_recipe_run_params;
 
 tok_recipe_run_params tok_recipe_default_run_params(void);
@@ -305,9 +319,9 @@ typedef struct tok_recipe_step_result {
     bool ran, skipped;       /* skipped: its `when` was false */
     bool estimated;          /* dry run with placeholder outputs in the prompt */
     bool is_prompt;          /* a model call (else a template transform) */
-    const char *kind;        /* "prompt", "template", "split" or "map" */
+    const char *kind;        /* "prompt", "template", "split", "map" or "reduce" */
     int n_items;             /* split and map: items in the output list;
-                                on_overflow chunk: the calls made */
+                                on_overflow chunk and reduce: the calls made */
     char *prompt;            /* the rendered prompt text (chat-formatted) */
     char *output;            /* text; json re-serialized; lines joined by \n */
     int prompt_tokens, completion_tokens, max_tokens;
@@ -317,6 +331,14 @@ typedef struct tok_recipe_step_result {
     const char *truncated;   /* on_overflow truncate: the input cut, or NULL */
     int truncated_from, truncated_to; /* its tokens before and after */
     char *reasoning;         /* <think> text kept out of the output, or NULL */
+    const char *model;       /* the backend's model_name (NULL: no model) */
+    bool approximate;        /* counted with a stand-in tokenizer */
+    double cost_usd;         /* this step's calls at the model's prices (dry
+                                run: with max_tokens out per call); 0 for
+                                local models; -1 unknown price */
+    bool local;              /* no per-token price */
+    int attempts;            /* calls made for one item, retries included */
+    int choice;              /* choices: index of the answer picked, else -1 */
 } tok_recipe_step_result;
 
 typedef struct tok_recipe_result {

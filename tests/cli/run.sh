@@ -149,7 +149,7 @@ printf 'inputs:\n  doc: {type: string}\nsteps:\n  - {id: a, prompt: "{{ doc }}"}
 expect 1 "missing input \"doc\"" "$tmp/need.yaml"
 expect 1 "the recipe has no input \"documnt\" (did you mean \"document\"?)" "$r" --var documnt=x
 printf 'model: openai:gpt-4o\nsteps:\n  - {id: a, prompt: hi}\n' > "$tmp/http.yaml"
-expect 1 "not implemented yet" "$tmp/http.yaml"
+expect 1 "served over HTTP, which this version does not call yet" "$tmp/http.yaml"
 expect 1 "no-such.yaml: No such file" "$tmp/no-such.yaml"
 expect 2 "no recipe given" --dry-run
 expect 2 "expected NAME=VALUE" "$r" --var novalue

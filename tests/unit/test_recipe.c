@@ -132,7 +132,33 @@ int main(void) {
     CHECK_MSG(r && !strcmp(tok_recipe_step_id(r, 0), "b"), "%s", err.msg);
     tok_recipe_free(r);
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, reduce: x}\n"),
-                 "r.yaml:2:13: step \"a\": \"reduce\" steps are not implemented yet (docs/recipes.md)");
+                 "r.yaml:2:21: step \"a\": reduce: expected a list reference such as \"{{ steps.ID.output }}\" or "
+                 "\"{{ inputs.NAME }}\"");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, reduce: \"{{ steps.b.output }}\"}\n  - {id: b, template: x}\n"),
+                 "r.yaml:2:21: step \"a\": reduce: needs a prompt (using {{ items }} or {{ text }}) and no over");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, concurrency: 2}\n"),
+                 "r.yaml:2:37: step \"a\": concurrency: only with over (a map)");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, over: \"{{ inputs.x }}\", prompt: x, concurrency: 0}\n"
+                            "inputs: {x: {type: list}}\n"),
+                 "r.yaml:2:61: step \"a\": concurrency: expected an integer in [1, 64], got \"0\"");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, choices: [yes]}\n"),
+                 "r.yaml:2:33: step \"a\": choices: expected a list of at least two answers");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, choices: [yes, yes]}\n"),
+                 "r.yaml:2:33: step \"a\": choices: \"yes\" appears twice");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, retries: 2}\n"),
+                 "r.yaml:2:33: step \"a\": retries: only with format: json (an output that does not parse or fails "
+                 "its schema is generated again)");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, format: text, schema: {type: object}}\n"),
+                 "r.yaml:2:46: step \"a\": schema: only with format: json");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, schema: {type: object, propertys: {}}}\n"),
+                 "r.yaml:2:32: step \"a\": schema: unsupported keyword \"propertys\"; did you mean \"properties\"? "
+                 "(it would not be checked)");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, schema: {type: obj}}\n"),
+                 "r.yaml:2:32: step \"a\": schema: type: \"obj\" is not a JSON Schema type");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, schema: {properties: {n: {pattern: \"(\"}}}}\n"),
+                 "r.yaml:2:32: step \"a\": schema.properties.n: pattern: missing closing parenthesis");
+    CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, separator: \", \"}\n"),
+                 "r.yaml:2:35: step \"a\": separator: only with reduce");
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, format: yaml}\n"),
                  "r.yaml:2:32: step \"a\": format: expected one of text, json, lines");
     CHECK_EQ_STR(load_error("steps:\n  - {id: a, prompt: x, truncate: head}\n"),
