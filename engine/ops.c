@@ -72,6 +72,7 @@ typedef struct {
     int n_tok, rows_per_chunk;
     const float *bias;
     quant_dot4_fn dot4;
+    const packed_kernels *pk; /* repacked weights only */
 } matmul_job;
 
 /* Chunk = a contiguous range of weight rows, walked in blocks of rows that
@@ -111,21 +112,20 @@ static void matmul_chunk(void *ctx, int chunk, int ith) {
     }
 }
 
-/* Repacked Q4_0 (repack.h): a chunk is a range of eight-row groups. Groups
- * are walked in blocks of <= 128 KB of weights; within a block each
+/* Repacked weights (repack.h): a chunk is a range of eight-row groups.
+ * Groups are walked in blocks of <= 128 KB of weights; within a block each
  * four-token tile of activations stays in L1 while it meets every group
  * (gemm4: 8 rows x 4 tokens per inner loop), and the block stays in L2 for
  * all tiles. Leftover tokens (and generation) use the one-token kernel,
  * which gives the same floats. */
-static void matmul_q4x8_chunk(void *ctx, int chunk, int ith) {
+static void matmul_packed_chunk(void *ctx, int chunk, int ith) {
     (void)ith;
     const matmul_job *j = ctx;
     const weight *w = j->w;
-    const blk_q4_0x8 *pw = w->packed;
-    const blk_q8s *xq = (const blk_q8s *)j->xq;
-    int nb = w->n_in / QK, ng = w->n_out / Q4X8, gpc = j->rows_per_chunk / Q4X8;
+    const packed_kernels *k = j->pk;
+    int ng = w->n_out / Q4X8, gpc = j->rows_per_chunk / Q4X8;
     int g0 = chunk * gpc, g1 = g0 + gpc < ng ? g0 + gpc : ng;
-    size_t no = (size_t)w->n_out, gbytes = (size_t)nb * sizeof(blk_q4_0x8);
+    size_t no = (size_t)w->n_out, gbytes = (size_t)(w->n_in / k->block) * k->group_bytes;
     int block = (int)(128 * 1024 / gbytes);
     if (block < 1) block = 1;
     int t4 = j->n_tok / 4 * 4;
@@ -134,9 +134,11 @@ static void matmul_q4x8_chunk(void *ctx, int chunk, int ith) {
         int b1 = b0 + block < g1 ? b0 + block : g1;
         for (int t = 0; t < j->n_tok;) {
             int four = t < t4;
+            const char *x = j->xq + (size_t)t * j->xq_row;
             for (int g = b0; g < b1; g++) {
-                if (four) q4_0x8_gemm4(w->n_in, pw + (size_t)g * nb, xq + (size_t)t * nb, (size_t)nb, v);
-                else q4_0x8_gemv(w->n_in, pw + (size_t)g * nb, xq + (size_t)t * nb, v);
+                const char *pw = (const char *)w->packed + (size_t)g * gbytes;
+                if (four) k->gemm4(w->n_in, pw, x, j->xq_row, v);
+                else k->gemv(w->n_in, pw, x, v);
                 for (int c = 0; c < (four ? 4 : 1); c++) {
                     float *o = j->out + (size_t)(t + c) * no + (size_t)g * Q4X8;
                     for (int r = 0; r < Q4X8; r++) o[r] = v[8 * c + r] + (j->bias ? j->bias[g * Q4X8 + r] : 0.0f);
@@ -149,9 +151,9 @@ static void matmul_q4x8_chunk(void *ctx, int chunk, int ith) {
 
 void matmul(tok_session *s, float *out, const weight *w, const float *x, int n_tok, const float *bias) {
     if (w->packed) {
-        size_t xrow = (size_t)(w->n_in / QK) * sizeof(blk_q8s);
-        for (int t = 0; t < n_tok; t++)
-            q8s_quantize(x + (size_t)t * w->n_in, (blk_q8s *)((char *)s->xq + (size_t)t * xrow), w->n_in);
+        const packed_kernels *k = packed_kernels_of(w->type);
+        size_t xrow = (size_t)(w->n_in / k->block) * k->act_bytes;
+        for (int t = 0; t < n_tok; t++) k->quantize(x + (size_t)t * w->n_in, (char *)s->xq + (size_t)t * xrow, w->n_in);
         int nth = tok_pool_size(s->pool), ng = w->n_out / Q4X8, n_chunks = 1;
         double work = (double)w->row_bytes * w->n_out * n_tok;
         if (nth > 1 && work >= 2.0 * CHUNK_WORK) {
@@ -162,8 +164,8 @@ void matmul(tok_session *s, float *out, const weight *w, const float *x, int n_t
         }
         int per = (ng + n_chunks - 1) / n_chunks;
         n_chunks = (ng + per - 1) / per;
-        matmul_job j = {out, w, s->xq, xrow, n_tok, per * Q4X8, bias, NULL};
-        tok_pool_run(s->pool, matmul_q4x8_chunk, &j, n_chunks);
+        matmul_job j = {out, w, s->xq, xrow, n_tok, per * Q4X8, bias, NULL, k};
+        tok_pool_run(s->pool, matmul_packed_chunk, &j, n_chunks);
         return;
     }
     int dt = w->q->dot_type;
@@ -190,7 +192,7 @@ void matmul(tok_session *s, float *out, const weight *w, const float *x, int n_t
     }
     int per = (w->n_out + n_chunks - 1) / n_chunks;
     n_chunks = (w->n_out + per - 1) / per;
-    matmul_job j = {out, w, xq, xrow, n_tok, per, bias, dot4};
+    matmul_job j = {out, w, xq, xrow, n_tok, per, bias, dot4, NULL};
     tok_pool_run(s->pool, matmul_chunk, &j, n_chunks);
 }
 

@@ -11,8 +11,8 @@
  * file page in again), so resident memory stays about one copy of the
  * weights. The price is that loading reads every repacked tensor once
  * (about 0.1 s per 300 MB), so start-up is no longer independent of the
- * file size for such models. Only Q4_0 matrices with a multiple of 8 rows
- * are repacked today; everything else is multiplied in the file's layout.
+ * file size for such models. Q4_0 and Q4_K matrices with a multiple of 8
+ * rows are repacked; everything else is multiplied in the file's layout.
  */
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -21,8 +21,26 @@
 #include "model.h"
 #include "repack.h"
 
-static bool packable(const weight *w) {
-    return w->type == TOK_TYPE_Q4_0 && w->n_out % Q4X8 == 0 && w->n_in % QK == 0;
+static void pack_q4_0(const void *src, void *dst, int n_in, int n_out) { q4_0x8_pack(src, dst, n_in, n_out); }
+static void pack_q4_K(const void *src, void *dst, int n_in, int n_out) { q4_Kx8_pack(src, dst, n_in, n_out); }
+static void quant_q8s(const float *x, void *y, int n) { q8s_quantize(x, y, n); }
+static void quant_q8Ks(const float *x, void *y, int n) { q8Ks_quantize(x, y, n); }
+
+static const packed_kernels kernels[] = {
+    {TOK_TYPE_Q4_0, QK, sizeof(blk_q4_0x8), sizeof(blk_q8s), pack_q4_0, quant_q8s, q4_0x8_gemv, q4_0x8_gemm4},
+    {TOK_TYPE_Q4_K, QK_K, sizeof(blk_q4_Kx8), sizeof(blk_q8Ks), pack_q4_K, quant_q8Ks, q4_Kx8_gemv, q4_Kx8_gemm4},
+};
+
+const packed_kernels *packed_kernels_of(int type) {
+    for (size_t i = 0; i < sizeof kernels / sizeof *kernels; i++)
+        if (kernels[i].type == type) return &kernels[i];
+    return NULL;
+}
+
+static size_t packed_bytes(const weight *w) {
+    const packed_kernels *k = packed_kernels_of(w->type);
+    if (!k || w->n_out % Q4X8 || w->n_in % k->block) return 0;
+    return (size_t)w->n_out / Q4X8 * (size_t)(w->n_in / k->block) * k->group_bytes;
 }
 
 /* The weights matmul multiplies by, once each (a tied output is its own
@@ -51,8 +69,7 @@ int model_repack(tok_model *m, tok_error *err) {
     if (!ws) return eng_fail(err, TOK_ENOMEM, "out of memory");
     matmul_weights(m, ws);
     size_t total = 0;
-    for (int i = 0; i < n; i++)
-        if (packable(ws[i])) total += (size_t)ws[i]->n_out / Q4X8 * (ws[i]->n_in / QK) * sizeof(blk_q4_0x8);
+    for (int i = 0; i < n; i++) total += packed_bytes(ws[i]);
     if (total == 0) { free(ws); return 0; }
     void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) {
@@ -65,11 +82,12 @@ int model_repack(tok_model *m, tok_error *err) {
     char *at = mem;
     for (int i = 0; i < n; i++) {
         weight *w = ws[i];
-        if (!packable(w)) continue;
-        q4_0x8_pack(w->data, (blk_q4_0x8 *)at, w->n_in, w->n_out);
+        size_t bytes = packed_bytes(w);
+        if (!bytes) continue;
+        packed_kernels_of(w->type)->pack(w->data, at, w->n_in, w->n_out);
         w->packed = at;
         release_pages(w->data, (size_t)w->n_out * w->row_bytes);
-        at += (size_t)w->n_out / Q4X8 * (w->n_in / QK) * sizeof(blk_q4_0x8);
+        at += bytes;
     }
     free(ws);
     /* nothing writes the packed weights again */

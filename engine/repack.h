@@ -45,13 +45,51 @@ void q4_0x8_unpack_row(const blk_q4_0x8 *src, void *dst, int n_in, int r);
 void q8s_quantize_ref(const float *x, blk_q8s *y, int n);
 void q8s_quantize(const float *x, blk_q8s *y, int n);
 
-/* out[t*8 + r] = row r of the group w (n_in/32 blocks) · activation row t,
- * t < n_tok; activation row t starts x_stride blocks after row t-1.
+/* out[t*8 + r] = row r of the group w (n_in values) · activation row t,
+ * t < n_tok, activation row t starting x_stride bytes after row t-1.
  * gemm4 handles n_tok = 4, gemv n_tok = 1; the fast kernels compute every
  * (row, token) with the same float operations in the same order as the
  * plain C ones, so all four agree bit for bit. */
-void q4_0x8_gemv_ref(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, float out[8]);
-void q4_0x8_gemm4_ref(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, size_t x_stride, float out[32]);
-void q4_0x8_gemv(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, float out[8]);
-void q4_0x8_gemm4(int n_in, const blk_q4_0x8 *w, const blk_q8s *x, size_t x_stride, float out[32]);
+void q4_0x8_gemv_ref(int n_in, const void *w, const void *x, float out[8]);
+void q4_0x8_gemm4_ref(int n_in, const void *w, const void *x, size_t x_stride, float out[32]);
+void q4_0x8_gemv(int n_in, const void *w, const void *x, float out[8]);
+void q4_0x8_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[32]);
+
+/* ---- Q4_K, eight rows interleaved (quant_q4kx8.c) ---- */
+
+/* Activations for it: Q8_K values and scale (exactly quantize_row_q8_K_ref's)
+ * with the sums of each 32 values (a sub-block of the weights). 276 bytes. */
+typedef struct { float d; int16_t bs[8]; int8_t qs[QK_K]; } blk_q8Ks;
+
+/* Eight Q4_K super-blocks (the same 256 columns of eight rows). sc[j][r],
+ * mn[j/2][2r + j%2]: row r's 6-bit scale and min of sub-block j (the mins
+ * paired for madd); qs: per sub-block j, 128 bytes laid out as in
+ * blk_q4_0x8. 1184 bytes for the 1152 of the eight blocks it replaces. */
+typedef struct {
+    uint16_t d[Q4X8], dmin[Q4X8];
+    uint8_t sc[8][Q4X8];
+    uint8_t mn[4][2 * Q4X8];
+    uint8_t qs[8][QK * Q4X8 / 2];
+} blk_q4_Kx8;
+
+void q4_Kx8_pack(const void *src, blk_q4_Kx8 *dst, int n_in, int n_out);
+void q8Ks_quantize(const float *x, blk_q8Ks *y, int n);
+void q4_Kx8_gemv_ref(int n_in, const void *w, const void *x, float out[8]);
+void q4_Kx8_gemm4_ref(int n_in, const void *w, const void *x, size_t x_stride, float out[32]);
+void q4_Kx8_gemv(int n_in, const void *w, const void *x, float out[8]);
+void q4_Kx8_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[32]);
+
+/* ---- the table matmul uses ---- */
+typedef struct packed_kernels {
+    int type;             /* the weight type this repacks */
+    int block;            /* values per weight block (32 or 256) */
+    size_t group_bytes;   /* bytes of one packed block of eight rows */
+    size_t act_bytes;     /* bytes of one activation block */
+    void (*pack)(const void *src, void *dst, int n_in, int n_out);
+    void (*quantize)(const float *x, void *y, int n);
+    void (*gemv)(int n_in, const void *w, const void *x, float out[8]);
+    void (*gemm4)(int n_in, const void *w, const void *x, size_t x_stride, float out[32]);
+} packed_kernels;
+/* NULL when the type has no packed layout. */
+const packed_kernels *packed_kernels_of(int type);
 #endif

@@ -1,12 +1,17 @@
 /*
- * The repacked Q4_0 kernels (engine/quant_q4x8.c): packing is lossless (each
+ * The repacked Q4_0 and Q4_K kernels (engine/quant_q4x8.c, quant_q4kx8.c).
+ * Q4_0: packing is lossless (each
  * row unpacks to its original blocks), the AVX2 activation quantizer writes
  * exactly the bytes of the plain C one (which are quantize_row_q8_0_ref's
  * values), the AVX2 one-token and four-token kernels equal the plain C
  * kernel bit for bit, and the plain C kernel agrees with the row-major
  * Q4_0 reference dot within float rounding. Extreme blocks (all nibbles 15
  * or 0 against activations of ±127) check that the int16 sums cannot
- * overflow.
+ * overflow. Q4_K: the AVX2 kernels equal the plain C kernel bit for bit
+ * (one token and four), the plain C kernel on the packed layout agrees with
+ * the row-major Q4_K reference dot of every original row (which checks the
+ * packing of values, scales and mins), including extreme blocks (all
+ * nibbles 15, 6-bit scales and mins 63, activations ±127).
  */
 #include <math.h>
 #include <stdio.h>
@@ -91,8 +96,8 @@ static void test_kernels(void) {
         for (int g = 0; g < N_OUT / Q4X8; g++) {
             const blk_q4_0x8 *pg = p + (size_t)g * NB;
             float f4[32], r4[32];
-            q4_0x8_gemm4(N_IN, pg, xs, NB, f4);
-            q4_0x8_gemm4_ref(N_IN, pg, xs, NB, r4);
+            q4_0x8_gemm4(N_IN, pg, xs, NB * sizeof(blk_q8s), f4);
+            q4_0x8_gemm4_ref(N_IN, pg, xs, NB * sizeof(blk_q8s), r4);
             for (int c = 0; c < 4; c++) {
                 float fv[8], rv[8];
                 q4_0x8_gemv(N_IN, pg, xs + (size_t)c * NB, fv);
@@ -122,9 +127,84 @@ static void test_kernels(void) {
     free(w); free(p); free(xs); free(x0);
 }
 
+/* ---- Q4_K ---- */
+
+enum { K_IN = 768, K_OUT = 16, KB = K_IN / QK_K };
+
+static void random_q4_K(blk_q4_K *w, int nblocks, int extreme) {
+    for (int b = 0; b < nblocks; b++) {
+        unsigned char *p = (unsigned char *)&w[b];
+        for (size_t i = 0; i < sizeof *w; i++) p[i] = extreme ? 0xff : (unsigned char)next();
+        w[b].d = fp32_to_fp16(0.001f + 0.005f * fabsf(uniform()));
+        w[b].dmin = fp32_to_fp16(0.002f * fabsf(uniform()));
+    }
+}
+
+static void test_q4_K(void) {
+    blk_q4_K *w = malloc(sizeof(blk_q4_K) * K_OUT * KB);
+    blk_q4_Kx8 *p = malloc(sizeof(blk_q4_Kx8) * K_OUT / Q4X8 * KB);
+    blk_q8Ks *xs = malloc(sizeof(blk_q8Ks) * 4 * KB);
+    blk_q8_K *xk = malloc(sizeof(blk_q8_K) * 4 * KB);
+    float x[K_IN];
+    const quant_traits *t = quant_traits_of(TOK_TYPE_Q4_K);
+    int differ = 0, far = 0, bad_act = 0, n = 0;
+    double worst = 0;
+    for (int trial = 0; trial < 20; trial++) {
+        random_q4_K(w, K_OUT * KB, trial == 0);
+        q4_Kx8_pack(w, p, K_IN, K_OUT);
+        for (int c = 0; c < 4; c++) {
+            for (int i = 0; i < K_IN; i++) x[i] = trial == 0 ? (c & 1 ? -1.0f : 1.0f) : uniform() * (c == trial % 4 ? 30.0f : 1.0f);
+            if (trial == 3 && c == 2) for (int i = 0; i < K_IN; i++) x[i] = 0;
+            q8Ks_quantize(x, xs + (size_t)c * KB, K_IN);
+            quantize_row_q8_K_ref(x, xk + (size_t)c * KB, K_IN);
+            for (int i = 0; i < KB; i++) {
+                const blk_q8Ks *a = &xs[c * KB + i];
+                const blk_q8_K *b = &xk[c * KB + i];
+                if (a->d != b->d || memcmp(a->qs, b->qs, QK_K)) bad_act++;
+                for (int j = 0; j < 8; j++) if (a->bs[j] != b->bsums[2 * j] + b->bsums[2 * j + 1]) bad_act++;
+            }
+        }
+        for (int g = 0; g < K_OUT / Q4X8; g++) {
+            const blk_q4_Kx8 *pg = p + (size_t)g * KB;
+            float f4[32], r4[32];
+            q4_Kx8_gemm4(K_IN, pg, xs, KB * sizeof(blk_q8Ks), f4);
+            q4_Kx8_gemm4_ref(K_IN, pg, xs, KB * sizeof(blk_q8Ks), r4);
+            for (int c = 0; c < 4; c++) {
+                float fv[8], rv[8];
+                q4_Kx8_gemv(K_IN, pg, xs + (size_t)c * KB, fv);
+                q4_Kx8_gemv_ref(K_IN, pg, xs + (size_t)c * KB, rv);
+                for (int r = 0; r < Q4X8; r++) {
+                    if (memcmp(&fv[r], &rv[r], 4) || memcmp(&f4[8 * c + r], &rv[r], 4) || memcmp(&r4[8 * c + r], &rv[r], 4))
+                        differ++;
+                    float o;
+                    t->dot_ref(K_IN, w + (size_t)(g * Q4X8 + r) * KB, xk + (size_t)c * KB, &o);
+                    /* bound of sum |w·x| from the block scales */
+                    double mag = 0;
+                    for (int i = 0; i < KB; i++) {
+                        const blk_q4_K *b = &w[(g * Q4X8 + r) * KB + i];
+                        mag += (fp16_to_fp32(b->d) * 63 * 15 + fp16_to_fp32(b->dmin) * 63) * QK_K * 127 * fabsf(xk[c * KB + i].d);
+                    }
+                    double d = fabs((double)o - rv[r]);
+                    if (d > 1e-6 * mag + 1e-6) far++;
+                    if (mag > 0 && d / mag > worst) worst = d / mag;
+                    n++;
+                }
+            }
+        }
+    }
+    CHECK_EQ_INT(bad_act, 0);
+    CHECK_MSG(differ == 0, "q4_Kx8: %d outputs of the AVX2 kernels differ from the plain C kernel", differ);
+    CHECK_MSG(far == 0, "q4_Kx8: %d outputs far from the row-major Q4_K reference", far);
+    printf("q4_Kx8: %d outputs, gemv/gemm4 AVX2 = plain C bit for bit, vs row-major reference %.1e (relative)\n", n,
+           worst);
+    free(w); free(p); free(xs); free(xk);
+}
+
 int main(void) {
     test_pack_roundtrip();
     test_quantizer();
     test_kernels();
+    test_q4_K();
+    CHECK(packed_kernels_of(TOK_TYPE_Q4_0) && packed_kernels_of(TOK_TYPE_Q4_K) && !packed_kernels_of(TOK_TYPE_F32));
     return check_summary("test_kernels_q4x8");
 }
