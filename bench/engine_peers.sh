@@ -9,8 +9,12 @@
 # dim 2048, 22 layers, 32 heads, 4 KV heads, ffn 5632, vocab 32000) made by
 # the shared fixture tool make_gguf.py into $ENGINE_BENCH_DIR (default
 # /tmp/engbench; never inside the repository). `bench/engine_peers.sh gen`
-# makes them (~2 GB, a few minutes; needs python3 with numpy); without them
-# this script only says how.
+# makes them (~2.6 GB, a few minutes; needs python3 with numpy); without them
+# this script only says how. make_gguf.py cannot write Q4_K: the *-Q4_K
+# files are made from the *-Q8_0 ones by llama.cpp's own llama-quantize
+# (--allow-requantize --pure Q4_K: every 2-D tensor Q4_K, embedding and
+# output included) when $LLAMA_CPP_DIR has it built (cmake --build build
+# --target llama-quantize), outside the repository like the rest.
 # llama.cpp: $LLAMA_CPP_DIR (default /tmp/peers/llama.cpp) with a built
 # build/bin/llama-bench (cmake -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON
 # -DLLAMA_CURL=OFF; cmake --build build --target llama-bench); absent: our
@@ -18,16 +22,17 @@
 # bench/run.sh calls it as `engine_peers.sh auto`, which does nothing unless
 # BENCH_ENGINE_PEERS=1 (the four models take ~30 min on 2 busy cores).
 # Knobs: ENGINE_BENCH_MODELS (names without .gguf, default "s110m-Q8_0
-# s110m-Q4_0 tl11b-Q8_0 tl11b-Q4_0"), BENCH_ENGINE_RUNS (3), LLAMA_REPS (3),
+# s110m-Q4_0 s110m-Q4_K tl11b-Q8_0 tl11b-Q4_0 tl11b-Q4_K"), BENCH_ENGINE_RUNS (3), LLAMA_REPS (3),
 # BENCH_PP (128), BENCH_TG (64), BENCH_TIMEOUT (s per program, 1800).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-$PWD/../shared}
 DIR=${ENGINE_BENCH_DIR:-/tmp/engbench}
-MODELS=${ENGINE_BENCH_MODELS:-s110m-Q8_0 s110m-Q4_0 tl11b-Q8_0 tl11b-Q4_0}
+MODELS=${ENGINE_BENCH_MODELS:-s110m-Q8_0 s110m-Q4_0 s110m-Q4_K tl11b-Q8_0 tl11b-Q4_0 tl11b-Q4_K}
 LLAMA_CPP_DIR=${LLAMA_CPP_DIR:-/tmp/peers/llama.cpp}
 LB=$LLAMA_CPP_DIR/build/bin/llama-bench
+LQ=$LLAMA_CPP_DIR/build/bin/llama-quantize
 RUNS=${BENCH_ENGINE_RUNS:-3}
 REPS=${LLAMA_REPS:-3}
 PP=${BENCH_PP:-128}
@@ -42,6 +47,14 @@ gen() {
     for m in $MODELS; do
         [ -s "$DIR/$m.gguf" ] && continue
         type=${m#*-}
+        if [ "$type" = Q4_K ]; then
+            local src=$DIR/${m%-*}-Q8_0.gguf
+            if [ ! -x "$LQ" ]; then echo "engine_peers: $m needs $LQ (see the header)" >&2; continue; fi
+            if [ ! -s "$src" ]; then echo "engine_peers: $m is made from $src: add ${m%-*}-Q8_0 to the models" >&2; continue; fi
+            "$LQ" --allow-requantize --pure "$src" "$DIR/$m.gguf.part" Q4_K >"$DIR/$m.log" 2>&1 &&
+                mv "$DIR/$m.gguf.part" "$DIR/$m.gguf" || echo "engine_peers: llama-quantize failed, see $DIR/$m.log" >&2
+            continue
+        fi
         case $m in
             s110m-*) shape="--dim 768 --n-layers 12 --n-heads 12 --n-kv-heads 12 --ffn-dim 2048 --ctx 1024 --tied" ;;
             tl11b-*) shape="--dim 2048 --n-layers 22 --n-heads 32 --n-kv-heads 4 --ffn-dim 5632 --ctx 2048" ;;
