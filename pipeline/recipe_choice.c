@@ -1,7 +1,9 @@
 /*
  * choices: a prompt step answered by the likeliest of a fixed list of
- * answers (classification). The prompt is evaluated once; each choice,
- * tokenized on its own (no BOS), is appended to it and scored as the sum of
+ * answers (classification). The prompt is evaluated once; each choice is
+ * tokenized as it would continue the prompt (the prompt text + the choice,
+ * tokenized together, minus the prompt's ids; on its own if the join
+ * changes the prompt's last tokens), appended, and scored as the sum of
  * its tokens' log-probabilities (log-softmax of the logits before each
  * token), then the session is rewound to the prompt for the next one. The
  * answer is always exactly one of the choices: no sampling, no parsing, and
@@ -25,8 +27,30 @@ static double logprob_of(const float *logits, int n_vocab, int32_t id) {
     return (double)logits[id] - mx - log(sum);
 }
 
-int rc_choose(const tok_recipe_backend *b, tok_session *sess, const tok_ids *prompt, char *const *choices,
-              size_t n, int *n_tok, tok_error *err) {
+/* The ids choice adds after the prompt (see above), in out. */
+static int continuation(const tok_recipe_backend *b, const tok_ids *prompt, const char *text, const char *choice,
+                        tok_ids *out, tok_error *err) {
+    size_t lt = strlen(text), lc = strlen(choice);
+    char *joined = malloc(lt + lc + 1);
+    if (!joined) return rc_fail(err, TOK_ENOMEM, "out of memory");
+    memcpy(joined, text, lt);
+    memcpy(joined + lt, choice, lc + 1);
+    tok_ids all = {0};
+    out->n = 0;
+    int rc = tok_chat_tokenize(b->chat, joined, lt + lc, &all, err);
+    free(joined);
+    if (!rc && all.n > prompt->n && !memcmp(all.ids, prompt->ids, prompt->n * sizeof *all.ids))
+        rc = tok_ids_append(out, all.ids + prompt->n, all.n - prompt->n);
+    else if (!rc) {
+        tok_encode_params ep = tok_encode_default_params();
+        rc = tok_encode(b->tk, choice, lc, &ep, out, err);
+    }
+    tok_ids_free(&all);
+    return rc;
+}
+
+int rc_choose(const tok_recipe_backend *b, tok_session *sess, const tok_ids *prompt, const char *prompt_text,
+              char *const *choices, size_t n, int *n_tok, tok_error *err) {
     int n_vocab = tok_model_get_info(b->model)->vocab_size;
     float *last = malloc((size_t)n_vocab * sizeof *last), *all = NULL;
     tok_ids ids = {0};
@@ -36,10 +60,8 @@ int rc_choose(const tok_recipe_backend *b, tok_session *sess, const tok_ids *pro
     if (!last) return rc_fail(err, TOK_ENOMEM, "out of memory");
     tok_session_rewind(sess, 0);
     if (tok_session_eval(sess, prompt->ids, (int)prompt->n, last, false, err)) goto out;
-    tok_encode_params ep = tok_encode_default_params();
     for (size_t c = 0; c < n; c++) {
-        ids.n = 0;
-        if (tok_encode(b->tk, choices[c], strlen(choices[c]), &ep, &ids, err)) goto out;
+        if (continuation(b, prompt, prompt_text, choices[c], &ids, err)) goto out;
         if (!ids.n) {
             rc_fail(err, TOK_EINVAL, "choice \"%s\" has no tokens", choices[c]);
             goto out;

@@ -112,8 +112,9 @@ cJSON *rc_run_map(const tok_recipe *r, const rc_step *s, const tok_recipe_backen
 int rc_run_reduce(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b, const tok_recipe_run_params *p,
                   const cJSON *ctx, tok_session **sess, tok_recipe_step_result *st, tok_error *err);
 /* recipe_choice.c: the index of the most likely choice after the prompt
- * ids (sum of the choice tokens' log-probabilities), or -1 with err set;
+ * (ids and rendered text; the sum of the choice tokens' log-probabilities),
+ * or -1 with err set;
  * the choice's token count in *n_tok */
-int rc_choose(const tok_recipe_backend *b, tok_session *sess, const tok_ids *prompt, char *const *choices,
-              size_t n, int *n_tok, tok_error *err);
+int rc_choose(const tok_recipe_backend *b, tok_session *sess, const tok_ids *prompt, const char *prompt_text,
+              char *const *choices, size_t n, int *n_tok, tok_error *err);
 #endif

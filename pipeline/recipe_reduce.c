@@ -29,8 +29,8 @@ typedef struct red {
     int n;
 } red;
 
-/* The context of one call over items [a, e). */
-static cJSON *group_ctx(const red *R, int a, int e, int round, bool final) {
+/* The context of one call over items [a, e), group g of the round. */
+static cJSON *group_ctx(const red *R, int a, int e, int round, int g, bool final) {
     cJSON *ctx = cJSON_CreateObject(), *list = cJSON_CreateArray();
     tok_bytes text = {0};
     const char *sep = R->s->separator ? R->s->separator : "\n\n";
@@ -47,6 +47,7 @@ static cJSON *group_ctx(const red *R, int a, int e, int round, bool final) {
     cJSON_AddItemToObject(ctx, "items", list);
     cJSON_AddStringToObject(ctx, "text", text.data ? text.data : "");
     cJSON_AddNumberToObject(ctx, "round", round);
+    cJSON_AddNumberToObject(ctx, "group", g);
     cJSON_AddBoolToObject(ctx, "final", final);
     tok_bytes_free(&text);
     return ctx;
@@ -56,7 +57,7 @@ static cJSON *group_ctx(const red *R, int a, int e, int round, bool final) {
  * generation), or -1 with err set; over the context's budget counts as
  * INT_MAX-like (a value above any budget). */
 static long probe(const red *R, const tok_recipe_run_params *dp, int a, int e, int round, tok_error *err) {
-    cJSON *ctx = group_ctx(R, a, e, round, a == 0 && e == R->n);
+    cJSON *ctx = group_ctx(R, a, e, round, 0, a == 0 && e == R->n);
     if (!ctx) return rc_fail(err, TOK_ENOMEM, "out of memory");
     tok_recipe_step_result one = {.id = R->s->id};
     tok_session *none = NULL;
@@ -105,7 +106,7 @@ int rc_run_reduce(const tok_recipe *r, const rc_step *s, const tok_recipe_backen
         /* the budget: group_tokens, within what the context leaves */
         tok_recipe_step_result info = {.id = s->id};
         {
-            cJSON *c1 = group_ctx(&R, 0, 1, round, R.n == 1);
+            cJSON *c1 = group_ctx(&R, 0, 1, round, 0, R.n == 1);
             tok_session *none = NULL;
             tok_error e2 = {0};
             if (c1) rc_run_prompt(r, &s1, b, &dp, c1, &none, &info, &e2);
@@ -154,7 +155,7 @@ int rc_run_reduce(const tok_recipe *r, const rc_step *s, const tok_recipe_backen
         if (!next) { free(ends); rc_fail(err, TOK_ENOMEM, "out of memory"); goto out; }
         int a = 0, g = 0;
         for (; g < ng; a = ends[g++]) {
-            cJSON *c = group_ctx(&R, a, ends[g], round, final);
+            cJSON *c = group_ctx(&R, a, ends[g], round, g, final);
             tok_recipe_step_result one = {.id = s->id, .estimated = st->estimated || round > 0};
             int k = c ? rc_run_prompt(r, &s1, b, p, c, sess, &one, err) : rc_fail(err, TOK_ENOMEM, "out of memory");
             cJSON_Delete(c);

@@ -14,6 +14,7 @@
  * `over`), plus the generation; one session (KV cache) reused by every step.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,9 +90,12 @@ cJSON *rc_split_lines(const char *s) {
 static cJSON *bind_input(const tok_recipe *r, const rc_input *in, const char *value, bool from_cli,
                          tok_error *err) {
     char *owned = NULL;
-    if (value[0] == '@' && from_cli) { /* --var k=@FILE: the file's text */
-        if (!(owned = read_all(value + 1, NULL))) {
-            rc_fail(err, TOK_EIO, "input \"%s\": %s: %s", in->name, value + 1, strerror(errno));
+    if (value[0] == '@' && in->type != RC_IN_FILE) { /* --var k=@FILE, or a default "@FILE": the file's text */
+        char path[4096];
+        if (value[1] != '/' && !from_cli) snprintf(path, sizeof path, "%s/%s", r->dir, value + 1);
+        else snprintf(path, sizeof path, "%s", value + 1);
+        if (!(owned = read_all(path, NULL))) {
+            rc_fail(err, TOK_EIO, "input \"%s\": %s: %s", in->name, path, strerror(errno));
             return NULL;
         }
         value = owned;
@@ -99,6 +103,7 @@ static cJSON *bind_input(const tok_recipe *r, const rc_input *in, const char *va
     cJSON *v = NULL;
     if (in->type == RC_IN_FILE) {
         char path[4096];
+        if (value[0] == '@') value++; /* a file input is a path already: @ is optional */
         if (value[0] != '/' && !from_cli) snprintf(path, sizeof path, "%s/%s", r->dir, value);
         else snprintf(path, sizeof path, "%s", value);
         char *text = read_all(path, NULL);
@@ -262,16 +267,22 @@ done:
 
 /* One JSON line per step, written with one write() under an exclusive
  * lock: lines from several processes appending to one file never mix. */
-static void trace(FILE *f, const tok_recipe_step_result *st, bool dry, const char *error) {
+static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER; /* flock does not order threads */
+
+/* where: for one call of a step that makes several ({"item": 3}, {"round":
+ * 0, "group": 1}, {"chunk": 2}), or NULL for the step's own line. */
+static void trace(FILE *f, const tok_recipe_step_result *st, const cJSON *where, bool dry, const char *error) {
     if (!f) return;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "step", st->id);
-    cJSON_AddStringToObject(o, "kind", st->kind ? st->kind : "prompt");
+    cJSON_AddStringToObject(o, "kind", where ? "call" : st->kind ? st->kind : "prompt");
+    for (const cJSON *w = where ? where->child : NULL; w; w = w->next)
+        cJSON_AddItemToObject(o, w->string, cJSON_Duplicate(w, true));
     cJSON_AddStringToObject(o, "model", st->model ? st->model : "");
     cJSON_AddBoolToObject(o, "dry_run", dry);
     cJSON_AddBoolToObject(o, "skipped", st->skipped);
     if (st->prompt) cJSON_AddStringToObject(o, "prompt", st->prompt);
-    if (st->is_prompt) {
+    if (st->is_prompt || where) {
         cJSON_AddNumberToObject(o, "prompt_tokens", st->prompt_tokens);
         cJSON_AddNumberToObject(o, "completion_tokens", st->completion_tokens);
         cJSON_AddBoolToObject(o, "approximate", st->approximate);
@@ -298,6 +309,7 @@ static void trace(FILE *f, const tok_recipe_step_result *st, bool dry, const cha
     size_t n = strlen(line);
     line[n] = '\n'; /* cJSON's buffer: replace the NUL, write n + 1 bytes */
     int fd = fileno(f);
+    pthread_mutex_lock(&trace_lock);
     fflush(f);
     flock(fd, LOCK_EX);
     for (size_t done = 0; done <= n;) {
@@ -306,6 +318,7 @@ static void trace(FILE *f, const tok_recipe_step_result *st, bool dry, const cha
         if (w > 0) done += (size_t)w;
     }
     flock(fd, LOCK_UN);
+    pthread_mutex_unlock(&trace_lock);
     free(line);
 }
 
@@ -424,9 +437,9 @@ static void sampling_for(const rc_sampling *m, int k, tok_generate_params *gp) {
     gp->n_stop = m->n_stop;
 }
 
-int rc_run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b,
-                  const tok_recipe_run_params *p, const cJSON *ctx, tok_session **sess,
-                  tok_recipe_step_result *st, tok_error *err) {
+static int run_call(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b,
+                    const tok_recipe_run_params *p, const cJSON *ctx, tok_session **sess,
+                    tok_recipe_step_result *st, tok_error *err) {
     tok_bytes text = {0};
     tok_ids ids = {0};
     tok_generation gen = {0};
@@ -486,7 +499,7 @@ int rc_run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_backen
     double t0 = rc_now_ms();
     if (s->n_choices) { /* classification: the likeliest answer, no sampling */
         int ntok = 0;
-        st->choice = rc_choose(b, *sess, &ids, s->choices, s->n_choices, &ntok, &e);
+        st->choice = rc_choose(b, *sess, &ids, text.data ? text.data : "", s->choices, s->n_choices, &ntok, &e);
         if (st->choice < 0) {
             rc_fail(err, e.code, "%s: step \"%s\": choices: %s", r->file, s->id, e.msg);
             goto out;
@@ -538,6 +551,26 @@ out:
     tok_generation_free(&gen);
     tok_bytes_free(&text);
     tok_ids_free(&ids);
+    return rc;
+}
+
+int rc_run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b,
+                  const tok_recipe_run_params *p, const cJSON *ctx, tok_session **sess,
+                  tok_recipe_step_result *st, tok_error *err) {
+    int rc = run_call(r, s, b, p, ctx, sess, st, err);
+    /* a call of a step that makes several gets its own trace line */
+    static const char *const keys[][2] = {{"loop_index", "item"}, {"round", "round"}, {"group", "group"},
+                                          {"chunk_index", "chunk"}};
+    if (!p->trace || p->dry_run) return rc;
+    cJSON *where = NULL;
+    for (size_t k = 0; k < 4; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(ctx, keys[k][0]);
+        if (!cJSON_IsNumber(v)) continue;
+        if (!where && !(where = cJSON_CreateObject())) return rc;
+        cJSON_AddNumberToObject(where, keys[k][1], v->valuedouble);
+    }
+    if (where) trace(p->trace, st, where, false, rc ? err->msg : NULL);
+    cJSON_Delete(where);
     return rc;
 }
 
@@ -609,6 +642,7 @@ static int run_chunked(const tok_recipe *r, const rc_step *s, const tok_recipe_b
                                                cJSON_CreateString(c->valuestring));
         if (cJSON_GetObjectItemCaseSensitive(c2, in->name))
             cJSON_ReplaceItemInObjectCaseSensitive(c2, in->name, cJSON_CreateString(c->valuestring));
+        cJSON_AddNumberToObject(c2, "chunk_index", k);
         tok_recipe_step_result one = {.id = s->id};
         rc = rc_run_prompt(r, &s1, b, p, c2, sess, &one, err);
         cJSON_Delete(c2);
@@ -709,7 +743,7 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
                 st->skipped = true;
                 cJSON_AddNullToObject(entry, "output");
                 cJSON_AddNullToObject(out->outputs, s->id);
-                trace(p->trace, st, p->dry_run, NULL);
+                trace(p->trace, st, NULL, p->dry_run, NULL);
                 continue;
             }
         }
@@ -745,14 +779,19 @@ int tok_recipe_run(const tok_recipe *r, const tok_recipe_backend *b, const tok_r
             goto fail_step;
         }
         if (list) val = list;
-        else if (placeholder[i]) val = cJSON_CreateString(st->output);
+        else if (placeholder[i] && !st->is_prompt && s->format != RC_FMT_TEXT) {
+            /* a transform of placeholders still has its shape (a list of
+             * lines, JSON) when it parses; else the text stands in */
+            tok_error pe = {0};
+            if (!(val = rc_parse_output(r, s, st->output, &pe))) val = cJSON_CreateString(st->output);
+        } else if (placeholder[i]) val = cJSON_CreateString(st->output);
         else if (!(val = rc_parse_output(r, s, st->output, err))) goto fail_step;
         cJSON_AddItemToObject(entry, "output", val);
         cJSON_AddItemToObject(out->outputs, s->id, cJSON_Duplicate(val, true));
-        trace(p->trace, st, p->dry_run, NULL);
+        trace(p->trace, st, NULL, p->dry_run, NULL);
         continue;
     fail_step:
-        trace(p->trace, st, p->dry_run, err->msg);
+        trace(p->trace, st, NULL, p->dry_run, err->msg);
         goto done;
     }
     rc = 0;

@@ -22,12 +22,16 @@ for recipe in recipes/*.yaml; do
     "$TOK" run "$recipe" -q > "$tmp/$name.out2" 2> /dev/null || fail "$recipe: second run failed"
     cmp -s "$tmp/$name.out" "$tmp/$name.out2" || fail "$recipe: temperature 0 but two runs differ"
     rm -f "$tmp/$name.trace"
+    : > "$tmp/$name.counts"
     "$TOK" run "$recipe" --json --trace "$tmp/$name.trace" > "$tmp/$name.json" 2> /dev/null || fail "$recipe --json"
     "$TOK" run "$recipe" --json --dry-run > "$tmp/$name.dry" 2> /dev/null || fail "$recipe --dry-run"
     $PY - "$tmp/$name.json" "$tmp/$name.dry" "$tmp/$name.trace" "$tmp/$name.out" "$tmp/$name" <<'PY' || fail "$recipe: JSON, dry run or trace disagree"
 import json, sys
 run, dry = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-trace = [json.loads(l) for l in open(sys.argv[3])]
+lines = [json.loads(l) for l in open(sys.argv[3])]
+# steps that make several calls (map, reduce, chunk) trace each call too
+calls = [t for t in lines if t["kind"] == "call"]
+trace = [t for t in lines if t["kind"] != "call"]
 out = open(sys.argv[4], encoding="utf-8").read()
 assert [s["id"] for s in run["steps"]] == [s["id"] for s in dry["steps"]]
 assert [t["step"] for t in trace] == [s["id"] for s in run["steps"]], trace
@@ -36,7 +40,17 @@ o = run["outputs"][last]
 assert out.rstrip("\n") == (o if isinstance(o, str) else json.dumps(o)).rstrip("\n"), (out, o)
 exact = 0
 for i, (r, d, t) in enumerate(zip(run["steps"], dry["steps"], trace)):
+    mine = [c for c in calls if c["step"] == r["id"]]
+    for c in mine:
+        assert c["prompt_tokens"] <= c["n_ctx"] - c["max_tokens"] and c["completion_tokens"] <= c["max_tokens"], c
+    if r["kind"] == "reduce":
+        assert r["calls"] == len(mine) >= 1 and t["calls"] == r["calls"], (r, t)
+        assert sum(c["prompt_tokens"] for c in mine) == r["prompt_tokens"], r
+        assert mine[-1]["output"] == run["outputs"][r["id"]], mine[-1]
+        continue
     if r["kind"] == "map" and not r["skipped"]:
+        if r.get("model"):
+            assert sorted(c["item"] for c in mine) == list(range(r["items"])), mine
         # one call per item: tokens are sums, and the dry run counts the
         # same items (a split runs for real in a dry run)
         assert r["items"] == d["items"] and r["completion_tokens"] <= r["max_tokens"] * r["items"], r
@@ -48,7 +62,11 @@ for i, (r, d, t) in enumerate(zip(run["steps"], dry["steps"], trace)):
     if r["kind"] != "prompt" or r["skipped"]:
         continue
     assert r["completion_tokens"] > 0 and r["completion_tokens"] <= r["max_tokens"], r
-    assert t["prompt_tokens"] == r["prompt_tokens"] and t["output"] == run["outputs"][r["id"]], (t, r)
+    o = run["outputs"][r["id"]]  # text, or the lines of a `format: lines` step
+    if isinstance(o, list):
+        o = "\n".join(o)
+        t["output"] = "\n".join(x.strip() for x in t["output"].splitlines() if x.strip())
+    assert t["prompt_tokens"] == r["prompt_tokens"] and t["output"] == o, (t, r)
     # one prompt file per step, for the cross-check with tok generate
     open(f"{sys.argv[5]}.p{i}", "w", encoding="utf-8").write(t["prompt"])
     print(i, r["prompt_tokens"], file=open(f"{sys.argv[5]}.counts", "a"))
