@@ -11,8 +11,8 @@
  * file page in again), so resident memory stays about one copy of the
  * weights. The price is that loading reads every repacked tensor once
  * (about 0.1 s per 300 MB), so start-up is no longer independent of the
- * file size for such models. Q4_0 and Q4_K matrices with a multiple of 8
- * rows are repacked; everything else is multiplied in the file's layout.
+ * file size for such models. Q4_0, Q8_0 and Q4_K matrices with a multiple
+ * of 8 rows are repacked; everything else is multiplied in the file's layout.
  */
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -23,11 +23,13 @@
 
 static void pack_q4_0(const void *src, void *dst, int n_in, int n_out) { q4_0x8_pack(src, dst, n_in, n_out); }
 static void pack_q4_K(const void *src, void *dst, int n_in, int n_out) { q4_Kx8_pack(src, dst, n_in, n_out); }
+static void pack_q8_0(const void *src, void *dst, int n_in, int n_out) { q8_0x8_pack(src, dst, n_in, n_out); }
 static void quant_q8s(const float *x, void *y, int n) { q8s_quantize(x, y, n); }
 static void quant_q8Ks(const float *x, void *y, int n) { q8Ks_quantize(x, y, n); }
 
 static const packed_kernels kernels[] = {
     {TOK_TYPE_Q4_0, QK, sizeof(blk_q4_0x8), sizeof(blk_q8s), pack_q4_0, quant_q8s, q4_0x8_gemv, q4_0x8_gemm4},
+    {TOK_TYPE_Q8_0, QK, sizeof(blk_q8_0x8), sizeof(blk_q8s), pack_q8_0, quant_q8s, q8_0x8_gemv, q8_0x8_gemm4},
     {TOK_TYPE_Q4_K, QK_K, sizeof(blk_q4_Kx8), sizeof(blk_q8Ks), pack_q4_K, quant_q8Ks, q4_Kx8_gemv, q4_Kx8_gemm4},
 };
 

@@ -79,6 +79,19 @@ void q4_Kx8_gemm4_ref(int n_in, const void *w, const void *x, size_t x_stride, f
 void q4_Kx8_gemv(int n_in, const void *w, const void *x, float out[8]);
 void q4_Kx8_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[32]);
 
+/* ---- Q8_0, eight rows interleaved (quant_q8x8.c), against blk_q8s ---- */
+
+/* Eight Q8_0 blocks: d[r] row r's fp16 scale; qs in eight chunks of 32
+ * bytes, chunk c holding values 4c..4c+3 of row 0, then of row 1, ... 272
+ * bytes, the size of the eight blocks. */
+typedef struct { uint16_t d[Q4X8]; int8_t qs[QK * Q4X8]; } blk_q8_0x8;
+
+void q8_0x8_pack(const void *src, blk_q8_0x8 *dst, int n_in, int n_out);
+void q8_0x8_gemv_ref(int n_in, const void *w, const void *x, float out[8]);
+void q8_0x8_gemm4_ref(int n_in, const void *w, const void *x, size_t x_stride, float out[32]);
+void q8_0x8_gemv(int n_in, const void *w, const void *x, float out[8]);
+void q8_0x8_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[32]);
+
 /* ---- the table matmul uses ---- */
 typedef struct packed_kernels {
     int type;             /* the weight type this repacks */

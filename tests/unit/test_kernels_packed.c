@@ -1,5 +1,8 @@
 /*
- * The repacked Q4_0 and Q4_K kernels (engine/quant_q4x8.c, quant_q4kx8.c).
+ * The repacked Q4_0, Q8_0 and Q4_K kernels (engine/quant_q4x8.c,
+ * quant_q8x8.c, quant_q4kx8.c). Q8_0: AVX2 = plain C bit for bit and the
+ * plain C kernel agrees with the row-major reference on the original rows
+ * (weights include -128, which the sign/abs trick must get right).
  * Q4_0: packing is lossless (each
  * row unpacks to its original blocks), the AVX2 activation quantizer writes
  * exactly the bytes of the plain C one (which are quantize_row_q8_0_ref's
@@ -200,11 +203,62 @@ static void test_q4_K(void) {
     free(w); free(p); free(xs); free(xk);
 }
 
+/* ---- Q8_0 ---- */
+
+static void test_q8_0(void) {
+    blk_q8_0 *w = malloc(sizeof(blk_q8_0) * N_OUT * NB);
+    blk_q8_0x8 *p = malloc(sizeof(blk_q8_0x8) * N_OUT / Q4X8 * NB);
+    blk_q8s *xs = malloc(sizeof(blk_q8s) * 4 * NB);
+    blk_q8_0 *x0 = malloc(sizeof(blk_q8_0) * 4 * NB);
+    float x[N_IN];
+    const quant_traits *t = quant_traits_of(TOK_TYPE_Q8_0);
+    int differ = 0, far = 0, n = 0;
+    for (int trial = 0; trial < 20; trial++) {
+        for (int b = 0; b < N_OUT * NB; b++) {
+            w[b].d = fp32_to_fp16(0.001f + 0.01f * fabsf(uniform()));
+            for (int j = 0; j < QK; j++) w[b].qs[j] = trial == 0 ? (j & 1 ? -128 : 127) : (int8_t)next();
+        }
+        q8_0x8_pack(w, p, N_IN, N_OUT);
+        for (int c = 0; c < 4; c++) {
+            for (int i = 0; i < N_IN; i++) x[i] = trial == 0 ? (c & 1 ? -1.0f : 1.0f) : uniform() * (c == trial % 4 ? 30.0f : 1.0f);
+            q8s_quantize(x, xs + (size_t)c * NB, N_IN);
+            quantize_row_q8_0_ref(x, x0 + (size_t)c * NB, N_IN);
+        }
+        for (int g = 0; g < N_OUT / Q4X8; g++) {
+            const blk_q8_0x8 *pg = p + (size_t)g * NB;
+            float f4[32], r4[32];
+            q8_0x8_gemm4(N_IN, pg, xs, NB * sizeof(blk_q8s), f4);
+            q8_0x8_gemm4_ref(N_IN, pg, xs, NB * sizeof(blk_q8s), r4);
+            for (int c = 0; c < 4; c++) {
+                float fv[8], rv[8];
+                q8_0x8_gemv(N_IN, pg, xs + (size_t)c * NB, fv);
+                q8_0x8_gemv_ref(N_IN, pg, xs + (size_t)c * NB, rv);
+                for (int r = 0; r < Q4X8; r++) {
+                    if (memcmp(&fv[r], &rv[r], 4) || memcmp(&f4[8 * c + r], &rv[r], 4) || memcmp(&r4[8 * c + r], &rv[r], 4))
+                        differ++;
+                    float o;
+                    t->dot_ref(N_IN, w + (size_t)(g * Q4X8 + r) * NB, x0 + (size_t)c * NB, &o);
+                    double mag = 0;
+                    for (int i = 0; i < NB; i++)
+                        mag += fp16_to_fp32(w[(g * Q4X8 + r) * NB + i].d) * 128 * 127 * QK * fp16_to_fp32(x0[c * NB + i].d);
+                    if (fabs((double)o - rv[r]) > 1e-6 * mag + 1e-6) far++;
+                    n++;
+                }
+            }
+        }
+    }
+    CHECK_MSG(differ == 0, "q8_0x8: %d outputs of the AVX2 kernels differ from the plain C kernel", differ);
+    CHECK_MSG(far == 0, "q8_0x8: %d outputs far from the row-major Q8_0 reference", far);
+    printf("q8_0x8: %d outputs, gemv/gemm4 AVX2 = plain C bit for bit, agree with the row-major reference\n", n);
+    free(w); free(p); free(xs); free(x0);
+}
+
 int main(void) {
     test_pack_roundtrip();
     test_quantizer();
     test_kernels();
     test_q4_K();
-    CHECK(packed_kernels_of(TOK_TYPE_Q4_0) && packed_kernels_of(TOK_TYPE_Q4_K) && !packed_kernels_of(TOK_TYPE_F32));
-    return check_summary("test_kernels_q4x8");
+    test_q8_0();
+    CHECK(packed_kernels_of(TOK_TYPE_Q4_0) && packed_kernels_of(TOK_TYPE_Q4_K) && packed_kernels_of(TOK_TYPE_Q8_0) && !packed_kernels_of(TOK_TYPE_F32));
+    return check_summary("test_kernels_packed");
 }
