@@ -32,13 +32,6 @@ static void scale_min(int j, const uint8_t *q, int *sc, int *m) {
         *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
     }
 }
-/* value l (0..31) of sub-block j: sub-blocks 2k and 2k+1 share 32 bytes,
- * low and high nibbles */
-static inline int q4k_value(const blk_q4_K *b, int j, int l) {
-    uint8_t q = b->qs[32 * (j / 2) + l];
-    return j % 2 ? q >> 4 : q & 15;
-}
-
 void q4_Kx8_pack(const void *src, blk_q4_Kx8 *dst, int n_in, int n_out) {
     const blk_q4_K *s = src;
     int nb = n_in / QK_K;
@@ -47,6 +40,14 @@ void q4_Kx8_pack(const void *src, blk_q4_Kx8 *dst, int n_in, int n_out) {
             blk_q4_Kx8 *o = dst + (size_t)g * nb + i;
             for (int r = 0; r < Q4X8; r++) {
                 const blk_q4_K *b = s + (size_t)(g * Q4X8 + r) * nb + i;
+                /* values in order: sub-blocks 2k and 2k+1 are the low and
+                 * high nibbles of the same 32 bytes */
+                uint8_t v[QK_K];
+                for (int k = 0; k < 4; k++)
+                    for (int l = 0; l < 32; l++) {
+                        v[64 * k + l] = b->qs[32 * k + l] & 15;
+                        v[64 * k + 32 + l] = b->qs[32 * k + l] >> 4;
+                    }
                 o->d[r] = b->d;
                 o->dmin[r] = b->dmin;
                 for (int j = 0; j < 8; j++) {
@@ -54,10 +55,10 @@ void q4_Kx8_pack(const void *src, blk_q4_Kx8 *dst, int n_in, int n_out) {
                     scale_min(j, b->scales, &sc, &m);
                     o->sc[j][r] = (uint8_t)sc;
                     o->mn[j / 2][2 * r + j % 2] = (uint8_t)m;
+                    const uint8_t *vj = v + 32 * j;
                     for (int c = 0; c < 4; c++)
                         for (int k = 0; k < 4; k++)
-                            o->qs[j][32 * c + 4 * r + k] =
-                                (uint8_t)(q4k_value(b, j, 8 * c + k) | q4k_value(b, j, 8 * c + 4 + k) << 4);
+                            o->qs[j][32 * c + 4 * r + k] = (uint8_t)(vj[8 * c + k] | vj[8 * c + 4 + k] << 4);
                 }
             }
         }

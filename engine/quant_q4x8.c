@@ -25,8 +25,6 @@
 
 /* ---- packing ---- */
 
-static inline int q4_value(const blk_q4_0 *b, int v) { return v < 16 ? b->qs[v] & 15 : b->qs[v - 16] >> 4; }
-
 void q4_0x8_pack(const void *src, blk_q4_0x8 *dst, int n_in, int n_out) {
     const blk_q4_0 *s = src;
     int nb = n_in / QK;
@@ -35,10 +33,14 @@ void q4_0x8_pack(const void *src, blk_q4_0x8 *dst, int n_in, int n_out) {
             blk_q4_0x8 *o = dst + (size_t)g * nb + i;
             for (int r = 0; r < Q4X8; r++) {
                 const blk_q4_0 *b = s + (size_t)(g * Q4X8 + r) * nb + i;
+                uint8_t v[QK]; /* the block's values in order: low nibbles, then high */
+                for (int l = 0; l < 16; l++) {
+                    v[l] = b->qs[l] & 15;
+                    v[l + 16] = b->qs[l] >> 4;
+                }
                 o->d[r] = b->d;
                 for (int c = 0; c < 4; c++)
-                    for (int j = 0; j < 4; j++)
-                        o->qs[32 * c + 4 * r + j] = (uint8_t)(q4_value(b, 8 * c + j) | q4_value(b, 8 * c + 4 + j) << 4);
+                    for (int j = 0; j < 4; j++) o->qs[32 * c + 4 * r + j] = (uint8_t)(v[8 * c + j] | v[8 * c + 4 + j] << 4);
             }
         }
 }
