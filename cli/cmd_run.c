@@ -32,6 +32,9 @@ static const char HELP[] =
     "      --json              print {\"outputs\": {...}, \"steps\": [...]} instead\n"
     "      --trace FILE.jsonl  append one JSON line per step (prompt, tokens,\n"
     "                          output, latency, cost)\n"
+    "      --cache DIR         keep the answers of greedy or seeded calls in DIR and\n"
+    "                          reuse them when the same call (model file, prompt,\n"
+    "                          sampling) comes again: reruns skip unchanged steps\n"
     "      --budget USD        refuse to start if the run's cost upper bound (prompt\n"
     "                          tokens counted by a dry run + max_tokens per call, at\n"
     "                          the model's prices) exceeds USD; local models cost $0;\n"
@@ -98,6 +101,9 @@ static void print_table(const tok_recipe_result *res, bool dry) {
     if (all_local) snprintf(cost, sizeof cost, "local ($0)");
     else cli_usd(cost, sizeof cost, usd, false);
     fprintf(stderr, "%-16s %-8s %9ld %9ld %10s %8s  %s\n", "total", "", tin, tout, lat, "", cost);
+    int hits = 0, calls = 0;
+    for (size_t i = 0; i < res->n; i++) hits += res->steps[i].cache_hits, calls += res->steps[i].attempts;
+    if (hits) fprintf(stderr, "cache: %d of %d calls answered from the cache (no tokens generated for them)\n", hits, calls);
     if (approx)
         fprintf(stderr, "~ counted with a stand-in tokenizer or chat framing (a remote model): an estimate\n");
 }
@@ -129,6 +135,7 @@ static void print_json(const tok_recipe_result *res, bool dry) {
             else cJSON_AddNullToObject(j, "cost_usd");
             if (s->choice >= 0) cJSON_AddNumberToObject(j, "choice", s->choice);
             if (s->attempts > calls_of(s)) cJSON_AddNumberToObject(j, "attempts", s->attempts);
+            if (s->cache_hits) cJSON_AddNumberToObject(j, "cache_hits", s->cache_hits);
             if (s->stop_reason) cJSON_AddStringToObject(j, "stop_reason", s->stop_reason);
             if (s->reasoning) cJSON_AddStringToObject(j, "reasoning", s->reasoning);
             if (s->truncated) {
@@ -147,7 +154,7 @@ static void print_json(const tok_recipe_result *res, bool dry) {
 }
 
 int cmd_run(int argc, char **argv) {
-    const char *recipe_path = NULL, *model_opt = NULL, *tmpl = NULL, *trace_path = NULL;
+    const char *recipe_path = NULL, *model_opt = NULL, *tmpl = NULL, *trace_path = NULL, *cache_dir = NULL;
     tok_recipe_var vars[MAX_VARS];
     size_t n_vars = 0;
     bool dry = false, json = false, quiet = false;
@@ -180,6 +187,7 @@ int cmd_run(int argc, char **argv) {
             } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model_opt = v;
             else if (!strcmp(a, "--chat-template")) tmpl = v;
             else if (!strcmp(a, "--trace")) trace_path = v;
+            else if (!strcmp(a, "--cache")) cache_dir = v;
             else if (!strcmp(a, "--budget")) {
                 char *end;
                 budget = strtod(v, &end);
@@ -230,6 +238,7 @@ int cmd_run(int argc, char **argv) {
     tok_recipe_run_params p = tok_recipe_default_run_params();
     p.vars = vars, p.n_vars = n_vars, p.dry_run = dry, p.trace = trace;
     p.resolve = run_models_get, p.resolve_ud = models;
+    p.cache_dir = cache_dir;
     if (budget >= 0 && !dry) {
         /* the upper bound: a dry run counts every prompt (split and map item
          * counts are real in it) and prices each call with max_tokens out */

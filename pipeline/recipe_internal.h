@@ -117,4 +117,15 @@ int rc_run_reduce(const tok_recipe *r, const rc_step *s, const tok_recipe_backen
  * the choice's token count in *n_tok */
 int rc_choose(const tok_recipe_backend *b, tok_session *sess, const tok_ids *prompt, const char *prompt_text,
               char *const *choices, size_t n, int *n_tok, tok_error *err);
+/* recipe_cache.c: --cache DIR. Calls are cacheable when greedy or seeded;
+ * a hit fills out (caller frees text and stop_reason) and returns 1. */
+typedef struct rc_cached {
+    char *text, *stop_reason;
+    int completion_tokens;
+} rc_cached;
+bool rc_cacheable(const rc_sampling *m);
+int rc_cache_get(const char *dir, const char *model_path, int n_ctx, const tok_ids *prompt, const rc_sampling *m,
+                 int attempt, rc_cached *out);
+void rc_cache_put(const char *dir, const char *model_path, int n_ctx, const tok_ids *prompt, const rc_sampling *m,
+                  int attempt, const char *text, int completion_tokens, const char *stop_reason);
 #endif

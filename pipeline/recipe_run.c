@@ -292,6 +292,7 @@ static void trace(FILE *f, const tok_recipe_step_result *st, const cJSON *where,
         if (st->cost_usd >= 0) cJSON_AddNumberToObject(o, "cost_usd", st->local ? 0 : st->cost_usd);
         else cJSON_AddNullToObject(o, "cost_usd"); /* unknown price */
         cJSON_AddNumberToObject(o, "calls", st->attempts);
+        cJSON_AddNumberToObject(o, "cache_hits", st->cache_hits);
     }
     if (st->n_items) cJSON_AddNumberToObject(o, "items", st->n_items);
     if (st->stop_reason) cJSON_AddStringToObject(o, "stop_reason", st->stop_reason);
@@ -413,6 +414,7 @@ void rc_accumulate(tok_recipe_step_result *st, const tok_recipe_step_result *one
     st->latency_ms += one->latency_ms, st->gen_ms += one->gen_ms;
     st->cost_usd = st->cost_usd < 0 || one->cost_usd < 0 ? -1 : st->cost_usd + one->cost_usd;
     st->attempts += one->attempts;
+    st->cache_hits += one->cache_hits;
     if (one->stop_reason) st->stop_reason = one->stop_reason;
     st->approximate |= one->approximate;
     st->local = one->local;
@@ -512,20 +514,40 @@ static int run_call(const tok_recipe *r, const rc_step *s, const tok_recipe_back
         goto out;
     }
     st->cost_usd = 0;
+    const char *reason = NULL;
     for (int k = 0; k <= s->retries; k++) {
         tok_generate_params gp;
         sampling_for(&m, k, &gp);
         tok_generation_free(&gen);
         memset(&gen, 0, sizeof gen);
-        if (tok_generate(*sess, b->tk, ids.ids, ids.n, &gp, &gen, &e)) {
-            rc_fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
-            goto out;
+        /* a retry of an unseeded call is random: never cached */
+        bool cacheable = p->cache_dir && rc_cacheable(&m) && (k == 0 || m.seed >= 0);
+        rc_cached hit = {0};
+        if (cacheable && rc_cache_get(p->cache_dir, b->model_name, n_ctx, &ids, &m, k, &hit)) {
+            /* a stored answer: nothing generated, nothing paid */
+            tok_bytes_append(&gen.text, hit.text, strlen(hit.text));
+            gen.completion_tokens = hit.completion_tokens;
+            reason = "length";
+            for (int sr = TOK_STOP_LENGTH; sr <= TOK_STOP_CANCELLED; sr++)
+                if (!strcmp(tok_stop_reason_name(sr), hit.stop_reason)) reason = tok_stop_reason_name(sr);
+            free(hit.text), free(hit.stop_reason);
+            st->cache_hits++, st->attempts++;
+            st->completion_tokens += gen.completion_tokens;
+        } else {
+            if (tok_generate(*sess, b->tk, ids.ids, ids.n, &gp, &gen, &e)) {
+                rc_fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
+                goto out;
+            }
+            reason = tok_stop_reason_name(gen.stop_reason);
+            if (cacheable)
+                rc_cache_put(p->cache_dir, b->model_name, n_ctx, &ids, &m, k, gen.text.data ? gen.text.data : "",
+                             gen.completion_tokens, reason);
+            st->attempts++;
+            st->gen_ms += gen.gen_ms;
+            st->completion_tokens += gen.completion_tokens;
+            double c = rc_call_cost(b, ids.n, (size_t)gen.completion_tokens);
+            st->cost_usd = st->cost_usd < 0 || c < 0 ? -1 : st->cost_usd + c;
         }
-        st->attempts++;
-        st->gen_ms += gen.gen_ms;
-        st->completion_tokens += gen.completion_tokens;
-        double c = rc_call_cost(b, ids.n, (size_t)gen.completion_tokens);
-        st->cost_usd = st->cost_usd < 0 || c < 0 ? -1 : st->cost_usd + c;
         free(st->output), free(st->reasoning);
         st->output = st->reasoning = NULL;
         /* reasoning (<think>) is not the answer: kept for the trace; its tokens
@@ -545,7 +567,7 @@ static int run_call(const tok_recipe *r, const rc_step *s, const tok_recipe_back
         if (v) break;
     }
     st->latency_ms = rc_now_ms() - t0;
-    st->stop_reason = tok_stop_reason_name(gen.stop_reason);
+    st->stop_reason = reason;
     rc = 0;
 out:
     tok_generation_free(&gen);

@@ -307,6 +307,10 @@ typedef struct tok_recipe_run_params {
     FILE *trace;    /* one JSON line per step, or NULL; each line is one
                        write() under an exclusive lock, so several
                        processes may append to one file */
+    const char *cache_dir; /* calls that are greedy or seeded are stored
+                              here and answered from here when made again
+                              (same model file, prompt ids, sampling);
+                              NULL: no cache */
     tok_recipe_resolve_fn resolve; /* steps with their own model; NULL: such
                                       steps fail */
     void *resolve_ud;
@@ -338,6 +342,7 @@ typedef struct tok_recipe_step_result {
                                 local models; -1 unknown price */
     bool local;              /* no per-token price */
     int attempts;            /* calls made for one item, retries included */
+    int cache_hits;          /* of those, answered from the cache */
     int choice;              /* choices: index of the answer picked, else -1 */
 } tok_recipe_step_result;
 

@@ -5,7 +5,7 @@
 # of tok generate's log-probabilities for the same prompt), JSON Schema
 # (fails closed, names the path; retries make more calls), registry models
 # (prices checked by hand, --budget refuses a bound one cent over), per-step
-# models, and trace lines appended by four processes at once.
+# models, trace lines appended by four processes at once, and --cache.
 set -eu
 cd "$(dirname "$0")/../.."
 TOK=${TOK:-build/tok}
@@ -204,4 +204,24 @@ assert lines[-1] == "" and len(lines) - 1 == 4 * 9, len(lines)
 for l in lines[:-1]:
     json.loads(l)
 PY
-echo "run_features: reduce, concurrency, choices, schema, retries, prices, budget, models, trace: ok"
+# ---- --cache: the same calls answered from the cache, a changed one is not
+run recipes/summarize.yaml --json -q --cache "$tmp/cache" > "$tmp/k1.json" || fail "cache: $(cat "$tmp/err")"
+run recipes/summarize.yaml --json -q --cache "$tmp/cache" > "$tmp/k2.json" || fail "cache: second run"
+run recipes/summarize.yaml --json -q --cache "$tmp/cache" --var words=7 > "$tmp/k3.json" || fail "cache: third run"
+$PY - "$tmp" <<'PY' || fail "cache"
+import json, sys
+d = sys.argv[1]
+k1, k2, k3 = (json.load(open(f"{d}/k{i}.json")) for i in (1, 2, 3))
+assert k1["outputs"] == k2["outputs"], (k1["outputs"], k2["outputs"])
+assert all("cache_hits" not in s for s in k1["steps"]), k1
+assert [s.get("cache_hits") for s in k2["steps"]] == [1, 1], k2["steps"]
+assert [s["completion_tokens"] for s in k1["steps"]] == [s["completion_tokens"] for s in k2["steps"]]
+# another prompt for the first step: a miss (its output may then change the second's prompt)
+assert "cache_hits" not in k3["steps"][0], k3["steps"][0]
+PY
+# an entry whose stored key differs (a hash collision) is a miss, not an answer
+for f in "$tmp"/cache/*.json; do sed -i 's/"key":"v1 /"key":"v0 /' "$f"; done
+run recipes/summarize.yaml --json -q --cache "$tmp/cache" > "$tmp/k4.json" || fail "cache: tampered run"
+grep -q cache_hits "$tmp/k4.json" && fail "cache: a tampered entry must not answer"
+
+echo "run_features: reduce, concurrency, choices, schema, retries, prices, budget, models, trace, cache: ok"
