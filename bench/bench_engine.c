@@ -15,7 +15,9 @@
  * Usage: bench_engine [MODEL.gguf ...] (default: the bundled tiny-kjv-Q8_0
  * and, when ../shared exists, the other tiny-kjv quantizations). Env:
  * BENCH_ENGINE_RUNS (5), BENCH_PP (128), BENCH_TG (64), BENCH_THREADS
- * ("1 2"), BENCH_BW_MB (512; 0 skips the bandwidth measurement).
+ * ("1 2"), BENCH_BW_MB (512; 0 skips the bandwidth measurement), BENCH_BW
+ * ("GB/s-1-thread GB/s-2-threads": use these instead of measuring, so a
+ * script that runs one model at a time measures the bandwidth once).
  * Each result also goes out as one "result ..." line of key=value pairs for
  * scripts (bench/engine_peers.sh).
  */
@@ -196,7 +198,9 @@ int main(int argc, char **argv) {
         if (v >= 1 && v <= 64) threads[n_thr++] = (int)v;
     }
     double bw[2] = {0, 0};
-    if (bw_mb > 0) {
+    if (getenv("BENCH_BW") && sscanf(getenv("BENCH_BW"), "%lf %lf", &bw[0], &bw[1]) == 2) {
+        bw_mb = 0;
+    } else if (bw_mb > 0) {
         bw[0] = measure_bw((size_t)bw_mb, 1);
         bw[1] = measure_bw((size_t)bw_mb, 2);
         printf("engine  memory read bandwidth (%d MiB, median of 7): 1 thread %.1f GB/s, 2 threads %.1f GB/s, load %.1f\n",

@@ -83,22 +83,25 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/engpeers.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-# ours: one bench_engine run over every file (the bandwidth is measured once)
-BENCH_ENGINE_RUNS=$RUNS BENCH_PP=$PP BENCH_TG=$TG timeout "$TIMEOUT" "$BUILD/bench/bench_engine" "${files[@]}" \
-    | tee "$WORK/ours.txt" | grep -v '^result'
-field() { local kv; for kv in $1; do [ "${kv%%=*}" = "$2" ] && { echo "${kv#*=}"; return; }; done; }
-
+# Model by model, ours then llama.cpp's, so that both see about the same
+# load from other jobs (the bandwidth is measured once, first).
+BW=$(BENCH_BW_MB=512 BENCH_ENGINE_RUNS=1 BENCH_PP=1 BENCH_TG=1 BENCH_THREADS=1 timeout "$TIMEOUT" \
+    "$BUILD/bench/bench_engine" "${files[0]}" | awk '/^result membw/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v["bw1_gb_s"], v["bw2_gb_s"] }')
+echo "memory read bandwidth (GB/s, 1 and 2 threads): ${BW:-not measured}"
 have_lb=0
-if [ -x "$LB" ]; then
-    have_lb=1
-    for f in "${files[@]}"; do
+[ -x "$LB" ] && have_lb=1
+[ $have_lb = 1 ] || echo "llama.cpp: no $LB (see the header of this script); our figures only"
+: >"$WORK/ours.txt"
+for f in "${files[@]}"; do
+    BENCH_BW="$BW" BENCH_ENGINE_RUNS=$RUNS BENCH_PP=$PP BENCH_TG=$TG timeout "$TIMEOUT" "$BUILD/bench/bench_engine" "$f" \
+        | tee -a "$WORK/ours.txt" | grep -v '^result'
+    if [ $have_lb = 1 ]; then
         echo "llama-bench -m $f -p $PP -n $TG -t 1,2 -r $REPS (load $(cut -d' ' -f1 /proc/loadavg))"
         timeout "$TIMEOUT" "$LB" -m "$f" -p "$PP" -n "$TG" -t 1,2 -r "$REPS" -o jsonl \
             >"$WORK/lb-$(basename "$f" .gguf).jsonl" 2>"$WORK/lb.err" || echo "llama-bench failed on $f: $(tail -n 1 "$WORK/lb.err")"
-    done
-else
-    echo "llama.cpp: no $LB (see the header of this script); our figures only"
-fi
+    fi
+done
+field() { local kv; for kv in $1; do [ "${kv%%=*}" = "$2" ] && { echo "${kv#*=}"; return; }; done; }
 lb_value() { # lb_value MODEL THREADS pp|tg: median tok/s of that llama-bench test
     local j=$WORK/lb-$1.jsonl
     [ -s "$j" ] || { echo "-"; return; }
