@@ -1,67 +1,102 @@
 #!/usr/bin/env python3
-"""SentencePiece (python3-sentencepiece, the official C++ library) on the same
-texts and models as bench_spm.c: MB/s encoding line by line (median of 5),
-and the 1 MB-without-spaces worst cases. Run by bench_spm with Debian's
-/usr/bin/python3; prints a Markdown table. Usage: bench_spm_peer.py SHARED [MB]"""
+"""SentencePiece (Debian python3-sentencepiece: the official C++ library behind
+a thin binding) timed the way bench_spm.c times libtok, on the same files.
+
+usage: /usr/bin/python3 bench_spm_peer.py --model M.model [--runs 5]
+           [--chunk 65536] [--whole-runs 3] FILE... [--whole FILE...]
+
+For each FILE (cut into documents of at most --chunk bytes, each ending after
+the last newline in the window, else at a UTF-8 boundary: the rule of every
+driver) and each --whole FILE (one document), prints one line
+
+  result impl=sentencepiece version=V file=NAME bytes=N docs=N tokens=N
+         idsum=XXXXXXXX runs=N cpu_s=S cpu_mb_s=M
+
+idsum folds every id in order as h = (h ^ id) * 16777619 (32 bits) from
+2166136261, in one untimed pass; bench_spm compares it with libtok's. Timing:
+one warm-up pass over ~1 MB, then --runs passes of encode(doc) per document
+(out_type=int, no BOS/EOS), the median by this process's CPU time.
+"""
 import os, statistics, sys, time
 
 try:
     import sentencepiece as spm
 except ImportError:
-    print("python3-sentencepiece: not installed (apt-get install python3-sentencepiece)")
+    print("skip impl=sentencepiece reason=python3-sentencepiece_not_installed")
     sys.exit(0)
 
-shared = sys.argv[1]
-mb = float(sys.argv[2]) if len(sys.argv) > 2 else 2.0
-MODELS = ["spm_llama2", "spm_bpe8k_bytefallback", "spm_bpe8k_llamastyle",
-          "spm_unigram8k_nfkc", "spm_unigram8k_identity_digits"]
-ENGLISH = ["english_man.txt", "english_licenses_docs.txt", "english_fortunes.txt"]
-MULTI = ["multi_cjk.txt", "multi_cyrillic_greek.txt", "multi_european.txt", "multi_indic.txt",
-         "multi_rtl.txt", "multi_sea.txt", "multi_other_scripts.txt"]
 
-def load(files):  # same construction as bench_spm.c: files repeated to >= mb
-    out = b""
-    while len(out) < mb * 1e6:
-        before = len(out)
-        for f in files:
-            p = os.path.join(shared, "corpus/dev", f)
-            if os.path.exists(p):
-                d = open(p, "rb").read()
-                out += d if d.endswith(b"\n") else d + b"\n"
-        if len(out) == before:
-            break
+def docs_of(buf, chunk):
+    out, start = [], 0
+    while start < len(buf):
+        end = len(buf)
+        if chunk and len(buf) - start > chunk:
+            end = start + chunk
+            nl = buf.rfind(b"\n", start, end)
+            if nl >= 0:
+                end = nl + 1
+            else:
+                while end > start + 1 and (buf[end] & 0xC0) == 0x80:
+                    end -= 1
+        out.append(buf[start:end].decode("utf-8"))  # keeps a BOM as U+FEFF
+        start = end
     return out
 
-def lines_of(b):
-    return [l.decode("utf-8", "replace") for l in b.split(b"\n")]
 
-en, mu = load(ENGLISH), load(MULTI)
-en_lines, mu_lines = lines_of(en), lines_of(mu)
-nospace = bytes(c for c in en if c not in b" \n")
-while len(nospace) < 1_000_000:
-    nospace += nospace
-nospace = nospace[:1_000_000].decode("utf-8", "ignore")
+def fold(h, ids):
+    for i in ids:
+        h = ((h ^ i) * 16777619) & 0xFFFFFFFF
+    return h
 
-def timed(sp, lines, runs=5):
-    t = []
-    for _ in range(runs):
-        t0 = time.process_time()
-        for l in lines:
-            sp.encode(l)
-        t.append(time.process_time() - t0)
-    return statistics.median(t)
 
-print("## SentencePiece %s (python3-sentencepiece, 1 thread, line by line, median of 5, CPU time)\n" % spm.__version__)
-print("| model | English MB/s | multilingual MB/s | 1 MB 'a' (s) | 1 MB English without spaces (s) |")
-print("|---|---|---|---|---|")
-for m in MODELS:
-    path = os.path.join(shared, "tokenizers", m, m + ".model")
-    if not os.path.exists(path):
-        path = os.path.join("tests/data/spm", m + ".model")
-    sp = spm.SentencePieceProcessor(model_file=path)
-    timed(sp, en_lines[: len(en_lines) // 8], 1)
-    te, tm = timed(sp, en_lines), timed(sp, mu_lines)
-    t0 = time.process_time(); sp.encode("a" * 1_000_000); ta = time.process_time() - t0
-    t0 = time.process_time(); sp.encode(nospace); tn = time.process_time() - t0
-    print("| %s | %.1f | %.1f | %.3f | %.3f |" % (m, len(en) / te / 1e6, len(mu) / tm / 1e6, ta, tn))
-print("\n(The Python call overhead per line is included: SentencePiece has no C API.)")
+def main():
+    args = sys.argv[1:]
+    opts = {"--model": None, "--runs": "5", "--chunk": "65536", "--whole-runs": "3"}
+    files, whole, target = [], [], None
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in opts:
+            opts[a] = args[i + 1]
+            i += 2
+            continue
+        if a == "--whole":
+            target = whole
+        else:
+            (files if target is None else target).append(a)
+        i += 1
+    if not opts["--model"]:
+        sys.exit("bench_spm_peer.py: --model is required")
+    sp = spm.SentencePieceProcessor(model_file=opts["--model"])
+    chunk = int(opts["--chunk"])
+    for path, runs, ch in [(f, int(opts["--runs"]), chunk) for f in files] + \
+                          [(f, int(opts["--whole-runs"]), 0) for f in whole]:
+        buf = open(path, "rb").read()
+        docs = docs_of(buf, ch)
+        h, tokens = 2166136261, 0
+        for d in docs:
+            ids = sp.encode(d)
+            h = fold(h, ids)
+            tokens += len(ids)
+        warm, b = [], 0
+        for d in docs:
+            if b >= 1_000_000:
+                break
+            warm.append(d)
+            b += len(d)
+        if ch:  # a whole-document run is its own warm-up
+            for d in warm:
+                sp.encode(d)
+        times = []
+        for _ in range(runs):
+            t0 = time.process_time()
+            for d in docs:
+                sp.encode(d)
+            times.append(time.process_time() - t0)
+        t = statistics.median(times)
+        print("result impl=sentencepiece version=%s file=%s bytes=%d docs=%d tokens=%d idsum=%08x runs=%d "
+              "cpu_s=%.6f cpu_mb_s=%.2f" % (spm.__version__, os.path.basename(path), len(buf), len(docs), tokens,
+                                            h, runs, t, len(buf) / 1e6 / t if t > 0 else 0.0), flush=True)
+
+
+main()

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tok.h"
 
@@ -187,6 +188,13 @@ struct spm_model {
     unsigned char *bigram_used;
     size_t bigram_mask;
     bool bigram_ok; /* false: some piece is not whole characters; no splitting */
+    uint64_t ascii_bigram[(129 * 129 + 63) / 64]; /* the same for ASCII and U+2581 (code 128): bit a*129+b */
+    /* BPE merge candidates: the normal pieces of at most 255 bytes with their
+     * score order, in slots that hold the first 8 bytes, so a lookup of a
+     * short string touches one slot and nothing else (spm_merge_find). */
+    struct spm_merge_slot { uint64_t w; uint32_t score_key; uint32_t id_len; } *merge; /* id << 8 | len; 0 = empty */
+    size_t merge_mask;
+    int32_t ascii_id[128]; /* PieceToId of each one-byte string */
     float min_score, max_score; /* over NORMAL pieces, as unigram_model.cc */
     char *charsmap_copy; /* owned: units (host order), strings, then the raw blob */
     spm_darts darts;
@@ -217,7 +225,56 @@ static inline uint32_t spm_trie_step(const spm_trie *t, uint32_t node, unsigned 
 
 /* Whether the characters a (la bytes) and b (lb bytes) occur next to each
  * other inside some normal piece. */
-bool spm_bigram_in_vocab(const spm_model *m, const char *a, size_t la, const char *b, size_t lb);
+bool spm_bigram_in_vocab_slow(const spm_model *m, const char *a, size_t la, const char *b, size_t lb);
+/* 0..127 for an ASCII character, 128 for U+2581, -1 for any other. */
+static inline int spm_small_char(const char *c, size_t len) {
+    if (len == 1) return (unsigned char)c[0] < 0x80 ? (unsigned char)c[0] : -1;
+    return len == 3 && memcmp(c, "\xe2\x96\x81", 3) == 0 ? 128 : -1;
+}
+static inline bool spm_bigram_in_vocab(const spm_model *m, const char *a, size_t la, const char *b, size_t lb) {
+    int x = spm_small_char(a, la), y = spm_small_char(b, lb);
+    if ((x | y) >= 0) {
+        unsigned k = (unsigned)x * 129u + (unsigned)y;
+        return (m->ascii_bigram[k >> 6] >> (k & 63)) & 1;
+    }
+    return spm_bigram_in_vocab_slow(m, a, la, b, lb);
+}
+
+/* A float's rank in descending score order (-0 == +0): smaller = better. */
+static inline uint32_t spm_score_key(float f) {
+    uint32_t u;
+    if (f == 0.0f) f = 0.0f;
+    memcpy(&u, &f, 4);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u); /* ascending in f */
+    return ~u;
+}
+
+/* Slot hash of a merge candidate (w: its first min(len, 8) bytes). */
+static inline uint64_t spm_merge_hash(const char *s, size_t len, uint64_t w) {
+    if (len > 8) return spm_hash(s, len);
+    uint64_t h = (w ^ len) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+/* The normal piece equal to s[0..len) with its score key, or -1. */
+static inline int32_t spm_merge_find(const spm_model *m, const char *s, size_t len, uint32_t *score_key) {
+    if (len > 255 || !m->merge) {
+        int32_t id = spm_lookup_normal(m, s, len, spm_hash(s, len));
+        if (id >= 0) *score_key = spm_score_key(m->pieces[id].score);
+        return id;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, len < 8 ? len : 8);
+    for (size_t i = (size_t)spm_merge_hash(s, len, w) & m->merge_mask;; i = (i + 1) & m->merge_mask) {
+        const struct spm_merge_slot *e = &m->merge[i];
+        if (!e->id_len) return -1;
+        if (e->w != w || (e->id_len & 255) != len) continue;
+        int32_t id = (int32_t)(e->id_len >> 8);
+        if (len > 8 && memcmp(m->blob + m->pieces[id].off + 8, s + 8, len - 8) != 0) continue;
+        *score_key = e->score_key;
+        return id;
+    }
+}
 
 /* spm_normalize.c */
 int spm_charsmap_init(spm_model *m, const void *data, size_t len, tok_error *err);

@@ -16,6 +16,9 @@
  * (skipped outright when the pair is longer than the longest piece). No
  * quadratic case: a megabyte without spaces is one heap run.
  *
+ * Text is cut into chunks no merge can cross (below); a long input caches
+ * the result of each short chunk, so a repeated word costs one hash lookup.
+ *
  * UNUSED pieces: a merge may produce one; at the end such symbols are split
  * back into the two halves they were last proposed from (SentencePiece's
  * rev_merge map keeps the last proposal per piece), recursively.
@@ -29,12 +32,16 @@
 typedef struct sym {
     uint32_t off, len;
     int32_t prev, next;
+    int32_t id; /* the normal piece it was merged into; -1: one character (or frozen) */
     bool freeze;
 } sym;
 
+/* A candidate merge of symbol `left` with its right neighbour. It is stale
+ * once either side changed: then the two lengths no longer add up to size
+ * (symbols only grow or vanish). */
 typedef struct pair {
-    uint64_t key; /* (descending score order) << 32 | left: smaller pops first */
-    int32_t right;
+    uint64_t key; /* score key << 32 | left: smaller pops first */
+    int32_t id;   /* the merged piece */
     uint32_t size;
 } pair;
 
@@ -50,15 +57,6 @@ typedef struct heap {
 
 /* a outranks b: higher score, then smaller left index (bpe_model.cc's comparator) */
 static inline bool outranks(const pair *a, const pair *b) { return a->key < b->key; }
-
-/* Maps a float to a uint32 that sorts in descending score order (-0 == +0). */
-static inline uint64_t score_order(float f) {
-    uint32_t u;
-    if (f == 0.0f) f = 0.0f;
-    memcpy(&u, &f, 4);
-    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u); /* ascending in f */
-    return (uint64_t)~u;
-}
 
 static int heap_push(heap *h, pair p) {
     if (h->n == h->cap) {
@@ -136,13 +134,19 @@ static int maybe_add_pair(ctx *c, int32_t l, int32_t r) {
     if (l < 0 || r < 0 || c->syms[l].freeze || c->syms[r].freeze) return 0;
     uint32_t size = c->syms[l].len + c->syms[r].len;
     if (size > c->m->max_normal_len) return 0;
-    const char *p = c->s + c->syms[l].off;
-    int32_t id = spm_lookup_normal(c->m, p, size, spm_hash(p, size));
+    uint32_t score_key;
+    int32_t id = spm_merge_find(c->m, c->s + c->syms[l].off, size, &score_key);
     if (id < 0) return 0;
-    if (heap_push(&c->h, (pair){score_order(c->m->pieces[id].score) << 32 | (uint32_t)l, r, size}))
-        return TOK_ENOMEM;
-    if (c->m->pieces[id].type == SPM_UNUSED) return rev_set(&c->rev, id, c->syms[l].len);
+    if (heap_push(&c->h, (pair){(uint64_t)score_key << 32 | (uint32_t)l, id, size})) return TOK_ENOMEM;
+    if (c->m->has_unused && c->m->pieces[id].type == SPM_UNUSED) return rev_set(&c->rev, id, c->syms[l].len);
     return 0;
+}
+
+/* PieceToId of a final symbol: a merged piece's canonical id, else a lookup. */
+static int32_t final_id(const spm_model *m, const char *s, const sym *y) {
+    if (y->id >= 0) return m->canon[y->id];
+    if (y->len == 1 && (unsigned char)s[y->off] < 0x80) return m->ascii_id[(unsigned char)s[y->off]];
+    return spm_piece_to_id(m, s + y->off, y->len);
 }
 
 static int resegment(ctx *c, uint32_t off, uint32_t len, spm_segs *out, int depth) {
@@ -157,6 +161,20 @@ static int resegment(ctx *c, uint32_t off, uint32_t len, spm_segs *out, int dept
     }
     return spm_segs_push(out, off, len, id);
 }
+
+/* Chunk cache: a chunk's segmentation depends on its bytes only, and text
+ * repeats its words, so a long input remembers each short chunk's result as
+ * a run of `out` (direct-mapped: a collision just overwrites). Short inputs
+ * skip it: clearing the table would cost more than it saves. */
+#define CACHE_SLOTS 4096
+#define CACHE_MIN_INPUT 2048
+#define CACHE_MAX_CHUNK 128
+
+typedef struct cache_ent {
+    uint64_t h;
+    uint32_t off, len; /* the chunk's bytes in the input */
+    uint32_t seg, nseg; /* its run in out->v */
+} cache_ent;
 
 /* Length of the user-defined piece starting at s (longest), 0 if none. */
 static size_t user_defined_prefix(const spm_model *m, const unsigned char *s, size_t len) {
@@ -177,6 +195,8 @@ int spm_bpe_segment(const spm_model *m, const char *s, size_t len, spm_segs *out
     ctx c = {m, s, malloc(len * sizeof(sym)), {0}, {0}};
     int rc = TOK_ENOMEM;
     if (!c.syms) return TOK_ENOMEM;
+    /* UNUSED pieces make a result depend on earlier chunks (the rev map) */
+    cache_ent *cache = len >= CACHE_MIN_INPUT && !m->has_unused ? calloc(CACHE_SLOTS, sizeof *cache) : NULL;
     const unsigned char *u = (const unsigned char *)s;
     int32_t n = 0;
     for (size_t pos = 0; pos < len;) {
@@ -186,7 +206,7 @@ int spm_bpe_segment(const spm_model *m, const char *s, size_t len, spm_segs *out
             ml = spm_one_char_len(u[pos]);
             if (ml > len - pos) ml = len - pos;
         }
-        c.syms[n] = (sym){(uint32_t)pos, (uint32_t)ml, n - 1, pos + ml < len ? n + 1 : -1, freeze};
+        c.syms[n] = (sym){(uint32_t)pos, (uint32_t)ml, n - 1, pos + ml < len ? n + 1 : -1, -1, freeze};
         n++;
         pos += ml;
     }
@@ -203,6 +223,21 @@ int spm_bpe_segment(const spm_model *m, const char *s, size_t len, spm_segs *out
             if (m->bigram_ok && !spm_bigram_in_vocab(m, s + x->off, x->len, s + y->off, y->len)) break;
             b++;
         }
+        uint32_t lo = c.syms[a].off, clen = c.syms[b - 1].off + c.syms[b - 1].len - lo;
+        cache_ent *ce = NULL;
+        if (cache && b - a >= 2 && clen <= CACHE_MAX_CHUNK) {
+            uint64_t h = spm_hash(s + lo, clen);
+            ce = &cache[h & (CACHE_SLOTS - 1)];
+            if (ce->h == h && ce->len == clen && memcmp(s + ce->off, s + lo, clen) == 0) {
+                for (uint32_t k = 0; k < ce->nseg; k++) {
+                    spm_seg g = out->v[ce->seg + k];
+                    if (spm_segs_push(out, g.off - ce->off + lo, g.len, g.id)) goto done;
+                }
+                a = b;
+                continue;
+            }
+            *ce = (cache_ent){h, lo, clen, (uint32_t)out->n, 0};
+        }
         c.syms[a].prev = -1;
         c.syms[b - 1].next = -1;
         for (int32_t i = a + 1; i < b; i++)
@@ -210,9 +245,12 @@ int spm_bpe_segment(const spm_model *m, const char *s, size_t len, spm_segs *out
         while (c.h.n) {
             pair top = heap_pop(&c.h);
             int32_t left = (int32_t)(uint32_t)top.key;
-            sym *l = &c.syms[left], *r = &c.syms[top.right];
-            if (l->len == 0 || r->len == 0 || l->len + r->len != top.size) continue; /* stale */
+            sym *l = &c.syms[left];
+            if (l->len == 0 || l->next < 0) continue; /* stale */
+            sym *r = &c.syms[l->next];
+            if (l->len + r->len != top.size) continue; /* stale */
             l->len += r->len;
+            l->id = top.id;
             l->next = r->next;
             if (r->next >= 0) c.syms[r->next].prev = left;
             r->len = 0;
@@ -221,15 +259,16 @@ int spm_bpe_segment(const spm_model *m, const char *s, size_t len, spm_segs *out
         for (int32_t i = a; i != -1; i = c.syms[i].next) {
             if (m->has_unused) {
                 if (resegment(&c, c.syms[i].off, c.syms[i].len, out, 0)) goto done;
-            } else if (spm_segs_push(out, c.syms[i].off, c.syms[i].len,
-                                     spm_piece_to_id(m, s + c.syms[i].off, c.syms[i].len))) {
+            } else if (spm_segs_push(out, c.syms[i].off, c.syms[i].len, final_id(m, s, &c.syms[i]))) {
                 goto done;
             }
         }
+        if (ce) ce->nseg = (uint32_t)(out->n - ce->seg);
         a = b;
     }
     rc = 0;
 done:
+    free(cache);
     free(c.syms);
     free(c.h.base);
     free(c.rev.id);

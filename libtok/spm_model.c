@@ -123,7 +123,7 @@ static size_t bigram_slot(uint64_t k, size_t mask) {
     return (size_t)((k * 0x9E3779B97F4A7C15ull) >> 17) & mask;
 }
 
-bool spm_bigram_in_vocab(const spm_model *m, const char *a, size_t la, const char *b, size_t lb) {
+bool spm_bigram_in_vocab_slow(const spm_model *m, const char *a, size_t la, const char *b, size_t lb) {
     uint64_t k = bigram_key(a, la, b, lb);
     for (size_t i = bigram_slot(k, m->bigram_mask);; i = (i + 1) & m->bigram_mask) {
         if (!m->bigram_used[i]) return false;
@@ -160,11 +160,39 @@ static int bigrams_build(spm_model *m) {
                 while (m->bigram_used[j] && m->bigram[j] != k) j = (j + 1) & m->bigram_mask;
                 m->bigram_used[j] = 1;
                 m->bigram[j] = k;
+                int x = spm_small_char(s + prev, prev_len), y = spm_small_char(s + pos, l);
+                if ((x | y) >= 0) {
+                    unsigned bit = (unsigned)x * 129u + (unsigned)y;
+                    m->ascii_bigram[bit >> 6] |= 1ull << (bit & 63);
+                }
             }
             prev = pos;
             prev_len = l;
             pos += l;
         }
+    }
+    return 0;
+}
+
+/* The merge-candidate table of spm_merge_find (BPE only; vocabularies of
+ * fewer than 2^24 pieces). Load factor <= 1/2. */
+static int merges_build(spm_model *m) {
+    if (m->n >= (1u << 24)) return 0;
+    size_t slots = 1024;
+    while (slots < m->n * 2) slots *= 2;
+    m->merge = calloc(slots, sizeof *m->merge);
+    if (!m->merge) return TOK_ENOMEM;
+    m->merge_mask = slots - 1;
+    for (size_t i = 0; i < m->n; i++) {
+        const spm_piece_rec *p = &m->pieces[i];
+        if (p->type != SPM_NORMAL && p->type != SPM_USER_DEFINED && p->type != SPM_UNUSED) continue;
+        if (p->len > 255 || spm_lookup_normal(m, m->blob + p->off, p->len, spm_hash(m->blob + p->off, p->len)) != (int32_t)i)
+            continue;
+        uint64_t w = 0;
+        memcpy(&w, m->blob + p->off, p->len < 8 ? p->len : 8);
+        size_t j = (size_t)spm_merge_hash(m->blob + p->off, p->len, w) & m->merge_mask;
+        while (m->merge[j].id_len) j = (j + 1) & m->merge_mask;
+        m->merge[j] = (struct spm_merge_slot){w, spm_score_key(p->score), (uint32_t)i << 8 | p->len};
     }
     return 0;
 }
@@ -325,7 +353,7 @@ static spm_model *build(const spm_proto_piece *pp, size_t n, const spm_options *
                  opts->model_type, opts->model_type == SPM_WORD ? "WORD" : opts->model_type == SPM_CHAR ? "CHAR" : "unknown");
         goto fail;
     }
-    if (opts->model_type == SPM_BPE && bigrams_build(m)) {
+    if (opts->model_type == SPM_BPE && (bigrams_build(m) || merges_build(m))) {
         tok_fail(err, TOK_ENOMEM, "%s: out of memory", name);
         goto fail;
     }
@@ -335,6 +363,10 @@ static spm_model *build(const spm_proto_piece *pp, size_t n, const spm_options *
         m->byte_id[b] = spm_piece_to_id(m, buf, 6);
     }
     for (size_t i = 0; i < n; i++) m->canon[i] = spm_piece_to_id(m, m->blob + m->pieces[i].off, m->pieces[i].len);
+    for (int b = 0; b < 128; b++) {
+        char c = (char)b;
+        m->ascii_id[b] = spm_piece_to_id(m, &c, 1);
+    }
     m->unk_out_id = opts->unk_id == SPM_ID_AUTO ? special_id(m, sn->unk, sn->unk_len, SPM_UNKNOWN) : opts->unk_id;
     m->bos_id = opts->bos_id == SPM_ID_AUTO ? special_id(m, sn->bos, sn->bos_len, SPM_CONTROL) : opts->bos_id;
     m->eos_id = opts->eos_id == SPM_ID_AUTO ? special_id(m, sn->eos, sn->eos_len, SPM_CONTROL) : opts->eos_id;
@@ -443,6 +475,7 @@ void spm_free(spm_model *m) {
     free(m->unk_surface);
     free(m->bigram);
     free(m->bigram_used);
+    free(m->merge);
     free(m);
 }
 
