@@ -25,7 +25,9 @@ static const char HELP[] =
     "cost) goes to stderr.\n"
     "\n"
     "      --var NAME=VALUE    value of an input (repeatable)\n"
-    "      --var NAME=@FILE    the text of FILE as the value\n"
+    "      --var NAME=@FILE    the text of FILE as the value (@- : standard input)\n"
+    "      --vars FILE.json    values from a JSON object {\"NAME\": value, ...} (- : stdin);\n"
+    "                          lists as JSON arrays, numbers as numbers; a later --var wins\n"
     "      --dry-run           render and count every prompt, call no model; prints\n"
     "                          the rendered prompts (outputs of earlier steps are\n"
     "                          placeholders, their counts marked ~)\n"
@@ -59,9 +61,9 @@ static void add_usd(double *sum, double c) { *sum = *sum < 0 || c < 0 ? -1 : *su
 
 static void print_table(const tok_recipe_result *res, bool dry) {
     fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", "step", "kind", "tokens_in", dry ? "max_out" : "tokens_out",
-            dry ? "" : "latency", dry ? "" : "tok/s", dry ? "cost (at most)" : "cost");
+            dry ? "" : "latency", dry ? "" : "tok/s", dry ? "cost (no output - max_tokens out)" : "cost");
     long tin = 0, tout = 0;
-    double tms = 0, usd = 0;
+    double tms = 0, usd = 0, usd_min = 0;
     bool all_local = true, approx = false;
     for (size_t i = 0; i < res->n; i++) {
         const tok_recipe_step_result *s = &res->steps[i];
@@ -86,9 +88,14 @@ static void print_table(const tok_recipe_result *res, bool dry) {
             snprintf(tps, sizeof tps, "%.1f", s->gen_ms > 0 ? s->completion_tokens * 1000.0 / s->gen_ms : 0.0);
         }
         cli_usd(cost, sizeof cost, s->cost_usd, s->local);
+        if (dry && !s->local && s->cost_usd >= 0) { /* the range */
+            char lo[32], hi[32];
+            snprintf(cost, sizeof cost, "%s - %s", cli_usd(lo, sizeof lo, s->cost_min_usd, false),
+                     cli_usd(hi, sizeof hi, s->cost_usd, false));
+        }
         fprintf(stderr, "%-16s %-8s %9s %9s %10s %8s  %s\n", s->id, kind, in, out, lat, tps, cost);
         tin += s->prompt_tokens, tout += dry ? max_out : s->completion_tokens, tms += s->latency_ms;
-        if (!s->local) all_local = false, add_usd(&usd, s->cost_usd);
+        if (!s->local) all_local = false, add_usd(&usd, s->cost_usd), add_usd(&usd_min, s->cost_min_usd);
         approx |= s->approximate;
     }
     char lat[32] = "", cost[48];
@@ -99,7 +106,11 @@ static void print_table(const tok_recipe_result *res, bool dry) {
                     res->steps[i].id, res->steps[i].truncated, res->steps[i].truncated_from,
                     res->steps[i].truncated_to);
     if (all_local) snprintf(cost, sizeof cost, "local ($0)");
-    else cli_usd(cost, sizeof cost, usd, false);
+    else if (dry && usd >= 0) {
+        char lo[32], hi[32];
+        snprintf(cost, sizeof cost, "%s - %s", cli_usd(lo, sizeof lo, usd_min, false), cli_usd(hi, sizeof hi, usd, false));
+    } else
+        cli_usd(cost, sizeof cost, usd, false);
     fprintf(stderr, "%-16s %-8s %9ld %9ld %10s %8s  %s\n", "total", "", tin, tout, lat, "", cost);
     int hits = 0, calls = 0;
     for (size_t i = 0; i < res->n; i++) hits += res->steps[i].cache_hits, calls += res->steps[i].attempts;
@@ -133,6 +144,7 @@ static void print_json(const tok_recipe_result *res, bool dry) {
             cJSON_AddBoolToObject(j, "approximate", s->approximate);
             if (s->cost_usd >= 0) cJSON_AddNumberToObject(j, "cost_usd", s->local ? 0 : s->cost_usd);
             else cJSON_AddNullToObject(j, "cost_usd");
+            if (dry && s->cost_min_usd >= 0) cJSON_AddNumberToObject(j, "cost_min_usd", s->local ? 0 : s->cost_min_usd);
             if (s->choice >= 0) cJSON_AddNumberToObject(j, "choice", s->choice);
             if (s->attempts > calls_of(s)) cJSON_AddNumberToObject(j, "attempts", s->attempts);
             if (s->cache_hits) cJSON_AddNumberToObject(j, "cache_hits", s->cache_hits);
@@ -153,6 +165,49 @@ static void print_json(const tok_recipe_result *res, bool dry) {
     cJSON_Delete(o);
 }
 
+/* --vars FILE.json: each member becomes a NAME=VALUE pair (strings as they
+ * are, anything else as its JSON text, which list and number inputs parse).
+ * The strings live in *keep until the run ends. */
+static int load_vars(const char *path, tok_recipe_var *vars, size_t *n, cJSON *keep) {
+    size_t len;
+    char *text = !strcmp(path, "-") ? cli_read_file("/dev/stdin", &len) : cli_read_file(path, &len);
+    if (!text) {
+        cli_error(CMD, "--vars %s: cannot read the file", path);
+        return -1;
+    }
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    if (!cJSON_IsObject(o)) {
+        cli_error(CMD, "--vars %s: expected a JSON object of input values (byte %zu)", path,
+                  end ? (size_t)(end - text) : 0);
+        free(text);
+        cJSON_Delete(o);
+        return -1;
+    }
+    free(text);
+    for (cJSON *v = o->child; v; v = v->next) {
+        if (*n == MAX_VARS) {
+            cli_error(CMD, "--vars %s: more than %d values", path, MAX_VARS);
+            cJSON_Delete(o);
+            return -1;
+        }
+        if (!cJSON_IsString(v)) { /* keep its JSON text as the string value */
+            char *j = cJSON_PrintUnformatted(v);
+            cJSON *sv = j ? cJSON_CreateString(j) : NULL;
+            cJSON_free(j);
+            if (!sv || !cJSON_ReplaceItemInObjectCaseSensitive(o, v->string, sv)) { /* sv takes a copy of the name */
+                cJSON_Delete(sv), cJSON_Delete(o);
+                cli_error(CMD, "out of memory");
+                return -1;
+            }
+            v = sv;
+        }
+        vars[(*n)++] = (tok_recipe_var){v->string, v->valuestring};
+    }
+    cJSON_AddItemToArray(keep, o);
+    return 0;
+}
+
 int cmd_run(int argc, char **argv) {
     const char *recipe_path = NULL, *model_opt = NULL, *tmpl = NULL, *trace_path = NULL, *cache_dir = NULL;
     tok_recipe_var vars[MAX_VARS];
@@ -161,11 +216,13 @@ int cmd_run(int argc, char **argv) {
     int n_ctx = 0, n_threads = 0;
     double budget = -1;
     cli_registry_opts ro = {0};
+    cJSON *keep = cJSON_CreateArray(); /* --vars documents */
+#define USAGE_EXIT (cJSON_Delete(keep), EXIT_USAGE)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (cli_is_help(a)) return printf(HELP, CLI_REGISTRY_HELP), EXIT_OK;
+        if (cli_is_help(a)) return cJSON_Delete(keep), printf(HELP, CLI_REGISTRY_HELP), EXIT_OK;
         int ropt = cli_registry_opt(&ro, CMD, argc, argv, &i);
-        if (ropt < 0) return EXIT_USAGE;
+        if (ropt < 0) return USAGE_EXIT;
         if (ropt) continue;
         if (!strcmp(a, "--dry-run")) { dry = true; continue; }
         if (!strcmp(a, "--json")) { json = true; continue; }
@@ -173,17 +230,19 @@ int cmd_run(int argc, char **argv) {
         if (a[0] == '-' && a[1]) {
             if (i + 1 >= argc) {
                 cli_error(CMD, "%s needs a value (see tok run --help)", a);
-                return EXIT_USAGE;
+                return USAGE_EXIT;
             }
             const char *v = argv[++i];
             if (!strcmp(a, "--var")) {
                 char *eq = strchr(v, '=');
                 if (!eq || eq == v || n_vars == MAX_VARS) {
                     cli_error(CMD, "--var: expected NAME=VALUE or NAME=@FILE, got '%s'", v);
-                    return EXIT_USAGE;
+                    return USAGE_EXIT;
                 }
                 *eq = 0;
                 vars[n_vars++] = (tok_recipe_var){v, eq + 1};
+            } else if (!strcmp(a, "--vars")) {
+                if (load_vars(v, vars, &n_vars, keep)) return USAGE_EXIT;
             } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model_opt = v;
             else if (!strcmp(a, "--chat-template")) tmpl = v;
             else if (!strcmp(a, "--trace")) trace_path = v;
@@ -193,31 +252,32 @@ int cmd_run(int argc, char **argv) {
                 budget = strtod(v, &end);
                 if (!*v || *end || !(budget >= 0)) {
                     cli_error(CMD, "--budget: expected an amount in USD (a number >= 0), got '%s'", v);
-                    return EXIT_USAGE;
+                    return USAGE_EXIT;
                 }
             }
             else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) {
-                if (gen_parse_int(CMD, a, v, 1, 1 << 20, &n_ctx)) return EXIT_USAGE;
+                if (gen_parse_int(CMD, a, v, 1, 1 << 20, &n_ctx)) return USAGE_EXIT;
             } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-                if (gen_parse_int(CMD, a, v, 1, 512, &n_threads)) return EXIT_USAGE;
+                if (gen_parse_int(CMD, a, v, 1, 512, &n_threads)) return USAGE_EXIT;
             } else {
                 cli_error(CMD, "unknown option '%s' (see tok run --help)", a);
-                return EXIT_USAGE;
+                return USAGE_EXIT;
             }
         } else if (!recipe_path) recipe_path = a;
         else {
             cli_error(CMD, "one recipe at a time (got '%s' and '%s')", recipe_path, a);
-            return EXIT_USAGE;
+            return USAGE_EXIT;
         }
     }
     if (!recipe_path) {
         cli_error(CMD, "no recipe given (usage: tok run RECIPE.yaml [--var NAME=VALUE]...)");
-        return EXIT_USAGE;
+        return USAGE_EXIT;
     }
     tok_error err = {0};
     tok_recipe *r = tok_recipe_load(recipe_path, &err);
     if (!r) {
         fprintf(stderr, "tok run: %s\n", err.msg);
+        cJSON_Delete(keep);
         return EXIT_RUNTIME;
     }
     int rc = EXIT_RUNTIME;
@@ -300,5 +360,6 @@ done:
     tok_recipe_result_free(&res);
     run_models_free(models);
     tok_recipe_free(r);
+    cJSON_Delete(keep);
     return rc;
 }

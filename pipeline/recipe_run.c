@@ -45,20 +45,22 @@ tok_recipe_run_params tok_recipe_default_run_params(void) {
     return p;
 }
 
+/* The text of a file; "-" is standard input. */
 static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
+    bool in = !strcmp(path, "-");
+    FILE *f = in ? stdin : fopen(path, "rb");
     if (!f) return NULL;
     char *d = NULL;
     size_t n = 0, got;
     char buf[65536];
     while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
         char *nd = realloc(d, n + got + 1);
-        if (!nd) { free(d); fclose(f); errno = ENOMEM; return NULL; }
+        if (!nd) { free(d); if (!in) fclose(f); errno = ENOMEM; return NULL; }
         d = nd;
         memcpy(d + n, buf, got);
         n += got;
     }
-    fclose(f);
+    if (!in) fclose(f);
     if (!d && !(d = calloc(1, 1))) return NULL;
     d[n] = 0;
     if (len) *len = n;
@@ -92,7 +94,7 @@ static cJSON *bind_input(const tok_recipe *r, const rc_input *in, const char *va
     char *owned = NULL;
     if (value[0] == '@' && in->type != RC_IN_FILE) { /* --var k=@FILE, or a default "@FILE": the file's text */
         char path[4096];
-        if (value[1] != '/' && !from_cli) snprintf(path, sizeof path, "%s/%s", r->dir, value + 1);
+        if (value[1] != '/' && strcmp(value, "@-") && !from_cli) snprintf(path, sizeof path, "%s/%s", r->dir, value + 1);
         else snprintf(path, sizeof path, "%s", value + 1);
         if (!(owned = read_all(path, NULL))) {
             rc_fail(err, TOK_EIO, "input \"%s\": %s: %s", in->name, path, strerror(errno));
@@ -413,6 +415,7 @@ void rc_accumulate(tok_recipe_step_result *st, const tok_recipe_step_result *one
     st->prompt_tokens += one->prompt_tokens, st->completion_tokens += one->completion_tokens;
     st->latency_ms += one->latency_ms, st->gen_ms += one->gen_ms;
     st->cost_usd = st->cost_usd < 0 || one->cost_usd < 0 ? -1 : st->cost_usd + one->cost_usd;
+    st->cost_min_usd = st->cost_min_usd < 0 || one->cost_min_usd < 0 ? -1 : st->cost_min_usd + one->cost_min_usd;
     st->attempts += one->attempts;
     st->cache_hits += one->cache_hits;
     if (one->stop_reason) st->stop_reason = one->stop_reason;
@@ -481,6 +484,7 @@ static int run_call(const tok_recipe *r, const rc_step *s, const tok_recipe_back
     }
     if (p->dry_run) { /* the most this call may cost */
         st->cost_usd = rc_call_cost(b, ids.n, s->n_choices ? 0 : (size_t)m.max_tokens);
+        st->cost_min_usd = rc_call_cost(b, ids.n, 0);
         rc = 0;
         goto out;
     }

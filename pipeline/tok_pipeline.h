@@ -340,6 +340,8 @@ typedef struct tok_recipe_step_result {
     double cost_usd;         /* this step's calls at the model's prices (dry
                                 run: with max_tokens out per call); 0 for
                                 local models; -1 unknown price */
+    double cost_min_usd;     /* dry run: the same calls with no output (the
+                                low end of the range); -1 unknown */
     bool local;              /* no per-token price */
     int attempts;            /* calls made for one item, retries included */
     int cache_hits;          /* of those, answered from the cache */

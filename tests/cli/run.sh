@@ -91,6 +91,7 @@ done
 r=recipes/summarize.yaml
 read -r p m < <("$TOK" run "$r" --dry-run --json 2>/dev/null |
     $PY -c 'import json,sys; s=json.load(sys.stdin)["steps"][0]; print(s["prompt_tokens"], s["max_tokens"])')
+"$TOK" run "$r" --dry-run -q --ctx $((p + m + 1)) > /dev/null 2>&1 || fail "budget: $p + $m tokens should fit a context of $((p + m + 1))"
 "$TOK" run "$r" --dry-run -q --ctx $((p + m)) > /dev/null 2>&1 || fail "budget: $p + $m tokens should fit a context of $((p + m))"
 set +e
 "$TOK" run "$r" --dry-run -q --ctx $((p + m - 1)) > /dev/null 2> "$tmp/budget.err"

@@ -168,6 +168,7 @@ for s in steps:
     # gpt-4o-mini: $0.15 per million input tokens, $0.60 per million output tokens
     want = s["prompt_tokens"] * 0.15e-6 + s["max_tokens"] * 0.60e-6
     assert abs(s["cost_usd"] - want) < 1e-12, (s, want)
+    assert abs(s["cost_min_usd"] - s["prompt_tokens"] * 0.15e-6) < 1e-12, s  # the range's low end
     total += want
 print(f"{total:.10f}")
 PY
@@ -204,6 +205,21 @@ assert lines[-1] == "" and len(lines) - 1 == 4 * 9, len(lines)
 for l in lines[:-1]:
     json.loads(l)
 PY
+# ---- input values from a JSON object and from standard input
+printf '{"lines": ["In the beginning", "And God said"], "unused": 3}' > "$tmp/vars.json"
+run recipes/classify.yaml --vars "$tmp/vars.json" -q > /dev/null && fail "--vars: an unknown input should fail"
+grep -q 'the recipe has no input "unused"' "$tmp/err" || fail "--vars message: $(cat "$tmp/err")"
+printf '{"lines": ["In the beginning", "And God said"]}' > "$tmp/vars.json"
+run recipes/classify.yaml --vars "$tmp/vars.json" -q > "$tmp/v1.out" || fail "--vars: $(cat "$tmp/err")"
+[ "$(wc -l < "$tmp/v1.out")" = 2 ] && grep -q "	And God said$" "$tmp/v1.out" || fail "--vars output: $(cat "$tmp/v1.out")"
+printf 'In the beginning\nAnd God said\n' | "$TOK" run recipes/classify.yaml --var lines=@- -q > "$tmp/v2.out" 2> "$tmp/err" ||
+    fail "--var lines=@-: $(cat "$tmp/err")"
+cmp -s "$tmp/v1.out" "$tmp/v2.out" || fail "stdin and --vars differ"
+printf 'not json' > "$tmp/bad.json"
+rc=0
+"$TOK" run recipes/classify.yaml --vars "$tmp/bad.json" > /dev/null 2>&1 || rc=$?
+[ $rc = 2 ] || fail "--vars: bad JSON should be a usage error, got $rc"
+
 # ---- --cache: the same calls answered from the cache, a changed one is not
 run recipes/summarize.yaml --json -q --cache "$tmp/cache" > "$tmp/k1.json" || fail "cache: $(cat "$tmp/err")"
 run recipes/summarize.yaml --json -q --cache "$tmp/cache" > "$tmp/k2.json" || fail "cache: second run"

@@ -1,4 +1,4 @@
-/* Recipes: <think>...</think> reasoning is separated from the answer (the
+/* Recipes: <think>...</think> (or <thinking>, <reasoning>) reasoning is separated from the answer (the
  * answer is the step's output; the reasoning goes to the trace). */
 #include <stdlib.h>
 #include <string.h>
@@ -27,5 +27,12 @@ int main(void) {
     one("<think></think>x", 1, "x", "");
     one("<think>a</think>b<think>c</think>d", 1, "b<think>c</think>d", "a"); /* the first block only */
     one("é<think>ü</think>ñ", 1, "éñ", "ü");
+    /* the other tag pairs; the pair seen first wins */
+    one("<thinking>plan</thinking>\nDone.", 1, "Done.", "plan");
+    one("<reasoning>r</reasoning>ok", 1, "ok", "r");
+    one("x</thinking>y", 1, "y", "x");
+    one("<thinking>a <think>b</think> c</thinking>d", 1, "d", "a <think>b</think> c");
+    one("<think>a</think><thinking>b</thinking>", 1, "<thinking>b</thinking>", "a");
+    one("<thinker>no</thinker>", 0, NULL, NULL);
     return check_summary("test_recipe_reason");
 }
