@@ -23,6 +23,7 @@
 
 #include "model.h"
 #include "repack.h"
+#include "vecmath.h"
 
 void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     double ss = 0;
@@ -118,7 +119,17 @@ static void matmul_chunk(void *ctx, int chunk, int ith) {
  * (gemm4: 8 rows x 4 tokens per inner loop), and the block stays in L2 for
  * all tiles. Leftover tokens (and generation) use the one-token kernel,
  * which gives the same floats. */
+/* o[r] = v[r] + b[r] for the eight rows of a group */
+static inline void store8(float *o, const float *v, const float *b) {
+#if defined(__AVX2__)
+    _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(v), _mm256_loadu_ps(b)));
+#else
+    for (int r = 0; r < Q4X8; r++) o[r] = v[r] + b[r];
+#endif
+}
+
 static void matmul_packed_chunk(void *ctx, int chunk, int ith) {
+    static const float zeros[Q4X8];
     (void)ith;
     const matmul_job *j = ctx;
     const weight *w = j->w;
@@ -139,10 +150,8 @@ static void matmul_packed_chunk(void *ctx, int chunk, int ith) {
                 const char *pw = (const char *)w->packed + (size_t)g * gbytes;
                 if (four) k->gemm4(w->n_in, pw, x, j->xq_row, v);
                 else k->gemv(w->n_in, pw, x, v);
-                for (int c = 0; c < (four ? 4 : 1); c++) {
-                    float *o = j->out + (size_t)(t + c) * no + (size_t)g * Q4X8;
-                    for (int r = 0; r < Q4X8; r++) o[r] = v[8 * c + r] + (j->bias ? j->bias[g * Q4X8 + r] : 0.0f);
-                }
+                const float *bias = j->bias ? j->bias + (size_t)g * Q4X8 : zeros;
+                for (int c = 0; c < (four ? 4 : 1); c++) store8(j->out + (size_t)(t + c) * no + (size_t)g * Q4X8, v + 8 * c, bias);
             }
             t += four ? 4 : 1;
         }
@@ -257,11 +266,7 @@ static void attention_chunk(void *ctx, int chunk, int ith) {
             att[p] = head_dot(q, k, hd) * scale;
             if (att[p] > max) max = att[p];
         }
-        double sum = 0;
-        for (int p = 0; p <= pos; p++) {
-            att[p] = expf(att[p] - max);
-            sum += att[p];
-        }
+        double sum = exp_shift_sum(att, pos + 1, max);
         float inv = (float)(1.0 / sum);
         float *o = s->att_out + (size_t)t * c->n_heads * hd + (size_t)h * hd;
         for (int i = 0; i < hd; i++) o[i] = 0;
