@@ -64,7 +64,7 @@ void q4_Kx8_pack(const void *src, blk_q4_Kx8 *dst, int n_in, int n_out) {
         }
 }
 
-void q8Ks_quantize(const float *x, blk_q8Ks *y, int n) {
+void q8Ks_quantize_ref(const float *x, blk_q8Ks *y, int n) {
     for (int i = 0; i < n / QK_K; i++) {
         blk_q8_K b;
         quantize_row_q8_K_ref(x + (size_t)i * QK_K, &b, QK_K);
@@ -130,6 +130,47 @@ static inline __m256i mins_dot(const blk_q4_Kx8 *b, const blk_q8Ks *x) {
         s = _mm256_add_epi32(s, _mm256_madd_epi16(m, _mm256_set1_epi32(pair)));
     }
     return s;
+}
+
+/* quantize_row_q8_K_ref's numbers, eight at a time: the scale comes from
+ * the first value of largest magnitude (its sign included), every value is
+ * x·(-127/max) rounded to nearest even and capped at 127, d = 1/iscale. */
+void q8Ks_quantize(const float *x, blk_q8Ks *y, int n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int k = 0; k < QK_K; k += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        float amax = _mm_cvtss_f32(h);
+        if (amax == 0) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        float max = 0;
+        for (int k = 0; k < QK_K; k++)
+            if (fabsf(x[k]) == amax) { max = x[k]; break; }
+        float iscale = -127.f / max;
+        __m256 mul = _mm256_set1_ps(iscale);
+        const __m256i cap = _mm256_set1_epi32(127);
+        for (int j = 0; j < 8; j++) { /* one sub-block of 32 */
+            __m256i q[4];
+            for (int k = 0; k < 4; k++)
+                q[k] = _mm256_min_epi32(cap, _mm256_cvtps_epi32(_mm256_round_ps(
+                                                 _mm256_mul_ps(_mm256_loadu_ps(x + 32 * j + 8 * k), mul),
+                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+            __m256i sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+            y[i].bs[j] = (int16_t)_mm_cvtsi128_si32(s4);
+            __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+            p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(y[i].qs + 32 * j), p);
+        }
+        y[i].d = 1 / iscale;
+    }
 }
 
 void q4_Kx8_gemv(int n_in, const void *wv, const void *xv, float out[8]) {
@@ -202,6 +243,7 @@ void q4_Kx8_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float out
     for (int t = 0; t < 4; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);
 }
 #else
+void q8Ks_quantize(const float *x, blk_q8Ks *y, int n) { q8Ks_quantize_ref(x, y, n); }
 void q4_Kx8_gemv(int n_in, const void *w, const void *x, float out[8]) { q4_Kx8_gemv_ref(n_in, w, x, out); }
 void q4_Kx8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[32]) {
     q4_Kx8_gemm4_ref(n_in, w, x, xs, out);

@@ -73,6 +73,8 @@ typedef struct {
 } blk_q4_Kx8;
 
 void q4_Kx8_pack(const void *src, blk_q4_Kx8 *dst, int n_in, int n_out);
+/* fast and plain C give identical bytes */
+void q8Ks_quantize_ref(const float *x, blk_q8Ks *y, int n);
 void q8Ks_quantize(const float *x, blk_q8Ks *y, int n);
 void q4_Kx8_gemv_ref(int n_in, const void *w, const void *x, float out[8]);
 void q4_Kx8_gemm4_ref(int n_in, const void *w, const void *x, size_t x_stride, float out[32]);

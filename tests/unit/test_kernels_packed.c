@@ -158,8 +158,12 @@ static void test_q4_K(void) {
         for (int c = 0; c < 4; c++) {
             for (int i = 0; i < K_IN; i++) x[i] = trial == 0 ? (c & 1 ? -1.0f : 1.0f) : uniform() * (c == trial % 4 ? 30.0f : 1.0f);
             if (trial == 3 && c == 2) for (int i = 0; i < K_IN; i++) x[i] = 0;
+            if (trial == 5) for (int i = 0; i < K_IN; i++) x[i] = (float)(i % 9) - 4.0f; /* ties, both signs at amax */
             q8Ks_quantize(x, xs + (size_t)c * KB, K_IN);
             quantize_row_q8_K_ref(x, xk + (size_t)c * KB, K_IN);
+            blk_q8Ks plain[KB];
+            q8Ks_quantize_ref(x, plain, K_IN);
+            if (memcmp(plain, xs + (size_t)c * KB, sizeof plain)) bad_act++;
             for (int i = 0; i < KB; i++) {
                 const blk_q8Ks *a = &xs[c * KB + i];
                 const blk_q8_K *b = &xk[c * KB + i];
