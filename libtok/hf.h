@@ -96,6 +96,27 @@ char *hf_normalize(const hf_pipeline *h, const char *s, size_t len, size_t *out_
 int hf_encode_segment(const tok_tokenizer *t, const char *text, size_t len, bool at_start, tok_ids *out,
                       tok_error *err);
 
+/* A per-call cache of the ids of short strings (words, or BPE runs no merge
+ * crosses): text repeats itself, and a string's ids depend on its bytes only.
+ * Direct-mapped, HF_CACHE_SLOTS entries (a collision overwrites); an entry
+ * points at the ids it already appended to `out` and at its bytes, which
+ * both outlive the call. Used only on inputs of at least HF_CACHE_MIN_INPUT
+ * bytes, where it pays for clearing the table. */
+#define HF_CACHE_SLOTS 4096
+#define HF_CACHE_MIN_INPUT 2048
+#define HF_CACHE_MAX_LEN 128
+typedef struct hf_cache_ent {
+    uint64_t h;
+    const char *p;
+    uint32_t start; /* first id in out->ids */
+    uint16_t len, n;
+} hf_cache_ent;
+/* On a hit appends the cached ids and returns 1 (or -1 out of memory);
+ * on a miss returns 0 and leaves *slot for hf_cache_put. */
+int hf_cache_get(hf_cache_ent *c, const char *p, size_t len, tok_ids *out, hf_cache_ent **slot);
+/* Records that out->ids[start, out->n) are the ids of p[0, len). */
+void hf_cache_put(hf_cache_ent *slot, const char *p, size_t len, size_t start, const tok_ids *out);
+
 /* hf_models.c: one pre-tokenized word to ids. */
 int hf_bpe_word(const tok_tokenizer *t, const char *s, size_t n, tok_ids *out, tok_error *err);
 /* Builds h->bigram from the vocabulary (call once all strings are set). */

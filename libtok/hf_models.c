@@ -26,10 +26,38 @@
 #include <string.h>
 
 #include "hf.h"
+#include "spm.h" /* spm_hash */
 
 static size_t char_len(const unsigned char *s, size_t n) {
     size_t k = (size_t)"\1\1\1\1\1\1\1\1\1\1\1\1\2\2\3\4"[s[0] >> 4];
     return k > n ? n : k;
+}
+
+/* ---- per-call cache (hf.h) ---------------------------------------------------- */
+
+int hf_cache_get(hf_cache_ent *c, const char *p, size_t len, tok_ids *out, hf_cache_ent **slot) {
+    *slot = NULL;
+    if (!c || len > HF_CACHE_MAX_LEN || len == 0) return 0;
+    uint64_t h = spm_hash(p, len);
+    hf_cache_ent *e = &c[h & (HF_CACHE_SLOTS - 1)];
+    if (e->p && e->h == h && e->len == len && memcmp(e->p, p, len) == 0) {
+        if (tok_ids_reserve(out, e->n)) return -1;
+        memcpy(out->ids + out->n, out->ids + e->start, e->n * sizeof *out->ids);
+        out->n += e->n;
+        return 1;
+    }
+    e->h = h;
+    e->p = NULL; /* filled by hf_cache_put once the ids exist */
+    *slot = e;
+    return 0;
+}
+
+void hf_cache_put(hf_cache_ent *slot, const char *p, size_t len, size_t start, const tok_ids *out) {
+    if (!slot || out->n - start > 0xFFFF || start > UINT32_MAX) return;
+    slot->p = p;
+    slot->len = (uint16_t)len;
+    slot->start = (uint32_t)start;
+    slot->n = (uint16_t)(out->n - start);
 }
 
 /* ---- BPE ------------------------------------------------------------------ */
@@ -192,6 +220,20 @@ static int merge_run(const vocab *V, sym *v, size_t m, merge_item **heap, size_t
     return 0;
 }
 
+/* merge_run through the cache: s[0, len) are the run's bytes. */
+static int cached_run(const tok_tokenizer *t, const char *s, size_t len, sym *v, size_t m, merge_item **heap,
+                      size_t *heap_cap, hf_cache_ent *cache, tok_ids *out) {
+    hf_cache_ent *slot = NULL;
+    if (m >= 2) {
+        int hit = hf_cache_get(cache, s, len, out, &slot);
+        if (hit) return hit < 0 ? TOK_ENOMEM : 0;
+    }
+    size_t start = out->n;
+    int rc = merge_run(&t->v, v, m, heap, heap_cap, out);
+    if (!rc) hf_cache_put(slot, s, len, start, out);
+    return rc;
+}
+
 /*
  * A merge result's string is the concatenation of its parts, so no merge can
  * span two adjacent characters that are each tokens but never occur next to
@@ -209,24 +251,28 @@ int hf_bpe_word(const tok_tokenizer *t, const char *s_, size_t n, tok_ids *out, 
     }
     sym *v = NULL;
     merge_item *heap = NULL;
-    size_t m = 0, cap = 0, heap_cap = 0;
+    size_t m = 0, cap = 0, heap_cap = 0, run_lo = 0;
     int rc = 0;
     uint32_t prev_key = 0; /* the previous character, when it was a token itself */
     bool prev_tok = false;
+    /* a long word (no pre-tokenizer: a whole line or document) repeats its runs */
+    hf_cache_ent *cache = n >= HF_CACHE_MIN_INPUT ? calloc(HF_CACHE_SLOTS, sizeof *cache) : NULL;
     for (size_t i = 0; i < n && !rc;) {
         size_t k = char_len(s + i, n - i);
         int32_t id = vocab_find(&t->v, s + i, k);
         if (id >= 0) {
             uint32_t key = char_key(s + i, k);
             if (prev_tok && h->bigram && m && !bigram_seen(h, prev_key, key)) {
-                rc = merge_run(&t->v, v, m, &heap, &heap_cap, out);
+                rc = cached_run(t, s_ + run_lo, i - run_lo, v, m, &heap, &heap_cap, cache, out);
                 m = 0;
             }
+            if (m == 0) run_lo = i;
             if (!rc) rc = bpe_push_sym(&v, &m, &cap, id, false);
             prev_key = key;
             prev_tok = true;
         } else {
             prev_tok = false;
+            if (m == 0) run_lo = i;
             bool bytes_ok = h->byte_fallback;
             for (size_t j = 0; j < k && bytes_ok; j++) bytes_ok = h->byte_tok[s[i + j]] >= 0;
             if (bytes_ok)
@@ -238,7 +284,8 @@ int hf_bpe_word(const tok_tokenizer *t, const char *s_, size_t n, tok_ids *out, 
         }
         i += k;
     }
-    if (!rc) rc = merge_run(&t->v, v, m, &heap, &heap_cap, out);
+    if (!rc) rc = cached_run(t, s_ + run_lo, n - run_lo, v, m, &heap, &heap_cap, cache, out);
+    free(cache);
     free(heap);
     free(v);
     return rc ? tok_fail(err, TOK_ENOMEM, "out of memory") : 0;

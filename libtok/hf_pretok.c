@@ -9,7 +9,8 @@
  * U+2581, not spaces), Metaspace (' ' -> U+2581, the prepend scheme, split
  * before each U+2581), BertPreTokenizer (whitespace removed, punctuation
  * characters isolated) and WhitespaceSplit. Cost: linear in the segment plus
- * the model's cost per word.
+ * the model's cost per distinct word: a long segment caches each short
+ * word's ids (hf.h), so a repeated word costs one hash lookup.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,21 @@ typedef struct word_ctx {
     const tok_tokenizer *t;
     tok_ids *out;
     tok_error *err;
+    hf_cache_ent *cache; /* long segments: ids of the words seen (hf.h) */
 } word_ctx;
 
+static int word(word_ctx *w, const char *s, size_t n) {
+    hf_cache_ent *slot = NULL;
+    int hit = hf_cache_get(w->cache, s, n, w->out, &slot);
+    if (hit) return hit < 0 ? tok_fail(w->err, TOK_ENOMEM, "out of memory") : 0;
+    size_t start = w->out->n;
+    int rc = model_word(w->t, s, n, w->out, w->err);
+    if (!rc) hf_cache_put(slot, s, n, start, w->out);
+    return rc;
+}
+
 static int emit_word(void *ctx, const char *text, size_t a, size_t b) {
-    word_ctx *w = ctx;
-    return model_word(w->t, text + a, b - a, w->out, w->err);
+    return word(ctx, text + a, b - a);
 }
 
 static bool rust_white(uint32_t c) {
@@ -51,7 +62,7 @@ static bool bert_punct(uint32_t c) {
 }
 
 /* BertPreTokenizer (punct = true) and WhitespaceSplit (punct = false). */
-static int split_words(const tok_tokenizer *t, const char *s, size_t n, bool punct, tok_ids *out, tok_error *err) {
+static int split_words(word_ctx *wc, const char *s, size_t n, bool punct) {
     size_t start = 0;
     for (size_t i = 0; i < n;) {
         uint32_t c;
@@ -59,18 +70,18 @@ static int split_words(const tok_tokenizer *t, const char *s, size_t n, bool pun
         if (k <= 0) k = 1, c = 0xFFFD;
         bool w = rust_white(c), p = punct && bert_punct(c);
         if (w || p) {
-            int rc = model_word(t, s + start, i - start, out, err);
-            if (!rc && p) rc = model_word(t, s + i, (size_t)k, out, err);
+            int rc = word(wc, s + start, i - start);
+            if (!rc && p) rc = word(wc, s + i, (size_t)k);
             if (rc) return rc;
             start = i + (size_t)k;
         }
         i += (size_t)k;
     }
-    return model_word(t, s + start, n - start, out, err);
+    return word(wc, s + start, n - start);
 }
 
-static int metaspace(const tok_tokenizer *t, const char *s, size_t n, bool at_start, tok_ids *out, tok_error *err) {
-    const hf_pipeline *h = t->hf;
+static int metaspace(word_ctx *wc, const char *s, size_t n, bool at_start) {
+    const hf_pipeline *h = wc->t->hf;
     if (!n) return 0;
     tok_bytes b = {0};
     /* after ' ' -> U+2581, HF prepends only if the text does not start with it */
@@ -82,17 +93,18 @@ static int metaspace(const tok_tokenizer *t, const char *s, size_t n, bool at_st
     for (size_t i = 0; i < n && !rc; i++) rc = s[i] == ' ' ? tok_bytes_append(&b, META, 3) : tok_bytes_append(&b, s + i, 1);
     if (rc) {
         tok_bytes_free(&b);
-        return tok_fail(err, TOK_ENOMEM, "out of memory");
+        return tok_fail(wc->err, TOK_ENOMEM, "out of memory");
     }
-    if (!h->meta_split) rc = model_word(t, b.data, b.n, out, err);
+    /* the cached words point into b: the cache must not outlive it */
+    if (!h->meta_split) rc = word(wc, b.data, b.n);
     else {
         size_t start = 0;
         for (size_t i = 0; i + 3 <= b.n && !rc; i++)
             if (!memcmp(b.data + i, META, 3) && i > start) {
-                rc = model_word(t, b.data + start, i - start, out, err);
+                rc = word(wc, b.data + start, i - start);
                 start = i;
             }
-        if (!rc) rc = model_word(t, b.data + start, b.n - start, out, err);
+        if (!rc) rc = word(wc, b.data + start, b.n - start);
     }
     tok_bytes_free(&b);
     return rc;
@@ -111,14 +123,16 @@ int hf_encode_segment(const tok_tokenizer *t, const char *text, size_t len, bool
         s = norm;
     }
     int rc;
-    word_ctx w = {t, out, err};
+    word_ctx w = {t, out, err, NULL};
+    if (h->pre != HFP_NONE && n >= HF_CACHE_MIN_INPUT) w.cache = calloc(HF_CACHE_SLOTS, sizeof *w.cache);
     switch (h->pre) {
     case HFP_SPLIT: rc = pretok_run(&t->pt, s, n, emit_word, &w, err); break;
-    case HFP_METASPACE: rc = metaspace(t, s, n, at_start, out, err); break;
-    case HFP_BERT: rc = split_words(t, s, n, true, out, err); break;
-    case HFP_WHITESPACE_SPLIT: rc = split_words(t, s, n, false, out, err); break;
+    case HFP_METASPACE: rc = metaspace(&w, s, n, at_start); break;
+    case HFP_BERT: rc = split_words(&w, s, n, true); break;
+    case HFP_WHITESPACE_SPLIT: rc = split_words(&w, s, n, false); break;
     default: rc = model_word(t, s, n, out, err); break;
     }
+    free(w.cache);
     free(norm);
     return rc;
 }
