@@ -23,7 +23,7 @@
 
 #include "model.h"
 #include "repack.h"
-#include "vecmath.h"
+#include "attend.h"
 
 void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     double ss = 0;
@@ -207,37 +207,6 @@ void matmul(tok_session *s, float *out, const weight *w, const float *x, int n_t
 
 /* ---- attention ---- */
 
-/* q·k and o += a·v over one head, 8 lanes at a time (the K/V cache is F32).
- * The lane-wise sums change the order of additions against a scalar loop,
- * within float rounding; llama.cpp's vectorized attention does the same. */
-static inline float head_dot(const float *a, const float *b, int n) {
-    int i = 0;
-    float d = 0;
-#if defined(__AVX2__) && defined(__FMA__)
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s0 = _mm256_add_ps(s0, s1);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    d = _mm_cvtss_f32(h);
-#endif
-    for (; i < n; i++) d += a[i] * b[i];
-    return d;
-}
-static inline void head_axpy(float *o, float a, const float *v, int n) {
-    int i = 0;
-#if defined(__AVX2__) && defined(__FMA__)
-    __m256 av = _mm256_set1_ps(a);
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(v + i), _mm256_loadu_ps(o + i)));
-#endif
-    for (; i < n; i++) o[i] += a * v[i];
-}
-
 typedef struct {
     tok_session *s;
     int layer, pos0, n_tok, tasks_per_chunk;
@@ -260,21 +229,8 @@ static void attention_chunk(void *ctx, int chunk, int ith) {
         int t = task / c->n_heads, h = task % c->n_heads, pos = j->pos0 + t;
         const float *q = s->q + (size_t)t * c->n_heads * hd + (size_t)h * hd;
         int kvh = h / group;
-        float max = -INFINITY;
-        for (int p = 0; p <= pos; p++) {
-            const float *k = kc + (size_t)p * kv_dim + (size_t)kvh * hd;
-            att[p] = head_dot(q, k, hd) * scale;
-            if (att[p] > max) max = att[p];
-        }
-        double sum = exp_shift_sum(att, pos + 1, max);
-        float inv = (float)(1.0 / sum);
         float *o = s->att_out + (size_t)t * c->n_heads * hd + (size_t)h * hd;
-        for (int i = 0; i < hd; i++) o[i] = 0;
-        for (int p = 0; p <= pos; p++) {
-            float a = att[p] * inv;
-            const float *v = vc + (size_t)p * kv_dim + (size_t)kvh * hd;
-            head_axpy(o, a, v, hd);
-        }
+        attend_head(q, kc + (size_t)kvh * hd, vc + (size_t)kvh * hd, (size_t)kv_dim, pos + 1, hd, scale, att, o);
     }
 }
 

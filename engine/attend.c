@@ -1,0 +1,128 @@
+/*
+ * Attention for one head of one query token (attend.h), plain C and AVX2.
+ *
+ * The fast path holds the query and the output row in registers for head
+ * sizes 32, 64 and 128 (llama2.c shapes, TinyLlama and Llama 2 use 64,
+ * Llama 3 128): scores for eight positions at a time, whose eight partial
+ * vectors are reduced together by a tree of horizontal adds (each lane sum
+ * is ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)); leftover positions use the same
+ * formula one at a time), a vectorized
+ * exp for the softmax (sum in double, as ggml), and o += a·v without
+ * reloading o. Other head sizes take 8-lane loops over memory. The plain C
+ * version is the scalar textbook loop; tests/unit/test_attend.c compares
+ * them. Cost: O(n · hd) per head, no memory beyond the caller's scratch.
+ */
+#include <math.h>
+
+#include "attend.h"
+#include "vecmath.h"
+
+void attend_head_ref(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
+                     float *att, float *o) {
+    float max = -INFINITY;
+    for (int p = 0; p < n; p++) {
+        float d = 0;
+        for (int i = 0; i < hd; i++) d += q[i] * k[(size_t)p * stride + i];
+        att[p] = d * scale;
+        if (att[p] > max) max = att[p];
+    }
+    double sum = exp_shift_sum_ref(att, n, max);
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < hd; i++) o[i] = 0;
+    for (int p = 0; p < n; p++)
+        for (int i = 0; i < hd; i++) o[i] += att[p] * inv * v[(size_t)p * stride + i];
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+static inline float lane_sum(__m256 v) {
+    float l[8];
+    _mm256_storeu_ps(l, v);
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+/* One function per head size (NV = hd/8 vectors) so that the query and
+ * output arrays have constant indices after unrolling and live in
+ * registers. q·k: even vectors accumulate in s0, odd in s1. */
+#define ATTEND_REGS(NV)                                                                                            \
+    static inline __m256 dot_lanes_##NV(const __m256 *q, const float *k) {                                         \
+        __m256 s0 = _mm256_mul_ps(q[0], _mm256_loadu_ps(k)), s1 = _mm256_mul_ps(q[1], _mm256_loadu_ps(k + 8));     \
+        _Pragma("GCC unroll 16") for (int i = 2; i < NV; i += 2) {                                                 \
+            s0 = _mm256_fmadd_ps(q[i], _mm256_loadu_ps(k + 8 * i), s0);                                            \
+            s1 = _mm256_fmadd_ps(q[i + 1], _mm256_loadu_ps(k + 8 * i + 8), s1);                                    \
+        }                                                                                                          \
+        return _mm256_add_ps(s0, s1);                                                                              \
+    }                                                                                                              \
+    static void attend_regs_##NV(const float *qp, const float *k, const float *v, size_t stride, int n,            \
+                                 float scale, float *att, float *o) {                                              \
+        __m256 q[NV], acc[NV];                                                                                     \
+        _Pragma("GCC unroll 16") for (int i = 0; i < NV; i++) q[i] = _mm256_loadu_ps(qp + 8 * i);                  \
+        int p = 0;                                                                                                 \
+        for (; p + 8 <= n; p += 8) {                                                                               \
+            __m256 d[8];                                                                                           \
+            _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) d[i] = dot_lanes_##NV(q, k + (size_t)(p + i) * stride); \
+            __m256 a = _mm256_hadd_ps(_mm256_hadd_ps(d[0], d[1]), _mm256_hadd_ps(d[2], d[3]));                     \
+            __m256 b = _mm256_hadd_ps(_mm256_hadd_ps(d[4], d[5]), _mm256_hadd_ps(d[6], d[7]));                     \
+            __m256 sc = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));     \
+            _mm256_storeu_ps(att + p, _mm256_mul_ps(sc, _mm256_set1_ps(scale)));                                   \
+        }                                                                                                          \
+        for (; p < n; p++) att[p] = lane_sum(dot_lanes_##NV(q, k + (size_t)p * stride)) * scale;                   \
+        float max = -INFINITY;                                                                                     \
+        for (p = 0; p < n; p++) if (att[p] > max) max = att[p];                                                    \
+        float inv = (float)(1.0 / exp_shift_sum(att, n, max));                                                     \
+        _Pragma("GCC unroll 16") for (int i = 0; i < NV; i++) acc[i] = _mm256_setzero_ps();                        \
+        for (p = 0; p < n; p++) {                                                                                  \
+            __m256 a = _mm256_set1_ps(att[p] * inv);                                                               \
+            const float *vp = v + (size_t)p * stride;                                                              \
+            _Pragma("GCC unroll 16") for (int i = 0; i < NV; i++)                                                  \
+                acc[i] = _mm256_fmadd_ps(a, _mm256_loadu_ps(vp + 8 * i), acc[i]);                                  \
+        }                                                                                                          \
+        _Pragma("GCC unroll 16") for (int i = 0; i < NV; i++) _mm256_storeu_ps(o + 8 * i, acc[i]);                 \
+    }
+ATTEND_REGS(4)
+ATTEND_REGS(8)
+ATTEND_REGS(16)
+
+/* any head size: 8 lanes at a time through memory, scalar tails */
+static void attend_any(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
+                       float *att, float *o) {
+    float max = -INFINITY;
+    for (int p = 0; p < n; p++) {
+        const float *kp = k + (size_t)p * stride;
+        __m256 s0 = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 8 <= hd; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kp + i), s0);
+        float d = lane_sum(s0);
+        for (; i < hd; i++) d += q[i] * kp[i];
+        att[p] = d * scale;
+        if (att[p] > max) max = att[p];
+    }
+    float inv = (float)(1.0 / exp_shift_sum(att, n, max));
+    for (int i = 0; i < hd; i++) o[i] = 0;
+    for (int p = 0; p < n; p++) {
+        float a = att[p] * inv;
+        const float *vp = v + (size_t)p * stride;
+        __m256 av = _mm256_set1_ps(a);
+        int i = 0;
+        for (; i + 8 <= hd; i += 8)
+            _mm256_storeu_ps(o + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(vp + i), _mm256_loadu_ps(o + i)));
+        for (; i < hd; i++) o[i] += a * vp[i];
+    }
+}
+
+void attend_head(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
+                 float *att, float *o) {
+    switch (hd) {
+    case 32: attend_regs_4(q, k, v, stride, n, scale, att, o); break;
+    case 64: attend_regs_8(q, k, v, stride, n, scale, att, o); break;
+    case 128: attend_regs_16(q, k, v, stride, n, scale, att, o); break;
+    default: attend_any(q, k, v, stride, n, hd, scale, att, o); break;
+    }
+}
+#else
+void attend_head(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
+                 float *att, float *o) {
+    attend_head_ref(q, k, v, stride, n, hd, scale, att, o);
+}
+#endif
