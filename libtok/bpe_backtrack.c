@@ -25,7 +25,7 @@
  * if at any point the two tokens touching the boundary form a token whose
  * merge BPE would have done before that one (pair table). Leftmost-first
  * tie-breaking shows up as the strict/non-strict limit below. Answers are
- * memoized per encoder (bpe_scratch), since the same pairs recur.
+ * memoized, since the same pairs recur.
  *
  * Tokens that BPE never produces from their own bytes (no compatible split)
  * are left out of the trie: the merge loop cannot produce them inside a
@@ -62,7 +62,10 @@ struct bpe_bt {
     uint32_t *pvals;
     uint32_t pmask;
     uint8_t *usable;     /* bitmap: BPE can produce this token */
-    const uint32_t *len; /* vocab->len */
+    uint64_t *memo;      /* compatible(a, b) answers seen, see below */
+    unsigned memo_shift;
+    uint8_t *len;        /* id -> byte length (a quarter of vocab->len's cache
+                          * footprint; no tables if a token is longer than 255) */
 };
 
 static inline uint32_t edge_slot(uint32_t key, uint32_t mask) {
@@ -96,7 +99,7 @@ static int edge_grow(bpe_bt *b) {
 }
 
 static int edge_put(bpe_bt *b, uint32_t node, unsigned char c, uint32_t child) {
-    if ((b->ecount + 1) * 3 > (b->emask + 1) * 2 && edge_grow(b)) return -1; /* load <= 2/3 */
+    if ((uint64_t)(b->ecount + 1) * 3 > (uint64_t)(b->emask + 1) * 2 && edge_grow(b)) return -1; /* load <= 2/3 */
     uint32_t key = (node << 8 | c) + 1, i = edge_slot(key, b->emask);
     while (b->edges[i]) i = (i + 1) & b->emask;
     b->edges[i] = (uint64_t)key << 32 | child;
@@ -200,16 +203,22 @@ static int compatible_slow(const bpe_bt *b, uint32_t a, uint32_t c) {
     }
 }
 
-/* Memo entries: (a + 1) << 32 | c << 1 | answer; 0 = empty (ids < 2^31). */
-#define MEMO_BITS 16
+/* The memo: a direct-mapped table of answers shared by all threads that
+ * encode with this vocabulary (neighbouring token pairs recur across texts,
+ * so it stays warm from call to call). Each entry is one 64-bit word,
+ * (a + 1) << 32 | c << 1 | answer, 0 = empty (ids < 2^31), read and written
+ * with relaxed atomic accesses: a reader sees some complete entry, and any
+ * entry whose key matches holds a true answer, so racing threads can only
+ * cost each other a recomputation. 2^18 entries (2 MB). */
+#define MEMO_BITS 18
 
-static inline int compatible(const bpe_bt *b, uint64_t *memo, uint32_t a, uint32_t c) {
+static inline int compatible(const bpe_bt *b, uint32_t a, uint32_t c) {
     uint64_t key = (uint64_t)(a + 1) << 32 | (uint64_t)c << 1;
-    uint32_t i = (uint32_t)(((key ^ key >> 29) * 0x9E3779B97F4A7C15ull) >> (64 - MEMO_BITS));
-    uint64_t e = memo[i];
+    uint32_t i = (uint32_t)(((key ^ key >> 29) * 0x9E3779B97F4A7C15ull) >> b->memo_shift);
+    uint64_t e = __atomic_load_n(&b->memo[i], __ATOMIC_RELAXED);
     if ((e & ~1ull) == key) return (int)(e & 1);
     int ok = compatible_slow(b, a, c);
-    memo[i] = key | (uint64_t)ok;
+    __atomic_store_n(&b->memo[i], key | (uint64_t)ok, __ATOMIC_RELAXED);
     return ok;
 }
 
@@ -223,6 +232,8 @@ void bpe_bt_free(bpe_bt *b) {
     free(b->pkeys);
     free(b->pvals);
     free(b->usable);
+    free(b->memo);
+    free(b->len);
     free(b);
 }
 
@@ -231,7 +242,11 @@ bpe_bt *bpe_bt_build(const vocab *v) {
     bpe_bt *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     b->ntok = v->n;
-    b->len = v->len;
+    if (!(b->len = malloc(v->n))) goto fail;
+    for (uint32_t id = 0; id < v->n; id++) {
+        if (v->len[id] > 255) goto fail;
+        b->len[id] = (uint8_t)v->len[id];
+    }
     uint32_t pcap = 1024;
     while (pcap < 2 * v->n) pcap *= 2;
     b->pmask = pcap - 1;
@@ -242,7 +257,9 @@ bpe_bt *bpe_bt_build(const vocab *v) {
     b->pkeys = calloc(pcap, sizeof *b->pkeys);
     b->pvals = malloc(pcap * sizeof *b->pvals);
     b->usable = calloc(v->n / 8 + 1, 1);
-    if (!b->r2node || !b->r2best || !b->prefix || !b->split || !b->pkeys || !b->pvals || !b->usable) goto fail;
+    b->memo = calloc((size_t)1 << MEMO_BITS, sizeof *b->memo);
+    b->memo_shift = 64 - MEMO_BITS;
+    if (!b->memo || !b->r2node || !b->r2best || !b->prefix || !b->split || !b->pkeys || !b->pvals || !b->usable) goto fail;
     /* First pass: every indexed token counts as usable. */
     for (uint32_t id = 0; id < v->n; id++)
         if (v->off[id] != VOCAB_NONE && v->len[id] && vocab_find(v, v->blob + v->off[id], v->len[id]) == (int32_t)id)
@@ -297,7 +314,6 @@ static inline uint32_t longest_match(const bpe_bt *b, const unsigned char *p, si
 }
 
 int bpe_bt_encode(const bpe_bt *b, const unsigned char *p, size_t n, bpe_scratch *s, tok_ids *out) {
-    if (!s->memo && !(s->memo = calloc((size_t)1 << MEMO_BITS, sizeof *s->memo))) return TOK_ENOMEM;
     size_t words = (n + 1) / 64 + 1;
     if (s->bits_cap < words) {
         uint64_t *nb = realloc(s->bits, words * sizeof *nb);
@@ -312,7 +328,7 @@ int bpe_bt_encode(const bpe_bt *b, const unsigned char *p, size_t n, bpe_scratch
     for (;;) {
         size_t end = pos + b->len[t];
         uint32_t last = out->n > start ? (uint32_t)out->ids[out->n - 1] : BT_NONE;
-        if ((ok[end >> 6] >> (end & 63) & 1) && (last == BT_NONE || compatible(b, s->memo, last, t))) {
+        if ((ok[end >> 6] >> (end & 63) & 1) && (last == BT_NONE || compatible(b, last, t))) {
             if (out->n == out->cap && tok_ids_reserve(out, 1)) return TOK_ENOMEM;
             out->ids[out->n++] = (int32_t)t;
             pos = end;

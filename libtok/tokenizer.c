@@ -227,7 +227,8 @@ static int emit_piece(void *c_, const char *text, size_t a, size_t b) {
     size_t n = b - a;
     const vocab *v = &c->t->v;
     if (n == 1 || c->t->whole_lookup) {
-        int32_t id = n == 1 ? v->byte_id[p[0]] : vocab_find(v, p, n);
+        /* a piece ending in a non-ASCII byte is rarely among the hot ids */
+        int32_t id = n == 1 ? v->byte_id[p[0]] : vocab_find_in(v, p, n, p[n - 1] < 0x80);
         if (id >= 0) {
             if (c->counting) c->count++;
             else if (tok_ids_push(c->out, id)) return tok_fail(c->err, TOK_ENOMEM, "out of memory");

@@ -126,12 +126,15 @@ static inline uint32_t vocab_hash(const unsigned char *p, size_t n) { return voc
 
 static inline uint32_t vocab_hash_len(uint32_t h, size_t n) { return h << 8 | (uint32_t)(n < 255 ? n : 255); }
 
-static inline int32_t vocab_find(const vocab *v, const void *bytes, size_t n) {
+/* With use_hot false, the hot table is skipped: for strings unlikely to be
+ * among the lowest ids (non-ASCII pieces), whose probe would be one more
+ * cache miss for nothing. */
+static inline int32_t vocab_find_in(const vocab *v, const void *bytes, size_t n, int use_hot) {
     uint64_t head = vocab_head(bytes, n);
     uint32_t h = vocab_hash_from(head, (const unsigned char *)bytes, n);
     uint32_t hl = vocab_hash_len(h, n);
     if (v->filter && !(v->filter[(h >> 6) & 0x7FFF] >> (h & 63) & 1)) return -1;
-    if (v->hot)
+    if (v->hot && use_hot)
         for (uint32_t i = h & v->hot_mask;; i = (i + 1) & v->hot_mask) {
             const vocab_slot *s = &v->hot[i];
             if (s->id < 0) break;
@@ -147,6 +150,8 @@ static inline int32_t vocab_find(const vocab *v, const void *bytes, size_t n) {
             return s->id;
     }
 }
+
+static inline int32_t vocab_find(const vocab *v, const void *bytes, size_t n) { return vocab_find_in(v, bytes, n, 1); }
 
 static inline const pair_slot *vocab_pair(const vocab *v, int32_t left, int32_t right) {
     uint64_t key = ((uint64_t)(uint32_t)left << 32) | (uint32_t)right;
@@ -167,7 +172,6 @@ typedef struct bpe_scratch {
     size_t cap;
     void *heap; /* long pieces */
     size_t heap_cap;
-    uint64_t *memo; /* bpe_backtrack.c: compatible pairs seen */
     uint64_t *bits; /* bpe_backtrack.c: live positions */
     size_t bits_cap;
     int long_text;  /* set by the caller: the text is long enough to pay for
@@ -187,6 +191,8 @@ int bpe_encode_piece(const vocab *v, const unsigned char *p, size_t n, int whole
 extern size_t bpe_heap_threshold;
 /* Tests: 0 turns the backtracking encoder off (the heap path instead). */
 extern int bpe_use_backtrack;
+/* Pieces of at least this many bytes backtrack (in long texts). */
+extern size_t bpe_bt_min;
 
 /* bpe_backtrack.c: exact BPE by backtracking over a token trie, for
  * merge_by_bytes vocabularies. Build returns NULL where it does not apply
