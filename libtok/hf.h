@@ -26,6 +26,10 @@
 const char *hf_type_of(const void *json);                 /* "type", or NULL */
 bool hf_flag(const void *json, const char *key, bool dflt); /* a bool member */
 int hf_split_behavior(const char *s);                     /* SPLIT_*, -1 if unknown */
+/* The double Hugging Face reads for a JSON number whose correctly rounded
+ * value is d (see hf_json.c: serde_json can be 1 ulp off, and Unigram ties
+ * depend on it). */
+double hf_serde_f64(double d);
 
 /* Hugging Face BertNormalizer's view of general categories (the Unicode 8
  * tables of the unicode_categories crate; hf_categories.c). */

@@ -410,3 +410,54 @@ done:
     }
     return c.t;
 }
+
+/*
+ * serde_json (without its float_roundtrip feature, as tokenizers builds it)
+ * reads a decimal number by collecting its digits into a u64 significand,
+ * converting that to f64, then multiplying or dividing once by a power of
+ * ten: two roundings once the significand passes 2^53, so the result can be
+ * 1 ulp off the correctly rounded value that cJSON (strtod) gives. Unigram
+ * scores then tie or not differently: "_" x 33 with hf_spm_unigram8k_nfkc
+ * is ["\u2581", "_" x 16, "_" x 16, "_"] in HF only because of it. cJSON keeps
+ * no number text, so the text is rebuilt as the shortest digits that read back
+ * as d (what Python's and serde_json's writers emit) and read serde's way.
+ */
+static double pow10_exact(int k) {
+    char b[16];
+    snprintf(b, sizeof b, "1e%d", k);
+    return strtod(b, NULL); /* correctly rounded, like Rust's literal table */
+}
+
+double hf_serde_f64(double d) {
+    if (d == 0 || d != d || d - d != 0) return d; /* zero, NaN, infinity */
+    char buf[48];
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
+        if (strtod(buf, NULL) == d) break;
+    }
+    snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
+    const char *p = buf;
+    bool neg = *p == '-';
+    if (neg) p++;
+    uint64_t sig = 0;
+    int frac = 0;
+    bool after = false;
+    for (; *p && *p != 'e'; p++) {
+        if (*p == '.') {
+            after = true;
+            continue;
+        }
+        sig = sig * 10 + (uint64_t)(*p - '0');
+        frac += after;
+    }
+    int exp10 = (*p == 'e' ? atoi(p + 1) : 0) - frac;
+    double f = (double)sig;
+    while (exp10 < -308 && f != 0) {
+        f /= 1e308;
+        exp10 += 308;
+    }
+    if (exp10 >= 0) f *= pow10_exact(exp10);
+    else f /= pow10_exact(-exp10);
+    return neg ? -f : f;
+}

@@ -343,8 +343,8 @@ static int load_unigram(tok_tokenizer *t, const cJSON *model, const char *path, 
             tok_error_prefix(err, "%s: model.vocab[%d]", path, id);
             return rc;
         }
-        h->scores[id] = s->valuedouble;
-        if (s->valuedouble < h->min_score) h->min_score = s->valuedouble;
+        h->scores[id] = hf_serde_f64(s->valuedouble);
+        if (h->scores[id] < h->min_score) h->min_score = h->scores[id];
         id++;
     }
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_id");
