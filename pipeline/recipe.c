@@ -356,7 +356,7 @@ static int parse_inputs(ld *L, yaml_node_t *m) {
     r->inputs = calloc(n ? n : 1, sizeof *r->inputs);
     if (!r->inputs) return rc_fail_at(L, m, "out of memory");
     static const char *const keys[] = {"type", "default", "description"};
-    static const char *const types[] = {"string", "file", "number", "list"};
+    static const char *const types[] = {"string", "file", "number", "list", "files"};
     for (size_t i = 0; i < n; i++) {
         yaml_node_pair_t *p = &m->data.mapping.pairs.start[i];
         yaml_node_t *k = rc_node(L, p->key), *v = rc_node(L, p->value);
@@ -381,10 +381,10 @@ static int parse_inputs(ld *L, yaml_node_t *m) {
             } else if (!strcmp(key, "type")) {
                 const char *t = rc_scalar(qv);
                 size_t j = 0;
-                while (t && j < 4 && strcmp(t, types[j])) j++;
-                if (!t || j == 4) {
-                    const char *sug = t ? rc_suggest(t, types, 4) : NULL;
-                    return rc_fail_at(L, qv, "%s: unknown type \"%s\" (string, file, number or list)%s%s%s",
+                while (t && j < 5 && strcmp(t, types[j])) j++;
+                if (!t || j == 5) {
+                    const char *sug = t ? rc_suggest(t, types, 5) : NULL;
+                    return rc_fail_at(L, qv, "%s: unknown type \"%s\" (string, file, number, list or files)%s%s%s",
                                    owner, t ? t : "?", sug ? "; did you mean \"" : "", sug ? sug : "",
                                    sug ? "\"?" : "");
                 }

@@ -14,6 +14,7 @@
  * `over`), plus the generation; one session (KV cache) reused by every step.
  */
 #include <errno.h>
+#include <glob.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -87,6 +88,52 @@ cJSON *rc_split_lines(const char *s) {
     return a;
 }
 
+/* A `files` input: every file the patterns match (glob, sorted), as
+ * {"path", "name", "text"} objects. Patterns: one per line, or a JSON list;
+ * relative ones from the recipe's folder for defaults. */
+static cJSON *bind_files(const tok_recipe *r, const rc_input *in, const char *value, bool from_cli, tok_error *err) {
+    cJSON *pats = value[0] == '[' ? cJSON_Parse(value) : rc_split_lines(value), *out = cJSON_CreateArray();
+    if (!cJSON_IsArray(pats) || !out) {
+        cJSON_Delete(pats), cJSON_Delete(out);
+        rc_fail(err, TOK_EINVAL, "input \"%s\": expected glob patterns, one per line or a JSON list", in->name);
+        return NULL;
+    }
+    for (const cJSON *p = pats->child; p; p = p->next) {
+        if (!cJSON_IsString(p)) continue;
+        char pat[4096];
+        if (p->valuestring[0] != '/' && p->valuestring[0] != '~' && !from_cli)
+            snprintf(pat, sizeof pat, "%s/%s", r->dir, p->valuestring);
+        else
+            snprintf(pat, sizeof pat, "%s", p->valuestring);
+        glob_t g;
+        int rc = glob(pat, GLOB_BRACE | GLOB_TILDE, NULL, &g);
+        if (rc) {
+            rc_fail(err, TOK_EIO, "input \"%s\": %s: %s", in->name, pat,
+                    rc == GLOB_NOMATCH ? "no file matches" : "cannot read the folder");
+            cJSON_Delete(pats), cJSON_Delete(out);
+            return NULL;
+        }
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            char *text = read_all(g.gl_pathv[i], NULL);
+            if (!text) {
+                rc_fail(err, TOK_EIO, "input \"%s\": %s: %s", in->name, g.gl_pathv[i], strerror(errno));
+                globfree(&g), cJSON_Delete(pats), cJSON_Delete(out);
+                return NULL;
+            }
+            const char *base = strrchr(g.gl_pathv[i], '/');
+            cJSON *f = cJSON_CreateObject();
+            cJSON_AddStringToObject(f, "path", g.gl_pathv[i]);
+            cJSON_AddStringToObject(f, "name", base ? base + 1 : g.gl_pathv[i]);
+            cJSON_AddStringToObject(f, "text", text);
+            cJSON_AddItemToArray(out, f);
+            free(text);
+        }
+        globfree(&g);
+    }
+    cJSON_Delete(pats);
+    return out;
+}
+
 /* The value of one input, typed. from_cli: relative paths are the user's;
  * defaults are relative to the recipe's folder. */
 static cJSON *bind_input(const tok_recipe *r, const rc_input *in, const char *value, bool from_cli,
@@ -118,6 +165,8 @@ static cJSON *bind_input(const tok_recipe *r, const rc_input *in, const char *va
         double d = strtod(value, &end);
         if (!*value || *end || errno) rc_fail(err, TOK_EINVAL, "input \"%s\": expected a number, got \"%s\"", in->name, value);
         else v = cJSON_CreateNumber(d);
+    } else if (in->type == RC_IN_FILES) {
+        v = bind_files(r, in, value, from_cli, err);
     } else if (in->type == RC_IN_LIST) {
         if (value[0] == '[') {
             v = cJSON_Parse(value);
@@ -156,7 +205,11 @@ static int bind_inputs(const tok_recipe *r, const tok_recipe_run_params *p, cJSO
         cJSON *v = NULL;
         if (val) v = bind_input(r, in, val, true, err);
         else if (in->def && cJSON_IsString(in->def)) v = bind_input(r, in, in->def->valuestring, false, err);
-        else if (in->def && in->type == RC_IN_FILE)
+        else if (in->def && in->type == RC_IN_FILES && cJSON_IsArray(in->def)) { /* a YAML list of patterns */
+            char *pats = cJSON_PrintUnformatted(in->def);
+            v = pats ? bind_input(r, in, pats, false, err) : NULL;
+            cJSON_free(pats);
+        } else if (in->def && in->type == RC_IN_FILE)
             return rc_fail(err, TOK_EINVAL, "%s: input \"%s\": a file default must be a path", r->file, in->name);
         else if (in->def) v = cJSON_Duplicate(in->def, true);
         else {
@@ -203,23 +256,56 @@ size_t rc_count_tokens(const tok_tokenizer *tk, const char *t) {
     return n;
 }
 
-/* The biggest string input the step's templates mention (by token count),
- * or NULL: the one the budget message names and truncation cuts. */
-static const rc_input *biggest_input(const tok_recipe *r, const rc_step *s, const tok_tokenizer *tk,
-                                     const cJSON *inputs, size_t *ntok) {
-    const rc_input *best = NULL;
+/* The text truncation and chunking cut: the biggest string input the
+ * step's templates mention (by token count), or, in a map, the item itself
+ * (a string, or the text of a `files` record) when it is bigger. */
+typedef struct big_input {
+    const char *name; /* for messages: the input's name, "item" or "item.text" */
+    const char *text;
+    int where;        /* 0 an input, 1 the item, 2 the item's text */
+} big_input;
+
+static bool uses(const rc_step *s, const char *name) {
+    bool used = (s->prompt_src && strstr(s->prompt_src, name)) || (s->system_src && strstr(s->system_src, name));
+    for (size_t k = 0; k < s->n_msgs && !used; k++) used = strstr(s->msgs[k].src, name) != NULL;
+    return used;
+}
+
+static bool biggest_input(const tok_recipe *r, const rc_step *s, const tok_tokenizer *tk, const cJSON *ctx,
+                          big_input *out, size_t *ntok) {
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(ctx, "inputs");
+    bool found = false;
     *ntok = 0;
     for (size_t i = 0; i < r->n_inputs; i++) {
         const char *name = r->inputs[i].name;
-        bool used = (s->prompt_src && strstr(s->prompt_src, name)) || (s->system_src && strstr(s->system_src, name));
-        for (size_t k = 0; k < s->n_msgs && !used; k++) used = strstr(s->msgs[k].src, name) != NULL;
-        if (!used) continue;
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(inputs, name);
-        if (!cJSON_IsString(v)) continue;
+        if (!uses(s, name) || !cJSON_IsString(v)) continue;
         size_t n = rc_count_tokens(tk, v->valuestring);
-        if (!best || n > *ntok) best = &r->inputs[i], *ntok = n;
+        if (!found || n > *ntok) *out = (big_input){name, v->valuestring, 0}, *ntok = n, found = true;
     }
-    return best;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(ctx, "item");
+    const cJSON *text = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "text") : NULL;
+    const cJSON *v = cJSON_IsString(it) ? it : text;
+    if (cJSON_IsString(v) && uses(s, "item")) {
+        size_t n = rc_count_tokens(tk, v->valuestring);
+        if (!found || n > *ntok)
+            *out = (big_input){v == it ? "item" : "item.text", v->valuestring, v == it ? 1 : 2}, *ntok = n, found = true;
+    }
+    return found;
+}
+
+/* ctx (a copy) with the cut text in place of bi's. */
+static void put_input(cJSON *ctx, const big_input *bi, const char *value) {
+    if (bi->where == 0) {
+        cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(ctx, "inputs"), bi->name,
+                                               cJSON_CreateString(value));
+        if (cJSON_GetObjectItemCaseSensitive(ctx, bi->name))
+            cJSON_ReplaceItemInObjectCaseSensitive(ctx, bi->name, cJSON_CreateString(value));
+    } else if (bi->where == 1)
+        cJSON_ReplaceItemInObjectCaseSensitive(ctx, "item", cJSON_CreateString(value));
+    else
+        cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(ctx, "item"), "text",
+                                               cJSON_CreateString(value));
 }
 
 /* Drops bytes that do not form valid UTF-8 (a cut between the tokens of one
@@ -375,10 +461,9 @@ out:
 static int truncate_to_fit(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b, const cJSON *ctx,
                            int budget, tok_ids *ids, tok_bytes *text, tok_recipe_step_result *st, tok_error *err) {
     size_t total;
-    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(ctx, "inputs");
-    const rc_input *in = biggest_input(r, s, b->tk, inputs, &total);
-    if (!in || !total) return 0;
-    const char *orig = cJSON_GetObjectItemCaseSensitive(inputs, in->name)->valuestring;
+    big_input in;
+    if (!biggest_input(r, s, b->tk, ctx, &in, &total) || !total) return 0;
+    const char *orig = in.text;
     cJSON *c2 = cJSON_Duplicate(ctx, true);
     long keep = (long)total - ((long)ids->n - budget);
     int fits = 0;
@@ -386,10 +471,7 @@ static int truncate_to_fit(const tok_recipe *r, const rc_step *s, const tok_reci
         if (keep < 0) keep = 0;
         char *cut = cut_tokens(b->tk, orig, (size_t)keep, s->truncate);
         if (!cut) break;
-        cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(c2, "inputs"), in->name,
-                                               cJSON_CreateString(cut));
-        if (cJSON_GetObjectItemCaseSensitive(c2, in->name))
-            cJSON_ReplaceItemInObjectCaseSensitive(c2, in->name, cJSON_CreateString(cut));
+        put_input(c2, &in, cut);
         free(cut);
         if (build_prompt(r, s, b, c2, ids, text, err)) {
             cJSON_Delete(c2);
@@ -402,7 +484,7 @@ static int truncate_to_fit(const tok_recipe *r, const rc_step *s, const tok_reci
         }
     }
     cJSON_Delete(c2);
-    if (fits) st->truncated = in->name, st->truncated_from = (int)total, st->truncated_to = (int)keep;
+    if (fits) st->truncated = in.name, st->truncated_from = (int)total, st->truncated_to = (int)keep;
     return fits;
 }
 
@@ -472,9 +554,9 @@ static int run_call(const tok_recipe *r, const rc_step *s, const tok_recipe_back
     if (n_ctx > 0 && (long)ids.n > budget) {
         char big[160] = "";
         size_t ntok;
-        const rc_input *in = biggest_input(r, s, b->tk, cJSON_GetObjectItemCaseSensitive(ctx, "inputs"), &ntok);
-        if (in)
-            snprintf(big, sizeof big, "; input \"%s\" is %zu tokens%s", in->name, ntok,
+        big_input in;
+        if (biggest_input(r, s, b->tk, ctx, &in, &ntok))
+            snprintf(big, sizeof big, "; %s \"%s\" is %zu tokens%s", in.where ? "the" : "input", in.name, ntok,
                      s->overflow == RC_OVERFLOW_TRUNCATE ? " and truncating it did not make the prompt fit" : "");
         rc_fail(err, TOK_ERANGE,
              "%s: step \"%s\": the prompt is %zu%s tokens, over the budget of %d (context %d - %d reserved "
@@ -648,13 +730,12 @@ static int run_chunked(const tok_recipe *r, const rc_step *s, const tok_recipe_b
                        const tok_recipe_run_params *p, const cJSON *ctx, tok_session **sess,
                        tok_recipe_step_result *st, tok_error *err) {
     size_t ntok;
-    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(ctx, "inputs");
-    const rc_input *in = biggest_input(r, s, b->tk, inputs, &ntok);
+    big_input in;
+    bool found = biggest_input(r, s, b->tk, ctx, &in, &ntok);
     long room = (long)(st->n_ctx - st->max_tokens) - ((long)st->prompt_tokens - (long)ntok) - 4;
-    if (!in || room < 1) return -1; /* err still holds the budget message */
+    if (!found || room < 1) return -1; /* err still holds the budget message */
     tok_error e = {0};
-    cJSON *chunks = rc_split(b->tk, cJSON_GetObjectItemCaseSensitive(inputs, in->name)->valuestring, (size_t)room,
-                             0, &e);
+    cJSON *chunks = rc_split(b->tk, in.text, (size_t)room, 0, &e);
     if (!chunks) return rc_fail(err, e.code, "%s: step \"%s\": on_overflow chunk: %s", r->file, s->id, e.msg);
     rc_step s1 = *s;
     s1.overflow = RC_OVERFLOW_ERROR;
@@ -664,17 +745,14 @@ static int run_chunked(const tok_recipe *r, const rc_step *s, const tok_recipe_b
     int rc = 0, k = 0;
     for (cJSON *c = chunks->child; c && !rc; c = c->next, k++) {
         cJSON *c2 = cJSON_Duplicate(ctx, true);
-        cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(c2, "inputs"), in->name,
-                                               cJSON_CreateString(c->valuestring));
-        if (cJSON_GetObjectItemCaseSensitive(c2, in->name))
-            cJSON_ReplaceItemInObjectCaseSensitive(c2, in->name, cJSON_CreateString(c->valuestring));
+        if (c2) put_input(c2, &in, c->valuestring);
         cJSON_AddNumberToObject(c2, "chunk_index", k);
         tok_recipe_step_result one = {.id = s->id};
         rc = rc_run_prompt(r, &s1, b, p, c2, sess, &one, err);
         cJSON_Delete(c2);
         if (rc) {
             size_t n = strlen(err->msg);
-            snprintf(err->msg + n, sizeof err->msg - n, " (chunk %d of input \"%s\")", k, in->name);
+            snprintf(err->msg + n, sizeof err->msg - n, " (chunk %d of %s \"%s\")", k, in.where ? "the" : "input", in.name);
         } else {
             const char *o = p->dry_run ? "" : one.output ? one.output : "";
             if (joined.n) tok_bytes_append(&joined, "\n", 1);

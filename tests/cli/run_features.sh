@@ -220,6 +220,32 @@ rc=0
 "$TOK" run recipes/classify.yaml --vars "$tmp/bad.json" > /dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || fail "--vars: bad JSON should be a usage error, got $rc"
 
+# ---- files inputs: one record per matching file, sorted; items cut to fit
+mkdir -p "$tmp/docs"
+printf 'And God said' > "$tmp/docs/b.txt"; printf 'In the beginning' > "$tmp/docs/a.txt"
+for i in $(seq 1 400); do printf 'and the LORD spake unto Moses, saying, '; done > "$tmp/docs/c.txt"
+cat > "$tmp/files.yaml" <<EOF
+model: local:$model
+defaults: {temperature: 0, max_tokens: 4}
+inputs:
+  docs: {type: files, default: "docs/*.txt"}
+steps:
+  - id: each
+    over: "{{ inputs.docs }}"
+    on_overflow: truncate
+    prompt: "{{ item.name }}: {{ item.text }}"
+EOF
+run "$tmp/files.yaml" --json -q > "$tmp/f.json" || fail "files: $(cat "$tmp/err")"
+$PY - "$tmp/f.json" <<'PY' || fail "files input"
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["steps"][0]
+assert s["items"] == 3 and len(r["outputs"]["each"]) == 3, r
+assert s["truncated_input"] == "item.text" and s["truncated_to"] < s["truncated_from"], s
+PY
+run "$tmp/files.yaml" -q --var docs="$tmp/none/*.md" > /dev/null && fail "files: no match should fail"
+grep -q "input \"docs\": $tmp/none/\*.md: no file matches" "$tmp/err" || fail "files message: $(cat "$tmp/err")"
+
 # ---- --cache: the same calls answered from the cache, a changed one is not
 run recipes/summarize.yaml --json -q --cache "$tmp/cache" > "$tmp/k1.json" || fail "cache: $(cat "$tmp/err")"
 run recipes/summarize.yaml --json -q --cache "$tmp/cache" > "$tmp/k2.json" || fail "cache: second run"
