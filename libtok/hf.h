@@ -81,6 +81,7 @@ typedef struct hf_pipeline {
     bool fuse_unk, byte_fallback, ignore_merges;
     int32_t byte_tok[256]; /* <0xNN> tokens, -1 if absent */
     double *scores;        /* Unigram, per id */
+    struct spm_trie *trie; /* Unigram: every vocabulary string, value = its id (vocab_find's) */
     double min_score;
     size_t max_piece_len;  /* longest vocabulary string, bytes */
     uint64_t *bigram;      /* BPE: adjacent character pairs inside tokens */
@@ -125,6 +126,8 @@ void hf_cache_put(hf_cache_ent *slot, const char *p, size_t len, size_t start, c
 int hf_bpe_word(const tok_tokenizer *t, const char *s, size_t n, tok_ids *out, tok_error *err);
 /* Builds h->bigram from the vocabulary (call once all strings are set). */
 int hf_bpe_build_bigrams(tok_tokenizer *t, tok_error *err);
+/* Builds h->trie for the Unigram lattice (idem). */
+int hf_unigram_build_trie(tok_tokenizer *t, tok_error *err);
 int hf_unigram_word(const tok_tokenizer *t, const char *s, size_t n, tok_ids *out, tok_error *err);
 int hf_wordpiece_word(const tok_tokenizer *t, const char *s, size_t n, tok_ids *out, tok_error *err);
 

@@ -33,6 +33,8 @@ void hf_pipeline_free(hf_pipeline *h) {
     free(h->dec);
     free(h->scores);
     free(h->bigram);
+    if (h->trie) spm_trie_free(h->trie);
+    free(h->trie);
     free(h->wp_prefix);
     free(h);
 }
@@ -415,6 +417,7 @@ int hf_load_finish(tok_tokenizer *t, const void *json, const char *path, tok_err
     }
     for (uint32_t i = 0; i < t->v.n; i++)
         if (t->v.off[i] != VOCAB_NONE && t->v.len[i] > h->max_piece_len) h->max_piece_len = t->v.len[i];
+    if (h->model == HFM_UNIGRAM) return hf_unigram_build_trie(t, err);
     return h->model == HFM_BPE_CHARS ? hf_bpe_build_bigrams(t, err) : 0;
 }
 

@@ -16,7 +16,7 @@
  *    the shortest to the longest (the order of HF's trie), a later candidate
  *    replacing the best only if strictly better; a character no token covers
  *    gets the unknown token at min_score - 10. Unknown runs fuse. O(n x the
- *    longest piece) hash lookups.
+ *    longest piece) trie steps, each a hash probe (the SentencePiece trie).
  *  - WordPiece: greedy longest match first, "##" on non-initial pieces; a
  *    word with an unmatched rest, or longer than max_input_chars_per_word
  *    characters, is the unknown token. O(word length^2) lookups, words are
@@ -293,6 +293,23 @@ int hf_bpe_word(const tok_tokenizer *t, const char *s_, size_t n, tok_ids *out, 
 
 /* ---- Unigram ---------------------------------------------------------------- */
 
+int hf_unigram_build_trie(tok_tokenizer *t, tok_error *err) {
+    hf_pipeline *h = t->hf;
+    size_t total = 0;
+    for (uint32_t id = 0; id < t->v.n; id++)
+        if (t->v.off[id] != VOCAB_NONE) total += t->v.len[id];
+    h->trie = calloc(1, sizeof *h->trie);
+    if (!h->trie || spm_trie_init(h->trie, total)) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    for (uint32_t id = 0; id < t->v.n; id++) {
+        if (t->v.off[id] == VOCAB_NONE || t->v.len[id] == 0) continue;
+        const unsigned char *p = (const unsigned char *)t->v.blob + t->v.off[id];
+        uint32_t node = 0;
+        for (size_t k = 0; k < t->v.len[id]; k++) node = spm_trie_add_edge(h->trie, node, p[k]);
+        h->trie->value[node] = vocab_find(&t->v, p, t->v.len[id]); /* the id a lookup gives */
+    }
+    return 0;
+}
+
 typedef struct lattice_node {
     double score;
     int64_t start; /* -1: not reached */
@@ -313,9 +330,13 @@ int hf_unigram_word(const tok_tokenizer *t, const char *s_, size_t n, tok_ids *o
         double here = best[i].score;
         size_t mb = char_len(s + i, n - i);
         bool single = false;
-        size_t limit = n - i < h->max_piece_len ? n - i : h->max_piece_len;
-        for (size_t k = 1; k <= limit; k++) {
-            int32_t id = vocab_find(&t->v, s + i, k);
+        /* the strings starting here, shortest first (a trie walk, as HF's
+         * common_prefix_search), stopping where no string continues */
+        uint32_t node = 0;
+        for (size_t k = 1; i + k <= n; k++) {
+            node = spm_trie_step(h->trie, node, s[i + k - 1]);
+            if (!node) break;
+            int32_t id = h->trie->value[node];
             if (id < 0 || (uint32_t)id >= t->v.n) continue;
             double cand = h->scores[id] + here;
             lattice_node *tn = &best[i + k];

@@ -223,6 +223,14 @@ static inline uint32_t spm_trie_step(const spm_trie *t, uint32_t node, unsigned 
     }
 }
 
+/* Building a trie (also used for tokenizer.json Unigram vocabularies):
+ * init for at most max_edges edges (the total bytes of the strings to add
+ * bounds it), then add each string byte by byte from node 0 and set
+ * value[last node]. Adding never allocates. */
+int spm_trie_init(spm_trie *t, size_t max_edges);
+uint32_t spm_trie_add_edge(spm_trie *t, uint32_t node, unsigned char b);
+void spm_trie_free(spm_trie *t);
+
 /* Whether the characters a (la bytes) and b (lb bytes) occur next to each
  * other inside some normal piece. */
 bool spm_bigram_in_vocab_slow(const spm_model *m, const char *a, size_t la, const char *b, size_t lb);

@@ -73,7 +73,7 @@ int32_t spm_piece_id(const spm_model *m, const char *bytes, size_t len) {
 
 /* ---- vocabulary trie ------------------------------------------------------ */
 
-static int trie_init(spm_trie *t, size_t max_edges) {
+int spm_trie_init(spm_trie *t, size_t max_edges) {
     size_t slots = 1024;
     while (slots < max_edges * 2) slots *= 2;
     t->keys = calloc(slots, sizeof *t->keys);
@@ -87,7 +87,7 @@ static int trie_init(spm_trie *t, size_t max_edges) {
     return 0;
 }
 
-static uint32_t trie_add_edge(spm_trie *t, uint32_t node, unsigned char b) {
+uint32_t spm_trie_add_edge(spm_trie *t, uint32_t node, unsigned char b) {
     uint32_t c = spm_trie_step(t, node, b);
     if (c) return c;
     c = (uint32_t)t->n_nodes++;
@@ -104,7 +104,7 @@ static uint32_t trie_add_edge(spm_trie *t, uint32_t node, unsigned char b) {
     return c;
 }
 
-static void trie_free(spm_trie *t) {
+void spm_trie_free(spm_trie *t) {
     free(t->keys);
     free(t->child);
     free(t->value);
@@ -257,7 +257,7 @@ static spm_model *build(const spm_proto_piece *pp, size_t n, const spm_options *
     m->hslot = calloc(slots, sizeof *m->hslot);
     m->hmask = slots - 1;
     m->hent = malloc((n ? n : 1) * sizeof *m->hent);
-    if (!m->pieces || !m->blob || !m->canon || !m->hslot || !m->hent || trie_init(&m->trie, total)) {
+    if (!m->pieces || !m->blob || !m->canon || !m->hslot || !m->hent || spm_trie_init(&m->trie, total)) {
         tok_fail(err, TOK_ENOMEM, "%s: out of memory", name);
         goto fail;
     }
@@ -301,7 +301,7 @@ static spm_model *build(const spm_proto_piece *pp, size_t n, const spm_options *
         if (normal) {
             if (p->len > m->max_normal_len) m->max_normal_len = p->len;
             uint32_t node = 0;
-            for (uint32_t k = 0; k < p->len; k++) node = trie_add_edge(&m->trie, node, (unsigned char)s[k]);
+            for (uint32_t k = 0; k < p->len; k++) node = spm_trie_add_edge(&m->trie, node, (unsigned char)s[k]);
             m->trie.value[node] = (int32_t)i;
         }
         if (p->type == SPM_USER_DEFINED) m->has_user_defined = true;
@@ -470,7 +470,7 @@ void spm_free(spm_model *m) {
     free(m->canon);
     free(m->hslot);
     free(m->hent);
-    trie_free(&m->trie);
+    spm_trie_free(&m->trie);
     free(m->charsmap_copy);
     free(m->unk_surface);
     free(m->bigram);
