@@ -20,15 +20,17 @@
  * Callers decide how many chunks an op deserves (one chunk: run inline).
  *
  * Contention guard: a worker that is preempted while it holds a chunk makes
- * the caller wait for a whole time slice. After each run the caller compares
- * the wall time with what it alone would have needed (its own time per chunk
- * times the chunk count); when threading lost clearly (by 25%), or the
- * workers did not get a single chunk before the caller had done them all
- * (they were asleep or had no core: the wake-up was pure cost), the next 16,
- * 32, ... 256 runs are done by the caller alone, then threading is tried
- * again. On a
- * quiet machine this never triggers; on an overloaded one it keeps 2 threads
- * from being slower than 1.
+ * the caller wait for a whole time slice, and a worker that has no core
+ * takes nothing while its wake-up still costs. After each run the caller
+ * compares the wall time with what it alone would have needed (its own time
+ * per chunk times the chunk count). Threading has to earn its keep: unless
+ * the run took under 90% of that (a second thread on a free core gives
+ * ~50-60%), or when the workers got no chunk at all, the caller runs every
+ * op alone for a while, 2 ms after the first such run and twice as long
+ * after each further one in a row (up to 0.5 s), then tries threading
+ * again. On a quiet machine this never triggers; on an overloaded one
+ * threading is retried at most a few times a second, at a cost of a few
+ * milliseconds each, so 2 threads are not slower than 1.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -66,7 +68,8 @@ struct tok_pool {
     pthread_cond_t start_cv;
     atomic_bool stop;
     /* contention guard (caller only) */
-    int solo_left, strikes;
+    double solo_until; /* CLOCK_MONOTONIC seconds: run alone until then */
+    int strikes;
 };
 
 static double now_s(void) {
@@ -149,12 +152,11 @@ int tok_pool_size(const tok_pool *p) { return p->n; }
 
 void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx, int n_chunks) {
     if (n_chunks <= 0) return;
-    if (p->n == 1 || n_chunks == 1 || p->solo_left > 0) {
-        if (p->solo_left > 0 && n_chunks > 1) p->solo_left--;
+    double t0 = p->n == 1 || n_chunks == 1 ? 0 : now_s();
+    if (p->n == 1 || n_chunks == 1 || t0 < p->solo_until) {
         for (int c = 0; c < n_chunks; c++) fn(ctx, c, 0);
         return;
     }
-    double t0 = now_s();
     atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
     atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
     atomic_store_explicit(&p->n_chunks, n_chunks, memory_order_relaxed);
@@ -175,22 +177,22 @@ void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx, int n_chunks) {
         if (++spins < SPIN_ITERS) cpu_relax();
         else sched_yield();
     }
-    /* Threading lost if the run took clearly longer than the caller alone
-     * would have (its time per chunk times all chunks). */
-    if (mine == n_chunks) {
-        /* The workers took nothing: the op was over before they woke or got
-         * a core, and waking them only cost the caller (a woken worker may
-         * even preempt it). Same back-off as a loss. */
-        p->solo_left = 16 << (p->strikes < 4 ? p->strikes : 4);
-        p->strikes++;
-    } else if (mine > 0) {
+    /* Threading lost unless the run took clearly less than the caller alone
+     * would have (its time per chunk times all chunks). mine == n_chunks:
+     * the workers took nothing, the op was over before they woke or got a
+     * core, and waking them only cost the caller (a woken worker may even
+     * preempt it). */
+    bool lost = mine == n_chunks;
+    if (!lost && mine > 0) {
         double alone = (t1 - t0) / mine * n_chunks, took = now_s() - t0;
-        if (took > 1.25 * alone) {
-            p->solo_left = 16 << (p->strikes < 4 ? p->strikes : 4);
-            p->strikes++;
-        } else {
-            p->strikes = 0;
-        }
+        lost = took > 0.9 * alone;
+    }
+    if (lost) {
+        int k = p->strikes < 8 ? p->strikes : 8;
+        p->solo_until = now_s() + 0.002 * (double)(1 << k);
+        p->strikes++;
+    } else {
+        p->strikes = 0;
     }
 }
 
