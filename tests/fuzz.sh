@@ -18,6 +18,7 @@ seeds = [
     ("tests/data/spm/spm_bpe8k_llamastyle.model", ["encode", "-t", "{f}", "-p", "hello world"]),
     ("tests/data/models/llama-rand-tiny-Q4_0.gguf", ["inspect", "{f}"]),
     ("recipes/summarize.yaml", ["run", "{f}", "--dry-run"]),
+    ("tests/data/recipes/fuzz_all.yaml", ["run", "{f}", "--dry-run"]),
     ("tests/data/templates/qwen2.5.jinja", ["template", "render", "--template", "{f}", "--context", "tests/data/templates/fuzz_context.json"]),
 ]
 rng = random.Random(int(os.environ.get("SEED", "1")))

@@ -130,6 +130,30 @@ rc=$?
 set -e
 [ $rc = 1 ] && grep -q 'truncating it did not make the prompt fit' "$tmp/trunc.err" || fail "truncate: no room at all: $(cat "$tmp/trunc.err")"
 
+# truncate and chunk at the exact boundary: a prompt of P tokens with M
+# reserved is left whole in a context of P + M and P + M + 1, and cut (or
+# chunked) in P + M - 1, to a prompt that fits
+for policy in truncate chunk; do
+    sed "s/on_overflow: truncate/on_overflow: $policy/; /truncate: /d" "$tmp/trunc.yaml" > "$tmp/edge.yaml"
+    read -r p m < <("$TOK" run "$tmp/edge.yaml" --dry-run --json 2>/dev/null |
+        $PY -c 'import json,sys; s=json.load(sys.stdin)["steps"][0]; print(s["prompt_tokens"], s["max_tokens"])')
+    for c in $((p + m - 1)) $((p + m)) $((p + m + 1)); do
+        "$TOK" run "$tmp/edge.yaml" --ctx $c --json 2>/dev/null > "$tmp/edge.json" || fail "$policy at context $c: exit $?"
+        $PY - "$tmp/edge.json" "$policy" "$c" "$p" "$m" <<'PY' || fail "$policy at context $c (prompt $p + $m)"
+import json, sys
+s = json.load(open(sys.argv[1]))["steps"][0]
+policy, c, p, m = sys.argv[2], *map(int, sys.argv[3:])
+cut = c < p + m
+if policy == "truncate":
+    assert ("truncated_input" in s) == cut, s
+    assert s["prompt_tokens"] == p if not cut else s["prompt_tokens"] <= c - m, s
+else:
+    assert ("calls" in s) == cut and (not cut or s["calls"] >= 2), s
+    assert cut or s["prompt_tokens"] == p, s
+PY
+    done
+done
+
 # messages: every turn, in order, through the chat template; the dry-run
 # count equals the real run's
 printf 'defaults: {temperature: 0, max_tokens: 4}\nsteps:\n  - id: a\n    system: Be brief.\n    messages:\n      - {role: user, content: Who made the earth?}\n      - {role: assistant, content: God.}\n      - {role: user, content: "And the sea?"}\n' > "$tmp/msgs.yaml"
