@@ -56,6 +56,7 @@ typedef struct rc_step {
     char **choices;   /* a prompt answered by the most likely of these, or NULL */
     size_t n_choices;
     int retries;      /* format json/schema failures: generate again this many times */
+    bool raw;         /* chat: false: the prompt as plain text, no chat template */
     size_t *deps, n_deps;
 } rc_step;
 

@@ -444,7 +444,13 @@ static int build_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_
         msgs[nm++] = (tok_chat_message){s->msgs[k].role, parts[1 + k].data ? parts[1 + k].data : ""};
     }
     tok_error e = {0};
-    if (tok_chat_format(b->chat, msgs, nm, true, ids, text, &e)) {
+    if (s->raw) { /* chat: false: the text as it is (BOS and special tokens as the chat template would) */
+        const char *t = parts[1].data ? parts[1].data : "";
+        if (tok_bytes_append(text, t, strlen(t)) || tok_chat_tokenize(b->chat, t, strlen(t), ids, &e)) {
+            rc_fail(err, e.code ? e.code : TOK_ENOMEM, "%s: step \"%s\": %s", r->file, s->id, e.code ? e.msg : "out of memory");
+            goto out;
+        }
+    } else if (tok_chat_format(b->chat, msgs, nm, true, ids, text, &e)) {
         rc_fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
         goto out;
     }

@@ -45,7 +45,7 @@ static int parse_messages(ld *L, yaml_node_t *v, rc_step *s, const char *owner) 
 static const char *const STEP_KEYS[] = {
     "id", "prompt", "system", "template", "when", "format", "model", "on_overflow", "truncate",
     "temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "messages", "split", "overlap", "over",
-    "map", "concurrency", "reduce", "group_tokens", "separator", "schema", "choices", "retries"};
+    "map", "concurrency", "reduce", "group_tokens", "separator", "schema", "choices", "retries", "chat"};
 #define N_STEP_KEYS (sizeof STEP_KEYS / sizeof *STEP_KEYS)
 
 static int pick(ld *L, yaml_node_t *v, const char *owner, const char *key, const char *const *opts,
@@ -81,7 +81,7 @@ int rc_parse_step(ld *L, size_t si, yaml_node_t *m) {
     bool has_prompt = false, has_tmpl = false, has_msgs = false, has_split = false;
     yaml_node_t *trunc_node = NULL, *overlap_node = NULL, *over_node = NULL, *reduce_node = NULL, *conc_node = NULL,
                 *group_node = NULL, *retries_node = NULL, *sep_node = NULL, *schema_node = NULL, *choices_node = NULL,
-                *format_node = NULL;
+                *format_node = NULL, *chat_node = NULL;
     s->truncate = RC_TRUNC_TAIL;
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = rc_node(L, p->key), *v = rc_node(L, p->value);
@@ -130,6 +130,12 @@ int rc_parse_step(ld *L, size_t si, yaml_node_t *m) {
             if (c == 'c') s->concurrency = (int)d, conc_node = v;
             else if (c == 'g') s->group_tokens = (int)d, group_node = v;
             else s->retries = (int)d, retries_node = v;
+        } else if (!strcmp(key, "chat")) {
+            const char *b = rc_scalar(v);
+            chat_node = v;
+            if (!b || (strcmp(b, "true") && strcmp(b, "false")))
+                return rc_fail_at(L, v, "%s: chat: expected true or false", owner);
+            s->raw = !strcmp(b, "false");
         } else if (!strcmp(key, "separator")) {
             sep_node = v;
             if (rc_want_scalar(L, v, owner, &s->separator)) return -1;
@@ -209,6 +215,9 @@ int rc_parse_step(ld *L, size_t si, yaml_node_t *m) {
     if (schema_node && format_node && s->format != RC_FMT_JSON)
         return rc_fail_at(L, schema_node, "%s: schema: only with format: json", owner);
     if (schema_node) s->format = RC_FMT_JSON; /* a schema implies json */
+    if (chat_node && !has_prompt) return rc_fail_at(L, chat_node, "%s: chat: only with a prompt", owner);
+    if (s->raw && (has_msgs || s->system))
+        return rc_fail_at(L, chat_node, "%s: chat: false sends the prompt as plain text: no system or messages", owner);
     if (choices_node && (!has_prompt || reduce_node))
         return rc_fail_at(L, choices_node, "%s: choices: only with a prompt (not reduce)", owner);
     if (choices_node && s->format == RC_FMT_JSON)

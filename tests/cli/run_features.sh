@@ -246,6 +246,19 @@ PY
 run "$tmp/files.yaml" -q --var docs="$tmp/none/*.md" > /dev/null && fail "files: no match should fail"
 grep -q "input \"docs\": $tmp/none/\*.md: no file matches" "$tmp/err" || fail "files message: $(cat "$tmp/err")"
 
+# ---- chat: false: the prompt as plain text, counted as tok encode counts it
+printf 'model: local:%s\ndefaults: {temperature: 0, max_tokens: 4}\nsteps:\n  - {id: a, chat: false, prompt: "In the beginning God"}\n' "$model" > "$tmp/raw.yaml"
+run "$tmp/raw.yaml" --dry-run --json -q > "$tmp/raw.json" || fail "chat false: $(cat "$tmp/err")"
+want=$("$TOK" encode -t "$model" --json -p "In the beginning God" | $PY -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+$PY - "$tmp/raw.json" "$want" <<'PY' || fail "chat: false"
+import json, sys
+s = json.load(open(sys.argv[1]))["steps"][0]
+assert s["prompt"] == "In the beginning God" and s["prompt_tokens"] == int(sys.argv[2]), (s, sys.argv[2])
+PY
+printf 'steps:\n  - {id: a, chat: false, system: x, prompt: y}\n' > "$tmp/raw2.yaml"
+run "$tmp/raw2.yaml" --dry-run > /dev/null && fail "chat: false with a system message should fail"
+grep -q 'chat: false sends the prompt as plain text: no system or messages' "$tmp/err" || fail "chat false message: $(cat "$tmp/err")"
+
 # ---- --cache: the same calls answered from the cache, a changed one is not
 run recipes/summarize.yaml --json -q --cache "$tmp/cache" > "$tmp/k1.json" || fail "cache: $(cat "$tmp/err")"
 run recipes/summarize.yaml --json -q --cache "$tmp/cache" > "$tmp/k2.json" || fail "cache: second run"
