@@ -99,6 +99,14 @@ int rc_run_prompt(const tok_recipe *r, const rc_step *s, const tok_recipe_backen
 /* A step's output text as later steps see it (format; json checked against
  * the schema); NULL with err set. */
 cJSON *rc_parse_output(const tok_recipe *r, const rc_step *s, const char *text, tok_error *err);
+/* on_overflow: chunk, after rc_run_prompt failed with TOK_ERANGE (st holds
+ * its count): the biggest input split to fit, the prompt once per chunk,
+ * the outputs joined by newlines. */
+int rc_run_chunked(const tok_recipe *r, const rc_step *s, const tok_recipe_backend *b, const tok_recipe_run_params *p,
+                   const cJSON *ctx, tok_session **sess, tok_recipe_step_result *st, tok_error *err);
+/* One trace line (where: {"item": N} etc. for a call of a multi-call step,
+ * NULL for the step's own line); one write() under a lock. */
+void rc_trace(FILE *f, const tok_recipe_step_result *st, const cJSON *where, bool dry, const char *error);
 /* Adds one call's tokens, latency and cost into a step's totals. */
 void rc_accumulate(tok_recipe_step_result *st, const tok_recipe_step_result *one);
 /* The cost of one call (-1 unknown, 0 local). */
