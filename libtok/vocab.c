@@ -29,7 +29,7 @@ int vocab_build_hot(vocab *v, uint32_t limit, tok_error *err) {
     v->hot = NULL;
     if (limit > v->n) limit = v->n;
     uint32_t cap = 256;
-    while (cap < limit + limit / 3) cap *= 2;
+    while (cap < 2 * limit) cap *= 2; /* load <= 1/2: short probes, also for misses */
     vocab_slot *hot = malloc(cap * sizeof *hot);
     if (!hot) return tok_fail(err, TOK_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < cap; i++) hot[i].id = -1;
@@ -174,7 +174,7 @@ int vocab_set(vocab *v, int32_t id, const void *bytes, size_t len, int index, to
     if (!index) return 0;
     int32_t prev = vocab_find(v, bytes, len);
     if (prev >= 0) return tok_fail(err, TOK_EFORMAT, "ids %d and %d have the same bytes", prev, id);
-    if ((uint64_t)(v->count + 1) * 5 > (uint64_t)(v->mask + 1) * 4) {
+    if ((uint64_t)(v->count + 1) * 2 > (uint64_t)(v->mask + 1)) { /* load <= 1/2 */
         int rc = rehash(v, err);
         if (rc) return rc;
     }
