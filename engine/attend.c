@@ -3,19 +3,28 @@
  *
  * The fast path holds the query and the output row in registers for head
  * sizes 32, 64 and 128 (llama2.c shapes, TinyLlama and Llama 2 use 64,
- * Llama 3 128): scores for eight positions at a time, whose eight partial
- * vectors are reduced together by a tree of horizontal adds (each lane sum
- * is ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)); leftover positions use the same
- * formula one at a time), a vectorized
- * exp for the softmax (sum in double, as ggml), and o += a·v without
- * reloading o. Other head sizes take 8-lane loops over memory. The plain C
- * version is the scalar textbook loop; tests/unit/test_attend.c compares
- * them. Cost: O(n · hd) per head, no memory beyond the caller's scratch.
+ * Llama 3 128) and computes scores for eight positions at a time, their
+ * eight partial vectors reduced together. Every float step is the one of
+ * the engine's earlier per-position loop (two 8-lane FMA chains, the
+ * horizontal sum ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), expf, a sequential
+ * double sum, o += a·v lane by lane), so the results are unchanged, only
+ * faster; other head sizes run that loop itself. The plain C version is the
+ * scalar textbook loop; tests/unit/test_attend.c compares them.
+ * Cost: O(n · hd) per head, no memory beyond the caller's scratch.
  */
 #include <math.h>
 
 #include "attend.h"
-#include "vecmath.h"
+
+/* a[p] = exp(a[p] - max), summed in double in order (as ggml's softmax) */
+static inline double exp_shift_sum(float *a, int n, float max) {
+    double sum = 0;
+    for (int p = 0; p < n; p++) {
+        a[p] = expf(a[p] - max);
+        sum += a[p];
+    }
+    return sum;
+}
 
 void attend_head_ref(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
                      float *att, float *o) {
@@ -26,7 +35,7 @@ void attend_head_ref(const float *q, const float *k, const float *v, size_t stri
         att[p] = d * scale;
         if (att[p] > max) max = att[p];
     }
-    double sum = exp_shift_sum_ref(att, n, max);
+    double sum = exp_shift_sum(att, n, max);
     float inv = (float)(1.0 / sum);
     for (int i = 0; i < hd; i++) o[i] = 0;
     for (int p = 0; p < n; p++)
@@ -36,10 +45,24 @@ void attend_head_ref(const float *q, const float *k, const float *v, size_t stri
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+/* The row-major kernels' horizontal sum: ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). */
 static inline float lane_sum(__m256 v) {
-    float l[8];
-    _mm256_storeu_ps(l, v);
-    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+/* lane_sum of eight vectors at once, the same additions in the same order:
+ * fold the halves (l_i + l_{i+4}), reorder to (0, 2, 1, 3) so that a
+ * horizontal add gives (e0+e2), (e1+e3), and a second one their sum. */
+static inline __m256 lane_sum8(const __m256 d[8]) {
+    __m256 f04 = _mm256_add_ps(_mm256_permute2f128_ps(d[0], d[4], 0x20), _mm256_permute2f128_ps(d[0], d[4], 0x31));
+    __m256 f15 = _mm256_add_ps(_mm256_permute2f128_ps(d[1], d[5], 0x20), _mm256_permute2f128_ps(d[1], d[5], 0x31));
+    __m256 f26 = _mm256_add_ps(_mm256_permute2f128_ps(d[2], d[6], 0x20), _mm256_permute2f128_ps(d[2], d[6], 0x31));
+    __m256 f37 = _mm256_add_ps(_mm256_permute2f128_ps(d[3], d[7], 0x20), _mm256_permute2f128_ps(d[3], d[7], 0x31));
+    __m256 h1 = _mm256_hadd_ps(_mm256_permute_ps(f04, 0xd8), _mm256_permute_ps(f15, 0xd8));
+    __m256 h2 = _mm256_hadd_ps(_mm256_permute_ps(f26, 0xd8), _mm256_permute_ps(f37, 0xd8));
+    return _mm256_hadd_ps(h1, h2);
 }
 
 /* One function per head size (NV = hd/8 vectors) so that the query and
@@ -62,10 +85,7 @@ static inline float lane_sum(__m256 v) {
         for (; p + 8 <= n; p += 8) {                                                                               \
             __m256 d[8];                                                                                           \
             _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) d[i] = dot_lanes_##NV(q, k + (size_t)(p + i) * stride); \
-            __m256 a = _mm256_hadd_ps(_mm256_hadd_ps(d[0], d[1]), _mm256_hadd_ps(d[2], d[3]));                     \
-            __m256 b = _mm256_hadd_ps(_mm256_hadd_ps(d[4], d[5]), _mm256_hadd_ps(d[6], d[7]));                     \
-            __m256 sc = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));     \
-            _mm256_storeu_ps(att + p, _mm256_mul_ps(sc, _mm256_set1_ps(scale)));                                   \
+            _mm256_storeu_ps(att + p, _mm256_mul_ps(lane_sum8(d), _mm256_set1_ps(scale)));                         \
         }                                                                                                          \
         for (; p < n; p++) att[p] = lane_sum(dot_lanes_##NV(q, k + (size_t)p * stride)) * scale;                   \
         float max = -INFINITY;                                                                                     \
@@ -90,10 +110,14 @@ static void attend_any(const float *q, const float *k, const float *v, size_t st
     float max = -INFINITY;
     for (int p = 0; p < n; p++) {
         const float *kp = k + (size_t)p * stride;
-        __m256 s0 = _mm256_setzero_ps();
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0;
         int i = 0;
+        for (; i + 16 <= hd; i += 16) {
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kp + i), s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(kp + i + 8), s1);
+        }
         for (; i + 8 <= hd; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kp + i), s0);
-        float d = lane_sum(s0);
+        float d = lane_sum(_mm256_add_ps(s0, s1));
         for (; i < hd; i++) d += q[i] * kp[i];
         att[p] = d * scale;
         if (att[p] > max) max = att[p];

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 
 #include "model.h"
-#include "vecmath.h"
 
 tok_session_params tok_session_default_params(void) {
     tok_session_params p = {0, 1, 64};
@@ -116,7 +115,10 @@ static void forward_batch(tok_session *s, const int32_t *ids, int n, int first_l
         for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm, dim, c->eps);
         matmul(s, s->hb, &L->w_gate, s->xb, n, NULL);
         matmul(s, s->hb2, &L->w_up, s->xb, n, NULL);
-        swiglu(s->hb, s->hb2, (size_t)n * c->ffn_dim);
+        for (size_t i = 0; i < (size_t)n * c->ffn_dim; i++) {
+            float g = s->hb[i];
+            s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
+        }
         matmul(s, s->xb, &L->w_down, s->hb, n, NULL);
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
     }

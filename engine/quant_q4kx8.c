@@ -11,10 +11,10 @@
  * (int16 sums, at most 8·2·15·127 = 30480), one madd with the eight scales
  * (each doubled into both halves of a 32-bit lane) weights and widens them,
  * and four madds of the paired mins with the paired activation sums give
- * the min term. Integer parts are exact; the float steps per lane are
- * acc = fma(d·dx, isum, acc), acc = fma(-(dmin·dx), msum, acc) in every
- * kernel, so the AVX2 and plain C kernels, one token or four, agree bit for
- * bit. Cost: ~24 vector instructions per 256 multiply-adds (gemv).
+ * the min term. Integer parts are exact; the float steps per lane are those
+ * of the row-major kernel (quant_avx2.c), acc += d·dx·isum - dmin·dx·msum,
+ * in every kernel here, so the AVX2 and plain C kernels, one token or four,
+ * and the row-major kernel all agree bit for bit. Cost: ~24 vector instructions per 256 multiply-adds (gemv).
  */
 #include <math.h>
 
@@ -93,8 +93,9 @@ void q4_Kx8_gemv_ref(int n_in, const void *wv, const void *xv, float out[8]) {
                 isum += w[i].sc[j][r] * s;
                 msum += w[i].mn[j / 2][2 * r + j % 2] * x[i].bs[j];
             }
-            acc = fmaf(fp16_to_fp32(w[i].d[r]) * x[i].d, (float)isum, acc);
-            acc = fmaf(-(fp16_to_fp32(w[i].dmin[r]) * x[i].d), (float)msum, acc);
+            /* the row-major kernel's float steps exactly (no contraction
+             * under -std=c11): acc += d·dx·isum - dmin·dx·msum */
+            acc += fp16_to_fp32(w[i].d[r]) * x[i].d * (float)isum - fp16_to_fp32(w[i].dmin[r]) * x[i].d * (float)msum;
         }
         out[r] = acc;
     }
@@ -198,8 +199,8 @@ void q4_Kx8_gemv(int n_in, const void *wv, const void *xv, float out[8]) {
         __m256 dx = _mm256_set1_ps(x[i].d);
         __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[i].d)), dx);
         __m256 dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[i].dmin)), dx);
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
-        acc = _mm256_fnmadd_ps(dm, _mm256_cvtepi32_ps(msum), acc);
+        acc = _mm256_add_ps(acc, _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(isum)),
+                                               _mm256_mul_ps(dm, _mm256_cvtepi32_ps(msum))));
     }
     _mm256_storeu_ps(out, acc);
 }
@@ -236,8 +237,9 @@ void q4_Kx8_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float out
         __m256i is[4] = {is0, is1, is2, is3};
         for (int t = 0; t < 4; t++) {
             __m256 dx = _mm256_set1_ps(xt[t][i].d);
-            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(is[t]), acc[t]);
-            acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(mins_dot(&w[i], xt[t] + i)), acc[t]);
+            __m256 t1 = _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(is[t]));
+            __m256 t2 = _mm256_mul_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(mins_dot(&w[i], xt[t] + i)));
+            acc[t] = _mm256_add_ps(acc[t], _mm256_sub_ps(t1, t2));
         }
     }
     for (int t = 0; t < 4; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);

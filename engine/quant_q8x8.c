@@ -10,9 +10,11 @@
  * moves onto the activation (sign_epi8) and its magnitude stays (abs_epi8;
  * -128 reads as 128, still exact). Two such products can reach 2·128·127,
  * so every maddubs is widened by madd at once instead of summing in int16.
- * Float steps per lane, acc = fma(d_w·d_x, isum, acc), are the same in every
- * kernel here: AVX2 equals plain C and four tokens equal one, bit for bit.
- * Cost: ~45 vector instructions per 256 multiply-adds (gemv), ~28 (gemm4).
+ * gemm4 (prompts) accumulates acc = fma(d_w·d_x, isum, acc) per block; gemv
+ * (generation) keeps the row-major kernel's float order, one accumulator
+ * per group of four values (see quant_q4x8.c), so generation reproduces it
+ * bit for bit. Each AVX2 kernel equals its plain C reference bit for bit.
+ * Cost: ~28 vector instructions per 256 multiply-adds (gemm4), ~50 (gemv).
  */
 #include <math.h>
 
@@ -33,23 +35,40 @@ void q8_0x8_pack(const void *src, blk_q8_0x8 *dst, int n_in, int n_out) {
         }
 }
 
+/* One token: the row-major kernel's float order (see q4_0x8_gemv_ref):
+ * chunk c is accumulator c, summed ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). */
 void q8_0x8_gemv_ref(int n_in, const void *wv, const void *xv, float out[8]) {
     const blk_q8_0x8 *w = wv;
     const blk_q8s *x = xv;
     for (int r = 0; r < Q4X8; r++) {
-        float acc = 0;
+        float a[8] = {0};
         for (int i = 0; i < n_in / QK; i++) {
-            int s = 0;
-            for (int c = 0; c < 8; c++)
+            float d = fp16_to_fp32(w[i].d[r]) * x[i].d;
+            for (int c = 0; c < 8; c++) {
+                int s = 0;
                 for (int j = 0; j < 4; j++) s += w[i].qs[32 * c + 4 * r + j] * x[i].qs[4 * c + j];
-            acc = fmaf(fp16_to_fp32(w[i].d[r]) * x[i].d, (float)s, acc);
+                a[c] = fmaf(d, (float)s, a[c]);
+            }
         }
-        out[r] = acc;
+        out[r] = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
     }
 }
 
-void q8_0x8_gemm4_ref(int n_in, const void *w, const void *x, size_t x_stride, float out[32]) {
-    for (int t = 0; t < 4; t++) q8_0x8_gemv_ref(n_in, w, (const char *)x + (size_t)t * x_stride, out + 8 * t);
+/* Four tokens: one integer sum per block and row, acc += d·isum. */
+void q8_0x8_gemm4_ref(int n_in, const void *wv, const void *x, size_t x_stride, float out[32]) {
+    const blk_q8_0x8 *w = wv;
+    for (int t = 0; t < 4; t++) {
+        const blk_q8s *xt = (const blk_q8s *)((const char *)x + (size_t)t * x_stride);
+        for (int r = 0; r < Q4X8; r++) {
+            float acc = 0;
+            for (int i = 0; i < n_in / QK; i++) {
+                int s = 0;
+                for (int k = 0; k < QK; k++) s += w[i].qs[32 * (k / 4) + 4 * r + k % 4] * xt[i].qs[k];
+                acc = fmaf(fp16_to_fp32(w[i].d[r]) * xt[i].d, (float)s, acc);
+            }
+            out[8 * t + r] = acc;
+        }
+    }
 }
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -67,20 +86,21 @@ void q8_0x8_gemv(int n_in, const void *wv, const void *xv, float out[8]) {
     const blk_q8_0x8 *w = wv;
     const blk_q8s *x = xv;
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[8];
+    for (int c = 0; c < 8; c++) acc[c] = _mm256_setzero_ps();
     for (int i = 0; i < n_in / QK; i++) {
         const int8_t *q = w[i].qs, *y = x[i].qs;
         for (int k = 0; k < 5; k++) _mm_prefetch((const char *)(w + i) + PREFETCH_AHEAD + 64 * k, _MM_HINT_T0);
-        __m256i isum = _mm256_setzero_si256();
+        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[i].d)), _mm256_set1_ps(x[i].d));
         for (int c = 0; c < 8; c++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
             __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(bcast4(y + 4 * c), v));
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, ones));
+            acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), acc[c]);
         }
-        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[i].d)), _mm256_set1_ps(x[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
     }
-    _mm256_storeu_ps(out, acc);
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[2], acc[6])),
+                             _mm256_add_ps(_mm256_add_ps(acc[1], acc[5]), _mm256_add_ps(acc[3], acc[7])));
+    _mm256_storeu_ps(out, s);
 }
 
 void q8_0x8_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float out[32]) {
