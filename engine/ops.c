@@ -9,7 +9,8 @@
  * multiplication by base^(-2/n_rot) in float; softmax sums in double.
  * matmul converts each activation row once to the weight's dot type (Q8_0,
  * Q8_K, F16, ...) and then runs the integer/F16 dot kernels, as llama.cpp's
- * mul_mat does; batches use the four-column kernels. Threading: each op is
+ * mul_mat does: the repacked 8-row kernels for Q4_0/Q8_0/Q4_K (repack.h),
+ * the row-major ones (four-column for batches) for the other types. Threading: each op is
  * cut into chunks of ~64 KB of weights (or K/V) times tokens, handed to the
  * pool, and ops smaller than two chunks run on the caller alone, since a
  * hand-off costs about as much as a few microseconds of work. Cost: matmul
@@ -117,8 +118,9 @@ static void matmul_chunk(void *ctx, int chunk, int ith) {
  * Groups are walked in blocks of <= 128 KB of weights; within a block each
  * four-token tile of activations stays in L1 while it meets every group
  * (gemm4: 8 rows x 4 tokens per inner loop), and the block stays in L2 for
- * all tiles. Leftover tokens (and generation) use the one-token kernel,
- * which gives the same floats. */
+ * all tiles. Leftover tokens (and generation) use the one-token kernel; for
+ * Q4_0/Q8_0 it sums in a different float order than the tile (see
+ * repack.h), so a batch agrees with token-at-a-time within rounding. */
 /* o[r] = v[r] + b[r] for the eight rows of a group */
 static inline void store8(float *o, const float *v, const float *b) {
 #if defined(__AVX2__)
