@@ -10,10 +10,11 @@
  * matmul converts each activation row once to the weight's dot type (Q8_0,
  * Q8_K, F16, ...) and then runs the integer/F16 dot kernels, as llama.cpp's
  * mul_mat does: the repacked 8-row kernels for Q4_0/Q8_0/Q4_K (repack.h),
- * the row-major ones (four-column for batches) for the other types. Threading: each op is
- * cut into chunks of ~64 KB of weights (or K/V) times tokens, handed to the
- * pool, and ops smaller than two chunks run on the caller alone, since a
- * hand-off costs about as much as a few microseconds of work. Cost: matmul
+ * the row-major ones (four-column for batches) for the other types.
+ * Threading: each op is cut into chunks of ~64 KB of weights (or K/V) times
+ * tokens, handed to the pool, and ops smaller than two chunks run on the
+ * caller alone, since a hand-off costs about as much as a few microseconds
+ * of work. Cost: matmul
  * O(n_tok · n_in · n_out), attention O(n_tok · n_past · dim); no
  * allocation (scratch lives in the session).
  */
