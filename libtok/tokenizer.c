@@ -148,20 +148,21 @@ static long find_special(const tok_tokenizer *t, const tok_encode_params *p, con
  * Pieces that are not tokens themselves go through the merge loop, which costs
  * microseconds. Words repeat (in multilingual text 64% of such pieces are
  * repeats), so an encoder keeps a direct-mapped cache of them: pieces of up to
- * 32 bytes that merge into up to 10 ids, 64-byte-aligned 96-byte entries.
- * A reused encoder has 32,768 entries (3 MB); a one-call encoder sizes it to
+ * 24 bytes that merge into up to 9 ids, one 64-byte cache line per entry.
+ * A reused encoder has 32,768 entries (2 MB); a one-call encoder sizes it to
  * its text and allocates it on the first miss. Stale entries are simply
  * overwritten: a hit requires the whole key to match.
  */
 #define PCACHE_MAX_ENTRIES 32768
 #define PCACHE_MIN_TEXT 8192
-#define PCACHE_KEY 32
-#define PCACHE_IDS 10
-typedef struct pcache_entry {
+#define PCACHE_KEY 24
+#define PCACHE_IDS 9
+typedef struct __attribute__((aligned(64))) pcache_entry {
     uint64_t key[PCACHE_KEY / 8]; /* the piece, zero-padded */
     uint8_t len, nids;
     int32_t ids[PCACHE_IDS];
 } pcache_entry;
+_Static_assert(sizeof(pcache_entry) == 64, "a cache entry is one cache line");
 
 /* Per-thread state that outlives one call (see tok_encoder_new). */
 struct tok_encoder {
@@ -190,7 +191,11 @@ static int merge_cached(enc_ctx *c, const unsigned char *p, size_t n) {
     uint64_t key[PCACHE_KEY / 8] = {0};
     if (c->cache_ok && n <= PCACHE_KEY && n > 1) {
         tok_encoder *enc = c->enc;
-        if (!enc->cache && !(enc->cache = calloc(enc->cache_entries, sizeof *enc->cache))) c->cache_ok = false;
+        if (!enc->cache) { /* one cache line per entry */
+            enc->cache = aligned_alloc(64, enc->cache_entries * sizeof *enc->cache);
+            if (enc->cache) memset(enc->cache, 0, enc->cache_entries * sizeof *enc->cache);
+            else c->cache_ok = false;
+        }
         memcpy(key, p, n);
         uint64_t h = n;
         for (size_t i = 0; i < (n + 7) / 8; i++) h = (h ^ key[i]) * 0x9E3779B97F4A7C15ull, h ^= h >> 31;
