@@ -86,6 +86,10 @@ typedef struct hf_pipeline {
     size_t max_piece_len;  /* longest vocabulary string, bytes */
     uint64_t *bigram;      /* BPE: adjacent character pairs inside tokens */
     size_t bigram_mask, bigram_n;
+    /* BPE fast path for ASCII characters and U+2581 ("small" codes 0..128):
+     * their ids, and the bigram set restricted to them (bit a*129+b) */
+    int32_t small_id[129];
+    uint64_t small_bigram[(129 * 129 + 63) / 64];
     char *wp_prefix;       /* WordPiece continuing_subword_prefix */
     size_t wp_prefix_len, wp_max_chars;
 } hf_pipeline;

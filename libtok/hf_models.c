@@ -159,8 +159,19 @@ static int bigram_insert(hf_pipeline *h, uint64_t key) {
     }
 }
 
+/* 0..127 for an ASCII character, 128 for U+2581, -1 otherwise. */
+static inline int small_code(const unsigned char *c, size_t k) {
+    if (k == 1) return c[0] < 0x80 ? c[0] : -1;
+    return k == 3 && c[0] == 0xE2 && c[1] == 0x96 && c[2] == 0x81 ? 128 : -1;
+}
+
 int hf_bpe_build_bigrams(tok_tokenizer *t, tok_error *err) {
     hf_pipeline *h = t->hf;
+    for (int c = 0; c < 128; c++) {
+        char b = (char)c;
+        h->small_id[c] = vocab_find(&t->v, &b, 1);
+    }
+    h->small_id[128] = vocab_find(&t->v, "\xe2\x96\x81", 3);
     for (uint32_t id = 0; id < t->v.n; id++) {
         if (t->v.off[id] == VOCAB_NONE) continue;
         const unsigned char *p = (const unsigned char *)t->v.blob + t->v.off[id];
@@ -169,6 +180,8 @@ int hf_bpe_build_bigrams(tok_tokenizer *t, tok_error *err) {
             size_t k2 = char_len(p + i + k, n - i - k);
             uint64_t key = ((uint64_t)char_key(p + i, k) << 32 | char_key(p + i + k, k2)) + 1;
             if (bigram_insert(h, key)) return tok_fail(err, TOK_ENOMEM, "out of memory");
+            int x = small_code(p + i, k), y = small_code(p + i + k, k2);
+            if (x >= 0 && y >= 0) h->small_bigram[(x * 129 + y) >> 6] |= 1ull << ((x * 129 + y) & 63);
             i += k;
             k = k2;
         }
@@ -254,21 +267,28 @@ int hf_bpe_word(const tok_tokenizer *t, const char *s_, size_t n, tok_ids *out, 
     size_t m = 0, cap = 0, heap_cap = 0, run_lo = 0;
     int rc = 0;
     uint32_t prev_key = 0; /* the previous character, when it was a token itself */
+    int prev_small = -1;   /* its small code */
     bool prev_tok = false;
     /* a long word (no pre-tokenizer: a whole line or document) repeats its runs */
     hf_cache_ent *cache = n >= HF_CACHE_MIN_INPUT ? calloc(HF_CACHE_SLOTS, sizeof *cache) : NULL;
     for (size_t i = 0; i < n && !rc;) {
         size_t k = char_len(s + i, n - i);
-        int32_t id = vocab_find(&t->v, s + i, k);
+        int sc = small_code(s + i, k);
+        int32_t id = sc >= 0 ? h->small_id[sc] : vocab_find(&t->v, s + i, k);
         if (id >= 0) {
             uint32_t key = char_key(s + i, k);
-            if (prev_tok && h->bigram && m && !bigram_seen(h, prev_key, key)) {
+            bool seen = !prev_tok || !h->bigram || !m ||
+                        (sc >= 0 && prev_small >= 0
+                             ? (h->small_bigram[(prev_small * 129 + sc) >> 6] >> ((prev_small * 129 + sc) & 63)) & 1
+                             : bigram_seen(h, prev_key, key));
+            if (!seen) {
                 rc = cached_run(t, s_ + run_lo, i - run_lo, v, m, &heap, &heap_cap, cache, out);
                 m = 0;
             }
             if (m == 0) run_lo = i;
             if (!rc) rc = bpe_push_sym(&v, &m, &cap, id, false);
             prev_key = key;
+            prev_small = sc;
             prev_tok = true;
         } else {
             prev_tok = false;
