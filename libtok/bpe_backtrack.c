@@ -58,8 +58,7 @@ struct bpe_bt {
     uint32_t r1[256];    /* one byte -> its token */
     uint32_t *prefix;    /* id -> longest proper prefix that is a usable token, BT_NONE */
     uint32_t (*split)[2];/* id -> the two tokens of its last merge; (id, id) for bytes */
-    uint64_t *pkeys;     /* pair table: (left << 32 | right) + 1, 0 = empty */
-    uint32_t *pvals;
+    uint64_t *pairs;     /* (left, right) -> merged, see pair_get */
     uint32_t pmask;
     uint8_t *usable;     /* bitmap: BPE can produce this token */
     uint64_t *memo;      /* compatible(a, b) answers seen, see below */
@@ -152,22 +151,28 @@ static int build_trie(const vocab *v, bpe_bt *b) {
     return 0;
 }
 
-static inline uint64_t pair_key(uint32_t l, uint32_t r) { return ((uint64_t)l << 32 | r) + 1; }
+/* Pair table slots pack everything in one word, so a probe is one load:
+ * (left + 1) << 42 | right << 21 | merged (ids below 2^21 - 1); 0 = empty. */
+static inline uint64_t pair_key(uint32_t l, uint32_t r) { return (uint64_t)(l + 1) << 21 | r; }
+
+static inline uint32_t pair_home(uint64_t key, uint32_t mask) {
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 40) & mask;
+}
 
 static inline uint32_t pair_get(const bpe_bt *b, uint32_t l, uint32_t r) {
     uint64_t key = pair_key(l, r);
-    for (uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 40) & b->pmask;; i = (i + 1) & b->pmask) {
-        if (b->pkeys[i] == key) return b->pvals[i];
-        if (!b->pkeys[i]) return BT_NONE;
+    for (uint32_t i = pair_home(key, b->pmask);; i = (i + 1) & b->pmask) {
+        uint64_t s = b->pairs[i];
+        if (s >> 21 == key) return (uint32_t)(s & 0x1FFFFF);
+        if (!s) return BT_NONE;
     }
 }
 
 static void pair_put(bpe_bt *b, uint32_t l, uint32_t r, uint32_t merged) {
     uint64_t key = pair_key(l, r);
-    uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 40) & b->pmask;
-    while (b->pkeys[i] && b->pkeys[i] != key) i = (i + 1) & b->pmask;
-    b->pkeys[i] = key;
-    b->pvals[i] = merged;
+    uint32_t i = pair_home(key, b->pmask);
+    while (b->pairs[i] && b->pairs[i] >> 21 != key) i = (i + 1) & b->pmask;
+    b->pairs[i] = key << 21 | merged;
 }
 
 /* Whether BPE on bytes(a) bytes(b) gives [a, b]. Undo the boundary merges
@@ -229,8 +234,7 @@ void bpe_bt_free(bpe_bt *b) {
     free(b->r2best);
     free(b->prefix);
     free(b->split);
-    free(b->pkeys);
-    free(b->pvals);
+    free(b->pairs);
     free(b->usable);
     free(b->memo);
     free(b->len);
@@ -238,7 +242,7 @@ void bpe_bt_free(bpe_bt *b) {
 }
 
 bpe_bt *bpe_bt_build(const vocab *v) {
-    if (!v->merge_by_bytes || v->n == 0 || v->n >= BT_ROOT / 2) return NULL;
+    if (!v->merge_by_bytes || v->n == 0 || v->n >= (1u << 21) - 1) return NULL; /* see pair_get */
     bpe_bt *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     b->ntok = v->n;
@@ -254,12 +258,11 @@ bpe_bt *bpe_bt_build(const vocab *v) {
     b->r2best = malloc(65536 * sizeof *b->r2best);
     b->prefix = malloc(v->n * sizeof *b->prefix);
     b->split = malloc(v->n * sizeof *b->split);
-    b->pkeys = calloc(pcap, sizeof *b->pkeys);
-    b->pvals = malloc(pcap * sizeof *b->pvals);
+    b->pairs = calloc(pcap, sizeof *b->pairs);
     b->usable = calloc(v->n / 8 + 1, 1);
     b->memo = calloc((size_t)1 << MEMO_BITS, sizeof *b->memo);
     b->memo_shift = 64 - MEMO_BITS;
-    if (!b->memo || !b->r2node || !b->r2best || !b->prefix || !b->split || !b->pkeys || !b->pvals || !b->usable) goto fail;
+    if (!b->memo || !b->r2node || !b->r2best || !b->prefix || !b->split || !b->pairs || !b->usable) goto fail;
     /* First pass: every indexed token counts as usable. */
     for (uint32_t id = 0; id < v->n; id++)
         if (v->off[id] != VOCAB_NONE && v->len[id] && vocab_find(v, v->blob + v->off[id], v->len[id]) == (int32_t)id)
