@@ -7,7 +7,7 @@
 #     passes after a warm-up, for tok and each peer, plus tok / fastest peer;
 #     every peer's ids checksum must equal tok's (no speed of wrong answers);
 #   - tok_encode_batch scaling on 1 and 2 threads (quicktok's batch beside it);
-#   - the worst case: 1,000,000 repeated 'a' and ' ' as one document;
+#   - the worst case: ~1,000,000 bytes of one repeated character ('a', ' ', '7', 'é', '中') as one document;
 #   - streaming `tok count` of a ~1 GB file: time and peak RSS.
 # Peers live outside the repository (bench/README.md says how to install them):
 #   npm tiktoken + tokenizers in $TOKPEERS_DIR/node_modules (default /tmp/tokpeers),
@@ -17,6 +17,7 @@
 # on a loaded machine), BENCH_TEXT_MB (2: each text is its files repeated to at
 # least this size), BENCH_BIG_MB (1024; 0 skips the streaming test),
 # BENCH_ENCODINGS ("cl100k_base o200k_base"), BENCH_TIMEOUT (s per program, 300),
+# BENCH_TOKENIZER_ONLY (1: skip the other bench programs and the engine peers),
 # BENCH_CLOCK (cpu: single-thread figures by each process's CPU time, which
 # other jobs on a shared machine do not stretch; wall: by the wall clock).
 # Batch scaling is always by the wall clock: that is what threads buy.
@@ -43,14 +44,15 @@ trap 'rm -rf "$WORK"' EXIT
 MISSING="not installed (see bench/README.md)"
 
 # ---- 1. every other bench program ------------------------------------------
-for b in "$BUILD"/bench/bench_*; do
+# (BENCH_TOKENIZER_ONLY=1 skips them and the engine peers: the tokenizer part only)
+[ "${BENCH_TOKENIZER_ONLY:-0}" = 1 ] || for b in "$BUILD"/bench/bench_*; do
     [ -x "$b" ] || continue
     [ "$(basename "$b")" = bench_tokenize ] && continue
     echo "== $(basename "$b")"
     timeout "$TIMEOUT" "$b" || echo "$(basename "$b"): exited with status $?"
     echo
 done
-BUILD=$BUILD SHARED=$SHARED bash bench/engine_peers.sh auto; echo  # engine vs llama.cpp on real shapes: BENCH_ENGINE_PEERS=1
+[ "${BENCH_TOKENIZER_ONLY:-0}" = 1 ] || { BUILD=$BUILD SHARED=$SHARED bash bench/engine_peers.sh auto; echo; }  # engine vs llama.cpp on real shapes: BENCH_ENGINE_PEERS=1
 
 # ---- 2. the texts ---------------------------------------------------------------
 # make_text NAME FILE...: the files concatenated, repeated to >= TEXT_MB MB.
@@ -232,14 +234,20 @@ fi
 echo
 
 # ---- 6. worst case ---------------------------------------------------------------------
-echo "### worst case: one document of 1,000,000 repeated bytes, ms (median of 3, $SECS)"
+echo "### worst case: one document of ~1,000,000 bytes of one repeated character, ms (median of 3, $SECS)"
 head -c 1000000 /dev/zero | tr '\0' 'a' >"$WORK/run_a.txt"
 head -c 1000000 /dev/zero | tr '\0' ' ' >"$WORK/run_space.txt"
+head -c 1000000 /dev/zero | tr '\0' '7' >"$WORK/run_digit.txt"
+yes 'é' | tr -d '\n' | head -c 1000000 >"$WORK/run_e.txt"     # 2-byte UTF-8
+yes '中' | tr -d '\n' | head -c 999999 >"$WORK/run_zh.txt"    # 3-byte UTF-8
 echo "| encoding | text | tok ms |$([ $have_quicktok = 1 ] && echo " quicktok ms |")"
 echo "|---|---|---:|$([ $have_quicktok = 1 ] && echo "---:|")"
 for enc in $ENCODINGS; do
-    for w in run_a run_space; do
-        label=$([ $w = run_a ] && echo "'a' x 1e6" || echo "' ' x 1e6")
+    for w in run_a run_space run_digit run_e run_zh; do
+        case $w in
+            run_a) label="'a' x 1e6" ;; run_space) label="' ' x 1e6" ;; run_digit) label="'7' x 1e6" ;;
+            run_e) label="'é' x 5e5" ;; run_zh) label="'中' x 333,333" ;;
+        esac
         row="| $enc | $label |"
         for impl in tok quicktok; do
             [ $impl = tok ] && [ $have_tok = 0 ] && { row+=" - |"; continue; }
