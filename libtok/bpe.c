@@ -16,12 +16,16 @@
  * popped: O(n log n). Both orders are "lowest rank, then leftmost", the
  * reference's rule, so they give the same ids.
  *
- * tiktoken vocabularies have a third, faster way for pieces from 16 bytes
- * on: the backtracking encoder of bpe_backtrack.c (linear, no merging; a
- * 1 MB run of one letter takes milliseconds where the heap takes hundreds).
- * Its tables cost about as much as loading the vocabulary, so they are
- * built on first use, and only by a long text (or a reused encoder) or a
- * piece of BPE_BT_ALWAYS bytes; short texts keep to the two paths above.
+ * tiktoken vocabularies have a third way for long pieces: the backtracking
+ * encoder of bpe_backtrack.c (linear, no merging; a 1 MB run of one letter
+ * takes milliseconds where the heap takes hundreds). On ordinary text it is
+ * no faster than the two paths above (timed on the bench texts from 2 and
+ * from 16 bytes on: even), and its tables cost about as much as loading the
+ * vocabulary (0.1-0.3 s), so they are built on demand, ski-rental style:
+ * pieces of bpe_bt_min (64) bytes and more merge until an encoder has merged
+ * bpe_bt_rent (256 KB) of them, about what the build costs; then the tables
+ * are built once for the vocabulary, and from then on every such piece
+ * backtracks. A single piece that long builds them at once.
  */
 #include <stdlib.h>
 
@@ -29,10 +33,8 @@
 #include "vocab.h"
 
 size_t bpe_heap_threshold = 16;
-/* Pieces this long build the backtracking tables even in a short text. */
-#define BPE_BT_ALWAYS 256
 int bpe_use_backtrack = 1;
-size_t bpe_bt_min = 16;
+size_t bpe_bt_min = 64, bpe_bt_rent = 256 * 1024;
 
 void bpe_scratch_free(bpe_scratch *s) {
     free(s->ids);
@@ -210,13 +212,11 @@ int bpe_encode_piece(const vocab *v, const unsigned char *p, size_t n, int whole
             return 0;
         }
     }
-    /* Pieces from bpe_bt_min (16) bytes on backtrack in long texts: far
-     * fewer instructions than merging, and below that the two are even
-     * (the merge loop's tables are smaller and stay in cache; measured by
-     * instruction and simulated cache-miss counts on the three bench texts). */
     const bpe_bt *bt = NULL;
-    if (v->merge_by_bytes && bpe_use_backtrack && n >= bpe_bt_min && (s->long_text || n >= BPE_BT_ALWAYS))
-        bt = vocab_backtrack(v);
+    if (v->merge_by_bytes && bpe_use_backtrack && n >= bpe_bt_min && !(bt = vocab_backtrack_built(v))) {
+        s->long_bytes += n; /* see the header comment */
+        if (s->long_bytes >= bpe_bt_rent) bt = vocab_backtrack(v);
+    }
     if (bt) {
         size_t before = out->n;
         int rc = bpe_bt_encode(bt, p, n, s, out);

@@ -394,7 +394,6 @@ static int run_encode(tok_encoder *enc, const tok_tokenizer *t, const char *text
     bool reused = enc != NULL;
     if (!enc) enc = &tmp;
     enc->count_buf.n = 0;
-    enc->scratch.long_text = reused || len >= PCACHE_MIN_TEXT;
     enc_ctx c = {t, enc, reused || len >= PCACHE_MIN_TEXT, counting ? &enc->count_buf : out, 0, counting, err, true};
     rc = encode_text(&c, text, len, p);
     if (!reused) {

@@ -174,8 +174,8 @@ typedef struct bpe_scratch {
     size_t heap_cap;
     uint64_t *bits; /* bpe_backtrack.c: live positions */
     size_t bits_cap;
-    int long_text;  /* set by the caller: the text is long enough to pay for
-                     * building the backtracking tables */
+    size_t long_bytes; /* bytes of long pieces merged while the backtracking
+                        * tables were not built (bpe.c) */
 } bpe_scratch;
 
 void bpe_scratch_free(bpe_scratch *s);
@@ -191,8 +191,9 @@ int bpe_encode_piece(const vocab *v, const unsigned char *p, size_t n, int whole
 extern size_t bpe_heap_threshold;
 /* Tests: 0 turns the backtracking encoder off (the heap path instead). */
 extern int bpe_use_backtrack;
-/* Pieces of at least this many bytes backtrack (in long texts). */
-extern size_t bpe_bt_min;
+/* Pieces of at least bpe_bt_min bytes backtrack once the tables exist;
+ * an encoder builds them after merging bpe_bt_rent bytes of such pieces. */
+extern size_t bpe_bt_min, bpe_bt_rent;
 
 /* bpe_backtrack.c: exact BPE by backtracking over a token trie, for
  * merge_by_bytes vocabularies. Build returns NULL where it does not apply
@@ -202,6 +203,10 @@ typedef struct bpe_bt bpe_bt;
 bpe_bt *bpe_bt_build(const vocab *v);
 /* The vocabulary's tables, built by the first caller; NULL if none. */
 const bpe_bt *vocab_backtrack(const vocab *v);
+/* The tables if some caller has built them, else NULL (never builds). */
+static inline const bpe_bt *vocab_backtrack_built(const vocab *v) {
+    return __atomic_load_n(&v->bt, __ATOMIC_ACQUIRE);
+}
 void bpe_bt_free(bpe_bt *b);
 int bpe_bt_encode(const bpe_bt *b, const unsigned char *p, size_t n, bpe_scratch *s, tok_ids *out);
 #endif

@@ -6,8 +6,11 @@
  *  - adversarial runs: one character repeated (ASCII, space, digit, 2-, 3-
  *    and 4-byte UTF-8), repeated 2-3 character patterns, up to 20,000 bytes;
  *  - the reference records (compact fixtures, and $SHARED's full suites when
- *    present) through a reused encoder, which takes the backtracking path for
- *    every piece that needs merging. */
+ *    present) through the public API with every piece that needs merging
+ *    sent to the backtracking encoder (bpe_bt_min = 2);
+ *  - the switch-over: a fresh tokenizer merges long pieces until it has
+ *    merged bpe_bt_rent bytes of them, then builds the tables; the ids of a
+ *    text that crosses that point equal the merge loop's. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,8 +120,8 @@ static void check_runs(const tok_tokenizer *t) {
     free(buf);
 }
 
-/* Reference records through a reused encoder: every piece of at least 16
- * bytes that needs merging backtracks. Returns the number of records run. */
+/* Reference records through a reused encoder (main sets bpe_bt_min = 2:
+ * every piece that needs merging backtracks). Returns the records run. */
 static size_t check_reference(const tok_tokenizer *t, const char *path) {
     size_t len, n = 0, bad = 0;
     char *data = check_read_file(path, &len);
@@ -149,8 +152,39 @@ static size_t check_reference(const tok_tokenizer *t, const char *path) {
     return n;
 }
 
+/* Words of 64-199 bytes from a small alphabet, ~600 KB: crosses the
+ * default bpe_bt_rent (256 KB) of long pieces. */
+static void check_switch_over(const char *enc) {
+    size_t n = 0, cap = 700000;
+    char *text = malloc(cap);
+    while (n + 201 < cap) {
+        size_t w = 64 + rnd(136);
+        for (size_t i = 0; i < w; i++) text[n++] = "abcab"[rnd(5)];
+        text[n++] = ' ';
+    }
+    tok_error err = {0};
+    tok_tokenizer *t = tok_load(enc, &err);
+    CHECK_MSG(t != NULL, "%s", err.msg);
+    if (!t) return;
+    tok_ids a = {0}, b = {0};
+    bpe_use_backtrack = 0;
+    CHECK_EQ_INT(tok_encode(t, text, n, NULL, &a, &err), 0);
+    CHECK(vocab_backtrack_built(&t->v) == NULL);
+    bpe_use_backtrack = 1;
+    CHECK_EQ_INT(tok_encode(t, text, n, NULL, &b, &err), 0);
+    CHECK_MSG(vocab_backtrack_built(&t->v) != NULL, "%s: the tables were not built", enc);
+    CHECK_MSG(a.n == b.n && !memcmp(a.ids, b.ids, a.n * sizeof *a.ids), "%s: %zu ids vs %zu", enc, a.n, b.n);
+    tok_ids_free(&a);
+    tok_ids_free(&b);
+    tok_free(t);
+    free(text);
+}
+
 int main(void) {
     static const char *const encs[] = {"cl100k_base", "o200k_base"};
+    check_switch_over("cl100k_base"); /* with the default thresholds */
+    size_t min = bpe_bt_min;
+    bpe_bt_min = 2;
     const char *shared = getenv("SHARED");
     for (size_t e = 0; e < 2; e++) {
         tok_error err = {0};
@@ -174,5 +208,6 @@ int main(void) {
         bpe_scratch_free(&s2);
         tok_free(t);
     }
+    bpe_bt_min = min;
     return check_summary("test_bpe_backtrack");
 }
