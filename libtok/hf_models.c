@@ -10,7 +10,9 @@
  *    stale entries skipped when popped: O(n log n), so a whole segment with
  *    no pre-tokenizer (a 100,000-character line) costs no more than words.
  *    The word is first cut between characters that never occur side by side
- *    in any token (no merge can cross there), so the heaps stay small.
+ *    in any token (no merge can cross there), so the heaps stay small; in a
+ *    word of 2 KB or more (no pre-tokenizer) each run's ids are cached for
+ *    the rest of the word (hf.h), so repeated runs cost one hash lookup.
  *  - Unigram: Viterbi over byte positions with the scores as doubles; at each
  *    character boundary every vocabulary string starting there is tried from
  *    the shortest to the longest (the order of HF's trie), a later candidate
