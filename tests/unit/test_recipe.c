@@ -85,7 +85,7 @@ int main(void) {
     CHECK_EQ_STR(load_error("inputs:\n  doc: {tpye: string}\nsteps:\n  - {id: a, prompt: hi}\n"),
                  "r.yaml:2:9: input \"doc\": unknown key \"tpye\" (did you mean \"type\"?)");
     CHECK_EQ_STR(load_error("inputs:\n  doc: {type: strng}\nsteps:\n  - {id: a, prompt: hi}\n"),
-                 "r.yaml:2:15: input \"doc\": unknown type \"strng\" (string, file, number or list); "
+                 "r.yaml:2:15: input \"doc\": unknown type \"strng\" (string, file, number, list or files); "
                  "did you mean \"string\"?");
 
     /* YAML syntax errors name the place libyaml found */
