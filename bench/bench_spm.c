@@ -11,7 +11,8 @@
  * `tokenizers` (bench/peers/hf_spm_peer.js, RAYON_NUM_THREADS=1).
  *
  * Texts: English prose, source code and multilingual text from
- * $SHARED/corpus/dev, each repeated to >= BENCH_SPM_MB MB (1) and written to
+ * $SHARED/corpus/dev, about BENCH_SPM_MB MB of each (0.6: the same share of
+ * every file; 0 = the files whole, 1.6-2.0 MB) written to
  * a temporary directory that every driver reads, cut into documents of at most
  * 64 KB that end after a newline (the rule of bench_tokenize and the peers).
  * Worst cases: 1,000,000 'a' and 1 MB of English with its spaces and newlines
@@ -26,12 +27,15 @@
  * public API (tok_load, tok_encoder_encode), single thread.
  *
  * Knobs: SHARED, BENCH_SPM_MB, BENCH_SPM_RUNS, BENCH_SPM_MODELS (substring
- * filter on model names), TOKPEERS_DIR (npm folder, default /tmp/tokpeers).
+ * filter on model names), BENCH_SPM_BUDGET (seconds after which no further
+ * model starts, 200), TOKPEERS_DIR (npm folder, default /tmp/tokpeers).
  * The peers are slow (about 1 MB/s on 64 KB documents), hence the small
- * defaults: the whole program takes several minutes.
+ * defaults: bench/run.sh gives each bench program 5 minutes (BENCH_TIMEOUT),
+ * and the defaults take about 3 on a loaded machine.
  * Cost: each text is held once in memory; peers run as child processes.
  */
 #include <glob.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,35 +122,50 @@ static int exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
-/* The files matching the patterns, concatenated (each ending in a newline)
- * and repeated to at least min_bytes; written to workdir/name. */
-static size_t make_text(const char *name, const char *const *patterns, size_t np, size_t min_bytes) {
+/* The files matching the patterns, concatenated (each ending in a newline),
+ * written to workdir/name. With want > 0 each of the n files gives its first
+ * want/n bytes (cut after a newline), or, when they are all shorter, the
+ * whole lot is repeated to at least want bytes; want == 0: whole, once. */
+static size_t make_text(const char *name, const char *const *patterns, size_t np, size_t want) {
     char *one = NULL;
-    size_t n1 = 0;
-    for (size_t p = 0; p < np; p++) {
-        glob_t g;
-        if (glob(patterns[p], 0, NULL, &g) != 0) continue;
-        for (size_t i = 0; i < g.gl_pathc; i++) {
+    size_t n1 = 0, nfiles = 0;
+    bool cut = false; /* some file gave only its share: no repeating */
+    glob_t g[4];
+    int ok[4] = {0};
+    for (size_t p = 0; p < np && p < 4; p++)
+        if ((ok[p] = glob(patterns[p], 0, NULL, &g[p]) == 0)) nfiles += g[p].gl_pathc;
+    size_t share = want && nfiles ? want / nfiles : (size_t)-1;
+    for (size_t p = 0; p < np && p < 4; p++) {
+        if (!ok[p]) continue;
+        for (size_t i = 0; i < g[p].gl_pathc; i++) {
             size_t l;
-            char *d = read_all(g.gl_pathv[i], &l);
+            char *d = read_all(g[p].gl_pathv[i], &l);
             if (!d) continue;
+            if (l > share) {
+                cut = true;
+                const char *nl = memrchr(d, '\n', share);
+                l = nl ? (size_t)(nl - d) + 1 : share;
+                while (l > 1 && ((unsigned char)d[l] & 0xC0) == 0x80) l--;
+            }
             one = realloc(one, n1 + l + 1);
             memcpy(one + n1, d, l);
             n1 += l;
             if (l && d[l - 1] != '\n') one[n1++] = '\n';
             free(d);
         }
-        globfree(&g);
+        globfree(&g[p]);
     }
     if (!n1) return 0;
     char path[512];
     snprintf(path, sizeof path, "%s/%s", workdir, name);
     FILE *f = fopen(path, "wb");
     size_t total = 0;
-    while (f && total < min_bytes) total += fwrite(one, 1, n1, f);
+    do
+        total += f ? fwrite(one, 1, n1, f) : n1;
+    while (f && !cut && total < want);
     if (f) fclose(f);
     free(one);
-    return total;
+    return f ? total : 0;
 }
 
 /* End of the document starting at `start`: at most chunk bytes, cut after the
@@ -342,7 +361,7 @@ int main(int argc, char **argv) {
     (void)argc;
     (void)argv;
     const char *shared = getenv("SHARED") ? getenv("SHARED") : "../shared";
-    double mb = getenv("BENCH_SPM_MB") ? atof(getenv("BENCH_SPM_MB")) : 1.0;
+    double mb = getenv("BENCH_SPM_MB") ? atof(getenv("BENCH_SPM_MB")) : 0.6;
     int runs = getenv("BENCH_SPM_RUNS") ? atoi(getenv("BENCH_SPM_RUNS")) : 3;
     if (runs < 1 || runs > 63) runs = 3;
     const char *filter = getenv("BENCH_SPM_MODELS");
@@ -401,8 +420,18 @@ int main(int argc, char **argv) {
     if (!have_spm) printf("SentencePiece: not installed (apt-get install python3-sentencepiece)\n");
     if (!have_hf) printf("HF tokenizers: not installed (see bench/README.md)\n");
     fflush(stdout);
+    /* bench/run.sh kills a program after BENCH_TIMEOUT (300 s): stop starting
+     * models after BENCH_SPM_BUDGET seconds so the tables still print */
+    double budget = getenv("BENCH_SPM_BUDGET") ? atof(getenv("BENCH_SPM_BUDGET")) : 200.0;
+    struct timespec t_start, t_now;
+    clock_gettime(CLOCK_MONOTONIC, &t_start);
     for (size_t mi = 0; mi < N_MODELS; mi++) {
         const model_row *m = &models[mi];
+        clock_gettime(CLOCK_MONOTONIC, &t_now);
+        if ((double)(t_now.tv_sec - t_start.tv_sec) > budget) {
+            printf("note: %s and later models skipped: over the %.0f s budget (BENCH_SPM_BUDGET)\n", m->label, budget);
+            break;
+        }
         if (filter && !strstr(m->label, filter) && !(m->spm && strstr(m->spm, filter)) &&
             !(m->hf && strstr(m->hf, filter)))
             continue;
