@@ -329,6 +329,7 @@ int hf_unigram_build_trie(tok_tokenizer *t, tok_error *err) {
         for (size_t k = 0; k < t->v.len[id]; k++) node = spm_trie_add_edge(h->trie, node, p[k]);
         h->trie->value[node] = vocab_find(&t->v, p, t->v.len[id]); /* the id a lookup gives */
     }
+    spm_trie_compact(h->trie);
     return 0;
 }
 

@@ -152,6 +152,13 @@ typedef struct spm_trie {
     uint64_t *keys;  /* (parent << 8 | byte) + 1; 0 = empty slot */
     uint32_t *child; /* node id of the edge's target */
     size_t mask;     /* slots - 1 */
+    /* After spm_trie_compact (tries of < 2^24 nodes): one 8-byte slot per
+     * edge, key << 32 | child with key = (parent << 8 | byte) + 1, at a load
+     * of at most 0.7: half the memory and one load per step. keys/child are
+     * then freed. */
+    uint64_t *edges;
+    size_t edge_mask;
+    unsigned edge_bits;
     int32_t *value;  /* per node: piece id or -1 */
     size_t n_nodes, cap_nodes;
     uint32_t root_child[256]; /* fast path for the first byte; 0 = none */
@@ -214,6 +221,14 @@ int32_t spm_piece_to_id(const spm_model *m, const char *s, size_t len);
  * never a child). */
 static inline uint32_t spm_trie_step(const spm_trie *t, uint32_t node, unsigned char b) {
     if (node == 0) return t->root_child[b];
+    if (t->edges) {
+        uint32_t key = (node << 8 | b) + 1;
+        for (size_t i = (size_t)((key * 0x9E3779B1u) >> (32 - t->edge_bits));; i = (i + 1) & t->edge_mask) {
+            uint64_t e = t->edges[i];
+            if ((uint32_t)(e >> 32) == key) return (uint32_t)e;
+            if (!e) return 0;
+        }
+    }
     uint64_t key = (((uint64_t)node << 8) | b) + 1;
     size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & t->mask;
     for (;;) {
@@ -229,6 +244,10 @@ static inline uint32_t spm_trie_step(const spm_trie *t, uint32_t node, unsigned 
  * value[last node]. Adding never allocates. */
 int spm_trie_init(spm_trie *t, size_t max_edges);
 uint32_t spm_trie_add_edge(spm_trie *t, uint32_t node, unsigned char b);
+/* Repacks the edges into t->edges once every string is added (no more
+ * spm_trie_add_edge after it). Out of memory or too many nodes: the trie
+ * simply stays as built. */
+void spm_trie_compact(spm_trie *t);
 void spm_trie_free(spm_trie *t);
 
 /* Whether the characters a (la bytes) and b (lb bytes) occur next to each

@@ -104,7 +104,33 @@ uint32_t spm_trie_add_edge(spm_trie *t, uint32_t node, unsigned char b) {
     return c;
 }
 
+void spm_trie_compact(spm_trie *t) {
+    if (!t->keys || t->n_nodes >= (1u << 24) - 1) return;
+    size_t n = 0;
+    for (size_t i = 0; i <= t->mask; i++) n += t->keys[i] != 0;
+    unsigned bits = 4;
+    while (((size_t)1 << bits) * 7 < n * 10) bits++;
+    uint64_t *e = calloc((size_t)1 << bits, sizeof *e);
+    if (!e) return;
+    size_t mask = ((size_t)1 << bits) - 1;
+    for (size_t i = 0; i <= t->mask; i++) {
+        if (!t->keys[i]) continue;
+        uint32_t key = (uint32_t)t->keys[i]; /* (parent << 8 | b) + 1 < 2^32 */
+        size_t j = (size_t)((key * 0x9E3779B1u) >> (32 - bits));
+        while (e[j]) j = (j + 1) & mask;
+        e[j] = (uint64_t)key << 32 | t->child[i];
+    }
+    free(t->keys);
+    free(t->child);
+    t->keys = NULL;
+    t->child = NULL;
+    t->edges = e;
+    t->edge_mask = mask;
+    t->edge_bits = bits;
+}
+
 void spm_trie_free(spm_trie *t) {
+    free(t->edges);
     free(t->keys);
     free(t->child);
     free(t->value);
@@ -353,6 +379,7 @@ static spm_model *build(const spm_proto_piece *pp, size_t n, const spm_options *
                  opts->model_type, opts->model_type == SPM_WORD ? "WORD" : opts->model_type == SPM_CHAR ? "CHAR" : "unknown");
         goto fail;
     }
+    spm_trie_compact(&m->trie);
     if (opts->model_type == SPM_BPE && (bigrams_build(m) || merges_build(m))) {
         tok_fail(err, TOK_ENOMEM, "%s: out of memory", name);
         goto fail;
