@@ -24,8 +24,10 @@
 
 #include "quant.h"
 
-/* One activation block: x ≈ d·qs, s8 = 8·Σqs. 40 bytes. */
-typedef struct { float d; int32_t s8; int8_t qs[QK]; } blk_q8s;
+/* One activation block: x ≈ d·qs, s8 = 8·Σqs, g8[l] = 8·(qs[4l] + ... +
+ * qs[4l+3]) (the one-token Q4_0 kernel recentres each group of four
+ * products with it). 72 bytes. */
+typedef struct { float d; int32_t s8; int32_t g8[8]; int8_t qs[QK]; } blk_q8s;
 
 /* Eight Q4_0 blocks (the same 32 columns of eight consecutive rows).
  * d[r] is row r's fp16 scale. qs: four chunks of 32 bytes; in chunk c,
