@@ -43,12 +43,12 @@ int vocab_build_hot(vocab *v, uint32_t limit, tok_error *err) {
     v->hot = hot;
     v->hot_mask = cap - 1;
     free(v->filter);
-    v->filter = calloc(1u << 15, sizeof *v->filter);
+    v->filter = calloc(1u << 14, sizeof *v->filter);
     if (!v->filter) return tok_fail(err, TOK_ENOMEM, "out of memory");
     for (uint32_t i = 0; i <= v->mask; i++)
         if (v->slots[i].id >= 0) {
             uint32_t h = v->slots[i].hash_len >> 8; /* the hash's low 24 bits */
-            v->filter[(h >> 6) & 0x7FFF] |= 1ull << (h & 63);
+            v->filter[(h >> 6) & 0x3FFF] |= 1ull << (h & 63);
         }
     return 0;
 }

@@ -47,9 +47,13 @@ typedef struct vocab {
      * merge order, so they are the frequent tokens. Probed first. */
     vocab_slot *hot;
     uint32_t hot_mask;
-    /* One bit per value of the hash's low 21 bits: most lookups made while
-     * merging are for strings that are not tokens, and this 256 KB filter
-     * answers ~95% of them without touching the big table. */
+    /* One bit per value of the hash's low 20 bits: most lookups made while
+     * merging are for strings that are not tokens, and this 128 KB filter
+     * answers most of them (83% for o200k, 91% for cl100k: the share of
+     * unset bits) without touching the big table. Half the size of the
+     * 256 KB it was: it stays in L2 with the hot table, which saved more
+     * misses than its false positives cost (simulated L2 misses on the
+     * bench texts, o200k: -12% multilingual, -10% code and English). */
     uint64_t *filter;
     pair_slot *pairs;  /* (left, right) -> (rank, merged) */
     uint32_t pmask, pcount;
@@ -133,7 +137,7 @@ static inline int32_t vocab_find_in(const vocab *v, const void *bytes, size_t n,
     uint64_t head = vocab_head(bytes, n);
     uint32_t h = vocab_hash_from(head, (const unsigned char *)bytes, n);
     uint32_t hl = vocab_hash_len(h, n);
-    if (v->filter && !(v->filter[(h >> 6) & 0x7FFF] >> (h & 63) & 1)) return -1;
+    if (v->filter && !(v->filter[(h >> 6) & 0x3FFF] >> (h & 63) & 1)) return -1;
     if (v->hot && use_hot)
         for (uint32_t i = h & v->hot_mask;; i = (i + 1) & v->hot_mask) {
             const vocab_slot *s = &v->hot[i];
