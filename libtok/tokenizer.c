@@ -95,7 +95,12 @@ int tokenizer_finish(tok_tokenizer *t, tok_error *err) {
         int rc = vocab_build_id2(&t->v, err);
         if (rc) return rc;
     }
-    return vocab_build_hot(&t->v, 12288, err);
+    /* The 3,072 lowest ids: a 128 KB table that stays in L2 beside the
+     * 128 KB filter. 12,288 ids (512 KB, all of L2) missed the cache more
+     * often than it saved misses in the big table: simulated L2 misses per
+     * 400 KB of English 87k -> 67k (o200k) and 68k -> 61k (cl100k), fewer on
+     * code and multilingual text too, for ~1% more instructions. */
+    return vocab_build_hot(&t->v, 3072, err);
 }
 
 /* ---- special tokens in the text ----------------------------------------- */
