@@ -8,6 +8,9 @@
  */
 #ifndef TOK_MODEL_H
 #define TOK_MODEL_H
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "engine.h"
 #include "quant.h"
 
@@ -34,7 +37,9 @@ typedef struct weight {
     int n_in, n_out;
     size_t row_bytes;
     const quant_traits *q;
-    const void *packed;   /* interleaved copy for the matmul kernels (repack.c), or NULL */
+    void *pack_dst;       /* where its interleaved copy for the matmul kernels goes
+                             (repack.c), or NULL: multiplied in the file's layout */
+    _Atomic(const void *) packed; /* pack_dst once the copy is made (on first use) */
 } weight;
 
 typedef struct layer_weights {
@@ -56,6 +61,7 @@ struct tok_model {
     float *rope_freqs;                /* (n_rot/2) divisors of the frequencies, or NULL */
     void *packed_mem;                 /* the repacked weights (repack.c), or NULL */
     size_t packed_size;
+    pthread_mutex_t pack_lock;        /* one packer at a time (sessions on threads) */
 };
 
 /* ---- run state ---- */
@@ -78,9 +84,13 @@ struct tok_session {
     size_t xq_row_cap;
 };
 
-/* ---- load-time repacking (repack.c) ---- */
+/* ---- repacking on first use (repack.c) ---- */
+/* At load: reserves the packed copies (address space only, no work). */
 int model_repack(tok_model *m, tok_error *err);
 void model_repack_free(tok_model *m);
+/* The weight's interleaved copy, made now if this is its first use (any
+ * thread; one packs, the others wait), or NULL if it has none. */
+const void *model_packed(const tok_model *m, const weight *w);
 
 /* ---- building blocks (ops.c) ---- */
 void rmsnorm(float *out, const float *x, const float *w, int n, float eps);

@@ -75,7 +75,8 @@ typedef struct {
     int n_tok, rows_per_chunk;
     const float *bias;
     quant_dot4_fn dot4;
-    const packed_kernels *pk; /* repacked weights only */
+    const packed_kernels *pk; /* repacked weights only: */
+    const char *packed;       /* their interleaved copy */
 } matmul_job;
 
 /* Chunk = a contiguous range of weight rows, walked in blocks of rows that
@@ -150,7 +151,7 @@ static void matmul_packed_chunk(void *ctx, int chunk, int ith) {
             int four = t < t4;
             const char *x = j->xq + (size_t)t * j->xq_row;
             for (int g = b0; g < b1; g++) {
-                const char *pw = (const char *)w->packed + (size_t)g * gbytes;
+                const char *pw = j->packed + (size_t)g * gbytes;
                 if (four) k->gemm4(w->n_in, pw, x, j->xq_row, v);
                 else k->gemv(w->n_in, pw, x, v);
                 const float *bias = j->bias ? j->bias + (size_t)g * Q4X8 : zeros;
@@ -162,7 +163,8 @@ static void matmul_packed_chunk(void *ctx, int chunk, int ith) {
 }
 
 void matmul(tok_session *s, float *out, const weight *w, const float *x, int n_tok, const float *bias) {
-    if (w->packed) {
+    const void *packed = model_packed(s->m, w);
+    if (packed) {
         const packed_kernels *k = packed_kernels_of(w->type);
         size_t xrow = (size_t)(w->n_in / k->block) * k->act_bytes;
         for (int t = 0; t < n_tok; t++) k->quantize(x + (size_t)t * w->n_in, (char *)s->xq + (size_t)t * xrow, w->n_in);
@@ -176,7 +178,7 @@ void matmul(tok_session *s, float *out, const weight *w, const float *x, int n_t
         }
         int per = (ng + n_chunks - 1) / n_chunks;
         n_chunks = (ng + per - 1) / per;
-        matmul_job j = {out, w, s->xq, xrow, n_tok, per * Q4X8, bias, NULL, k};
+        matmul_job j = {out, w, s->xq, xrow, n_tok, per * Q4X8, bias, NULL, k, packed};
         tok_pool_run(s->pool, matmul_packed_chunk, &j, n_chunks);
         return;
     }
@@ -204,7 +206,7 @@ void matmul(tok_session *s, float *out, const weight *w, const float *x, int n_t
     }
     int per = (w->n_out + n_chunks - 1) / n_chunks;
     n_chunks = (w->n_out + per - 1) / per;
-    matmul_job j = {out, w, xq, xrow, n_tok, per, bias, dot4, NULL};
+    matmul_job j = {out, w, xq, xrow, n_tok, per, bias, dot4, NULL, NULL};
     tok_pool_run(s->pool, matmul_chunk, &j, n_chunks);
 }
 

@@ -1,19 +1,25 @@
 /*
- * Load-time repacking of weight matrices into the interleaved layouts of
- * repack.h, for the matrices the forward pass multiplies by (not the token
- * embedding, which is only read a row at a time).
+ * Repacking of weight matrices into the interleaved layouts of repack.h,
+ * for the matrices the forward pass multiplies by (not the token embedding,
+ * which is only read a row at a time), on first use.
  *
- * Memory and start-up: the packed copies live in one private anonymous
- * mapping as large as the repacked tensors (the layout has the same size as
- * the file's blocks). After a tensor is packed its pages of the file
- * mapping are released (madvise DONTNEED: the mapping is read-only and
- * private, so a later read, e.g. a tied embedding row, simply faults the
- * file page in again), so resident memory stays about one copy of the
- * weights. The price is that loading reads every repacked tensor once
- * (about 0.1 s per 300 MB), so start-up is no longer independent of the
- * file size for such models. Q4_0, Q8_0 and Q4_K matrices with a multiple
- * of 8 rows are repacked; everything else is multiplied in the file's layout.
+ * Start-up and memory: loading only reserves one private anonymous mapping
+ * as large as the repackable tensors (address space: no page is touched),
+ * so loading stays an mmap whose cost does not grow with the file. The
+ * first matmul by a weight packs it (its file pages are read once, as the
+ * first use of any mmapped weight reads them) and then releases its pages
+ * of the file mapping (madvise DONTNEED: the mapping is read-only and
+ * private, so a later read, e.g. a tied embedding row, faults the file page
+ * in again): resident memory stays about one copy of the weights touched.
+ * The first forward pass therefore carries the packing (about 1 s of CPU
+ * for a 600 MB Q4_0 model); every later one runs on the packed copies.
+ * Sessions on several threads may meet an unpacked weight at once: a mutex
+ * lets one pack while the others wait, and the pointer is published with
+ * release/acquire order. Q4_0, Q8_0 and Q4_K matrices with a multiple of 8
+ * rows are repacked; everything else is multiplied in the file's layout.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -70,10 +76,11 @@ int model_repack(tok_model *m, tok_error *err) {
     weight **ws = malloc((size_t)n * sizeof *ws);
     if (!ws) return eng_fail(err, TOK_ENOMEM, "out of memory");
     matmul_weights(m, ws);
+    pthread_mutex_init(&m->pack_lock, NULL);
     size_t total = 0;
     for (int i = 0; i < n; i++) total += packed_bytes(ws[i]);
     if (total == 0) { free(ws); return 0; }
-    void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED) {
         free(ws);
         return eng_fail(err, TOK_ENOMEM, "%s: out of memory for %zu bytes of repacked weights",
@@ -83,21 +90,39 @@ int model_repack(tok_model *m, tok_error *err) {
     m->packed_size = total;
     char *at = mem;
     for (int i = 0; i < n; i++) {
-        weight *w = ws[i];
-        size_t bytes = packed_bytes(w);
+        size_t bytes = packed_bytes(ws[i]);
         if (!bytes) continue;
-        packed_kernels_of(w->type)->pack(w->data, at, w->n_in, w->n_out);
-        w->packed = at;
-        release_pages(w->data, (size_t)w->n_out * w->row_bytes);
+        ws[i]->pack_dst = at;
+        atomic_init(&ws[i]->packed, NULL);
         at += bytes;
     }
     free(ws);
-    /* nothing writes the packed weights again */
-    mprotect(mem, total, PROT_READ);
     return 0;
 }
 
+const void *model_packed(const tok_model *m, const weight *w) {
+    if (!w->pack_dst) return NULL;
+    const void *p = atomic_load_explicit(&w->packed, memory_order_acquire);
+    if (p) return p;
+    /* first use: the model is shared read-only, except for this one-time fill */
+    weight *mw = (weight *)w;
+    pthread_mutex_t *lock = (pthread_mutex_t *)&m->pack_lock;
+    pthread_mutex_lock(lock);
+    p = atomic_load_explicit(&mw->packed, memory_order_relaxed);
+    if (!p) {
+        packed_kernels_of(w->type)->pack(w->data, w->pack_dst, w->n_in, w->n_out);
+        release_pages(w->data, (size_t)w->n_out * w->row_bytes);
+        p = w->pack_dst;
+        atomic_store_explicit(&mw->packed, p, memory_order_release);
+    }
+    pthread_mutex_unlock(lock);
+    return p;
+}
+
 void model_repack_free(tok_model *m) {
-    if (m->packed_mem) munmap(m->packed_mem, m->packed_size);
+    if (m->packed_mem) {
+        munmap(m->packed_mem, m->packed_size);
+        pthread_mutex_destroy(&m->pack_lock);
+    }
     m->packed_mem = NULL;
 }
