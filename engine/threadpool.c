@@ -25,10 +25,12 @@
  * compares the wall time with what it alone would have needed (its own time
  * per chunk times the chunk count). Threading has to earn its keep: unless
  * the run took under 90% of that (a second thread on a free core gives
- * ~50-60%), or when the workers got no chunk at all, the caller runs every
- * op alone for a while, 2 ms after the first such run and twice as long
- * after each further one in a row (up to 0.5 s), then tries threading
- * again. On a quiet machine this never triggers; on an overloaded one
+ * ~50-60%), or when the workers got no chunk at all, the caller runs alone
+ * every op of at most as many chunks as the one that lost (smaller ops lose
+ * first: a worker woken for a small matrix may arrive after it is done, while
+ * the large ones of the same model still gain from the second core) for a
+ * while, 2 ms after the first such run and twice as long after each further
+ * one in a row (up to 0.5 s), then tries threading again. On a quiet machine this never triggers; on an overloaded one
  * threading is retried at most a few times a second, at a cost of a few
  * milliseconds each, so 2 threads are not slower than 1.
  */
@@ -68,7 +70,8 @@ struct tok_pool {
     pthread_cond_t start_cv;
     atomic_bool stop;
     /* contention guard (caller only) */
-    double solo_until; /* CLOCK_MONOTONIC seconds: run alone until then */
+    double solo_until; /* CLOCK_MONOTONIC seconds: run alone until then, */
+    int solo_chunks;   /* the ops of at most this many chunks (the size that lost) */
     int strikes;
 };
 
@@ -153,7 +156,7 @@ int tok_pool_size(const tok_pool *p) { return p->n; }
 void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx, int n_chunks) {
     if (n_chunks <= 0) return;
     double t0 = p->n == 1 || n_chunks == 1 ? 0 : now_s();
-    if (p->n == 1 || n_chunks == 1 || t0 < p->solo_until) {
+    if (p->n == 1 || n_chunks == 1 || (t0 < p->solo_until && n_chunks <= p->solo_chunks)) {
         for (int c = 0; c < n_chunks; c++) fn(ctx, c, 0);
         return;
     }
@@ -190,6 +193,7 @@ void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx, int n_chunks) {
     if (lost) {
         int k = p->strikes < 8 ? p->strikes : 8;
         p->solo_until = now_s() + 0.002 * (double)(1 << k);
+        p->solo_chunks = n_chunks;
         p->strikes++;
     } else {
         p->strikes = 0;
