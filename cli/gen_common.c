@@ -89,7 +89,11 @@ const char *gen_default_model(char *buf, size_t cap) {
         const char *rel[] = {"/../data", "/../share/tok", "/data"};
         for (size_t i = 0; i < 3; i++) {
             snprintf(buf, cap, "%s%s/models/%s", exe, rel[i], GEN_DEFAULT_MODEL);
-            if (access(buf, R_OK) == 0) return buf;
+            if (access(buf, R_OK) == 0) {
+                char real[PATH_MAX]; /* messages show build/../data as data */
+                if (realpath(buf, real) && strlen(real) < cap) memcpy(buf, real, strlen(real) + 1);
+                return buf;
+            }
         }
     }
     snprintf(buf, cap, "%s/models/%s", TOK_DATADIR, GEN_DEFAULT_MODEL);
