@@ -364,7 +364,7 @@ int cmd_chat(int argc, char **argv) {
         cli_error(CMD, "%s", err.msg);
         goto done;
     }
-    if (!(chat = gen_load_chat(CMD, m, tk, o.chat_template))) goto done;
+    if (!(chat = gen_load_chat(CMD, m, tk, o.chat_template, false))) goto done;
     const tok_model_info *info = tok_model_get_info(m);
     int n_ctx = o.n_ctx;
     if (!n_ctx) n_ctx = info->ctx_train > 0 && info->ctx_train < 4096 ? info->ctx_train : 4096;

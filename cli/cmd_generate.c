@@ -268,7 +268,7 @@ static int prompt_ids(const gen_opts *o, const tok_model *m, const tok_tokenizer
                       const char *text, size_t len, tok_ids *prompt) {
     tok_error err = {0};
     if (o->chat) {
-        tok_chat *c = gen_load_chat(CMD, m, tk, o->chat_template);
+        tok_chat *c = gen_load_chat(CMD, m, tk, o->chat_template, false);
         if (!c) return EXIT_RUNTIME;
         tok_chat_message msgs[2];
         size_t n = 0;

@@ -122,10 +122,8 @@ static const char PLAIN_CHAT_TEMPLATE[] =
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}";
 
-bool gen_quiet_notices;
-
 tok_chat *gen_load_chat(const char *cmd, const tok_model *m, const tok_tokenizer *tk,
-                        const char *template_file) {
+                        const char *template_file, bool quiet) {
     tok_error err = {0};
     tok_chat *c;
     if (template_file) {
@@ -138,7 +136,7 @@ tok_chat *gen_load_chat(const char *cmd, const tok_model *m, const tok_tokenizer
         c = tok_chat_new(template_file, src, len, tk, &err);
         free(src);
     } else if (!tok_gguf_get_string(tok_model_gguf(m), "tokenizer.chat_template")) {
-        if (!gen_quiet_notices)
+        if (!quiet)
             fprintf(stderr,
                 "tok %s: %s has no chat template (tokenizer.chat_template); using plain 'User:'/'Assistant:' "
                 "turns (give a template with --chat-template FILE)\n",

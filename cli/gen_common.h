@@ -30,11 +30,9 @@ const char *gen_default_model(char *buf, size_t cap);
 int gen_default_threads(const tok_model *m);
 double gen_now_ms(void);
 
-/* Set: no notice when a model has no chat template (tok run -q). */
-extern bool gen_quiet_notices;
-
-/* The chat template: from FILE if given, else the model's GGUF key. NULL
- * after printing the error. */
+/* The chat template: from FILE if given, else the model's GGUF key (a
+ * model without one gets plain User:/Assistant: turns and, unless quiet, a
+ * notice). NULL after printing the error. */
 tok_chat *gen_load_chat(const char *cmd, const tok_model *m, const tok_tokenizer *tk,
-                        const char *template_file);
+                        const char *template_file, bool quiet);
 #endif

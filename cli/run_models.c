@@ -90,8 +90,7 @@ static int local_path(const run_models *R, const char *name, char *buf, size_t c
 static int load_local(run_models *R, run_model *x, tok_error *err) {
     if (!(x->m = tok_model_load(x->path, NULL, err)) || !(x->tk = tok_gguf_tokenizer(tok_model_gguf(x->m), err)))
         return -1;
-    gen_quiet_notices = R->quiet;
-    if (!(x->chat = gen_load_chat("run", x->m, x->tk, R->tmpl)))
+    if (!(x->chat = gen_load_chat("run", x->m, x->tk, R->tmpl, R->quiet)))
         return fail(err, "%.400s: cannot set up the chat template (see above)%s", x->path, "");
     x->b = (tok_recipe_backend){.model_name = x->path, .model = x->m, .tk = x->tk, .chat = x->chat,
                                 .n_ctx = R->n_ctx, .n_threads = R->n_threads ? R->n_threads : gen_default_threads(x->m)};

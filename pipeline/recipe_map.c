@@ -28,7 +28,7 @@ typedef struct map_job {
     const rc_step *s;
     const tok_recipe_backend *b, *bw; /* bw: b with the worker's share of threads */
     const tok_recipe_run_params *p;
-    const cJSON *ctx, *items;
+    const cJSON *ctx;
     const cJSON **item_at;
     map_item *out;
     int n;
@@ -96,7 +96,7 @@ cJSON *rc_run_map(const tok_recipe *r, const rc_step *s, const tok_recipe_backen
         return NULL;
     }
     int n = items ? cJSON_GetArraySize(items) : 0;
-    map_job J = {.r = r, .s = s, .b = b, .bw = b, .p = p, .ctx = ctx, .items = items, .n = n};
+    map_job J = {.r = r, .s = s, .b = b, .bw = b, .p = p, .ctx = ctx, .n = n};
     J.item_at = calloc((size_t)n + 1, sizeof *J.item_at);
     J.out = calloc((size_t)n + 1, sizeof *J.out);
     if (!items || !J.item_at || !J.out) {

@@ -55,14 +55,17 @@ static cJSON *group_ctx(const red *R, int a, int e, int round, int g, bool final
 
 /* The prompt tokens of a call over [a, e) (rendered and counted, no
  * generation), or -1 with err set; over the context's budget counts as
- * INT_MAX-like (a value above any budget). */
-static long probe(const red *R, const tok_recipe_run_params *dp, int a, int e, int round, tok_error *err) {
+ * 2^40 (above any budget). window, if not NULL, receives what the context
+ * leaves for the prompt (context - max_tokens; 2^40 without a limit). */
+static long probe(const red *R, const tok_recipe_run_params *dp, int a, int e, int round, long *window,
+                  tok_error *err) {
     cJSON *ctx = group_ctx(R, a, e, round, 0, a == 0 && e == R->n);
     if (!ctx) return rc_fail(err, TOK_ENOMEM, "out of memory");
     tok_recipe_step_result one = {.id = R->s->id};
     tok_session *none = NULL;
     tok_error e2 = {0};
     int rc = rc_run_prompt(R->r, R->s1, R->b, dp, ctx, &none, &one, &e2);
+    if (window) *window = one.n_ctx > 0 ? (long)one.n_ctx - one.max_tokens : 1L << 40;
     cJSON_Delete(ctx);
     free(one.prompt), free(one.output), free(one.reasoning);
     if (rc && e2.code == TOK_ERANGE) return 1L << 40;
@@ -102,26 +105,18 @@ int rc_run_reduce(const tok_recipe *r, const rc_step *s, const tok_recipe_backen
     dp.dry_run = true, dp.trace = NULL;
     st->cost_usd = 0, st->choice = -1;
     int rc = -1, calls = 0;
+    /* the budget, the same every round: group_tokens, within what the context leaves */
+    long budget;
+    if (probe(&R, &dp, 0, 1, 0, &budget, err) < 0) goto out;
+    if (s->group_tokens > 0 && s->group_tokens < budget) budget = s->group_tokens;
     for (int round = 0; round < 16; round++) {
-        /* the budget: group_tokens, within what the context leaves */
-        tok_recipe_step_result info = {.id = s->id};
-        {
-            cJSON *c1 = group_ctx(&R, 0, 1, round, 0, R.n == 1);
-            tok_session *none = NULL;
-            tok_error e2 = {0};
-            if (c1) rc_run_prompt(r, &s1, b, &dp, c1, &none, &info, &e2);
-            cJSON_Delete(c1);
-            free(info.prompt), free(info.output), free(info.reasoning);
-        }
-        long budget = info.n_ctx > 0 ? (long)info.n_ctx - info.max_tokens : 1L << 40;
-        if (s->group_tokens > 0 && s->group_tokens < budget) budget = s->group_tokens;
         /* pack groups greedily */
         int *ends = calloc((size_t)R.n + 1, sizeof *ends), ng = 0;
         if (!ends) { rc_fail(err, TOK_ENOMEM, "out of memory"); goto out; }
         bool guess = p->dry_run && round > 0; /* placeholders: one estimated last call */
         if (guess) ends[ng++] = R.n;
         for (int a = 0; a < R.n && !guess;) {
-            long t = probe(&R, &dp, a, a + 1, round, err);
+            long t = probe(&R, &dp, a, a + 1, round, NULL, err);
             if (t < 0) { free(ends); goto out; }
             if (t > budget) {
                 char tokens[64];
@@ -135,7 +130,7 @@ int rc_run_reduce(const tok_recipe *r, const rc_step *s, const tok_recipe_backen
             }
             int e = a + 1;
             while (e < R.n) {
-                long u = probe(&R, &dp, a, e + 1, round, err);
+                long u = probe(&R, &dp, a, e + 1, round, NULL, err);
                 if (u < 0) { free(ends); goto out; }
                 if (u > budget) break;
                 e++;
