@@ -209,11 +209,14 @@ double rc_call_cost(const tok_recipe_backend *b, size_t in, size_t out) {
     return tok_model_cost(b->registry, b->entry, (int64_t)in, (int64_t)out, NULL).total_usd;
 }
 
+/* Adds c into *sum; an unknown price (-1) makes the sum unknown. */
+static void add_usd(double *sum, double c) { *sum = *sum < 0 || c < 0 ? -1 : *sum + c; }
+
 void rc_accumulate(tok_recipe_step_result *st, const tok_recipe_step_result *one) {
     st->prompt_tokens += one->prompt_tokens, st->completion_tokens += one->completion_tokens;
     st->latency_ms += one->latency_ms, st->gen_ms += one->gen_ms;
-    st->cost_usd = st->cost_usd < 0 || one->cost_usd < 0 ? -1 : st->cost_usd + one->cost_usd;
-    st->cost_min_usd = st->cost_min_usd < 0 || one->cost_min_usd < 0 ? -1 : st->cost_min_usd + one->cost_min_usd;
+    add_usd(&st->cost_usd, one->cost_usd);
+    add_usd(&st->cost_min_usd, one->cost_min_usd);
     st->attempts += one->attempts;
     st->cache_hits += one->cache_hits;
     if (one->stop_reason) st->stop_reason = one->stop_reason;
@@ -348,7 +351,7 @@ static int run_call(const tok_recipe *r, const rc_step *s, const tok_recipe_back
             st->gen_ms += gen.gen_ms;
             st->completion_tokens += gen.completion_tokens;
             double c = rc_call_cost(b, ids.n, (size_t)gen.completion_tokens);
-            st->cost_usd = st->cost_usd < 0 || c < 0 ? -1 : st->cost_usd + c;
+            add_usd(&st->cost_usd, c);
         }
         free(st->output), free(st->reasoning);
         st->output = st->reasoning = NULL;
