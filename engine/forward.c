@@ -98,9 +98,8 @@ static void forward_batch(tok_session *s, const int32_t *ids, int n, int first_l
         const layer_weights *L = &m->layers[l];
         /* attention block */
         for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm, dim, c->eps);
-        matmul(s, s->q, &L->wq, s->xb, n, L->bq);
-        matmul(s, s->k, &L->wk, s->xb, n, L->bk);
-        matmul(s, s->v, &L->wv, s->xb, n, L->bv);
+        matmul_fused(s, 3, (float *const[]){s->q, s->k, s->v}, (const weight *const[]){&L->wq, &L->wk, &L->wv}, s->xb,
+                     n, (const float *const[]){L->bq, L->bk, L->bv});
         float *kc = s->key_cache + (size_t)l * s->n_ctx * kv_dim, *vc = s->value_cache + (size_t)l * s->n_ctx * kv_dim;
         for (int t = 0; t < n; t++) {
             rope_rotate(c, m->rope_freqs, s->q + (size_t)t * qd, c->n_heads, pos0 + t);
@@ -113,12 +112,7 @@ static void forward_batch(tok_session *s, const int32_t *ids, int n, int first_l
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
         /* SwiGLU feed-forward block */
         for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm, dim, c->eps);
-        matmul(s, s->hb, &L->w_gate, s->xb, n, NULL);
-        matmul(s, s->hb2, &L->w_up, s->xb, n, NULL);
-        for (size_t i = 0; i < (size_t)n * c->ffn_dim; i++) {
-            float g = s->hb[i];
-            s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
-        }
+        matmul_swiglu(s, s->hb, s->hb2, &L->w_gate, &L->w_up, s->xb, n);
         matmul(s, s->xb, &L->w_down, s->hb, n, NULL);
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
     }

@@ -97,6 +97,15 @@ void rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 void rope_rotate(const model_config *c, const float *freqs, float *vec, int n_heads, int pos);
 /* out[t][r] = W row r · x[t] (+ bias[r]) for t < n_tok; threaded over rows. */
 void matmul(tok_session *s, float *out, const weight *w, const float *x, int n_tok, const float *bias);
+/* n matmuls of the same input x (Q/K/V, gate/up) in as few pool runs as the
+ * weights' activation formats allow; each output equals matmul's. */
+#define MATMUL_MAX_FUSED 3
+void matmul_fused(tok_session *s, int n, float *const *outs, const weight *const *ws, const float *x, int n_tok,
+                  const float *const *biases);
+/* out = silu(x·W_gate) * (x·W_up) (SwiGLU), the activation applied by the
+ * threads that computed each row range; up is scratch of out's size. */
+void matmul_swiglu(tok_session *s, float *out, float *up, const weight *w_gate, const weight *w_up, const float *x,
+                   int n_tok);
 /* Causal attention of n_tok new tokens at positions pos0.. for one layer. */
 void attention(tok_session *s, int layer, int pos0, int n_tok);
 #endif
