@@ -14,9 +14,13 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # From the prompt text with --ignore-eos: llama.cpp's prompt_ids, all
 # n_predict greedy ids, its text (--json) and the same text streamed. From
 # --prompt-ids: ids up to the first EOS then stop_reason "eos", and top-1 of
-# --logprobs with llama.cpp's logprob.
+# --logprobs with llama.cpp's logprob. The comparison rule of the fixtures'
+# README: a continuation may leave llama.cpp's only where the reference's
+# top-2 margin is below the tolerance (TOL: the README's 1e-4 for F32, 1e-2
+# for F16, 0.15 for quantized files; also the bound on logprobs), and is
+# compared up to there; such near-ties are counted and printed.
 greedy() {
-    local model=$1 ref=$2 eos d=$tmp/greedy
+    local model=$1 ref=$2 tol=${3:-0.15} eos d=$tmp/greedy
     eos=$("$TOK" inspect "$model" | awk '/tokenizer.ggml.eos_token_id/ {print $NF}')
     [ -n "$eos" ] || fail "$model: no eos_token_id"
     rm -rf "$d" && mkdir "$d"
@@ -34,38 +38,61 @@ PY
         "$TOK" generate -m "$model" --prompt-ids "$ids" -n "$n" --temp 0 --threads 1 --json \
             --logprobs 3 > "$d/$i.eos.json" || fail "$model prompt $i: exit $?"
     done < "$d/cases"
-    $PY - "$ref" "$d" "$eos" <<'PY' || fail "$model: greedy generation differs from llama.cpp"
+    $PY - "$ref" "$d" "$eos" "$tol" <<'PY' || fail "$model: greedy generation differs from llama.cpp"
 import json, sys
 ref, d, eos = json.load(open(sys.argv[1])), sys.argv[2], int(sys.argv[3])
-bad = 0
+TOL = float(sys.argv[4])
+bad = ties = 0
+def agreed(got, want, top, what):
+    """Length of the common prefix; a difference must be at a near-tie."""
+    k = 0
+    while k < min(len(got), len(want)) and got[k] == want[k]:
+        k += 1
+    if k < len(want) and k < len(got):
+        margin = top[k][0][2] - top[k][1][2]
+        assert margin < TOL, f"{what} differ at step {k} where the reference margin is {margin:.3g}: {got} != {want}"
+    else:
+        assert len(got) == len(want), f"{what} {got} != {want}"
+    return k
 for i, p in enumerate(ref["prompts"]):
     try:
         t = json.load(open(f"{d}/{i}.text.json"))
         stream = open(f"{d}/{i}.stream", "rb").read().decode("utf-8", errors="replace")
         want = p["greedy_ids"]
         assert t["prompt_ids"] == p["prompt_ids"], f"prompt_ids {t['prompt_ids']} != {p['prompt_ids']}"
-        assert t["ids"] == want, f"--ignore-eos ids {t['ids']} != {want}"
+        k = agreed(t["ids"], want, p["top_logprobs"], "--ignore-eos ids")
+        assert len(t["ids"]) == len(want), (len(t["ids"]), len(want))
         assert t["stop_reason"] == "length", t["stop_reason"]
-        assert t["text"] == p["greedy_text"], f"text {t['text']!r} != {p['greedy_text']!r}"
-        assert stream == p["greedy_text"], f"streamed {stream!r} != {p['greedy_text']!r}"
+        if k == len(want):
+            assert t["text"] == p["greedy_text"], f"text {t['text']!r} != {p['greedy_text']!r}"
+        else:
+            ties += 1
+            print(f"prompt {i} ({p['name']}): near-tie at step {k} (reference margin "
+                  f"{p['top_logprobs'][k][0][2] - p['top_logprobs'][k][1][2]:.3g}); compared up to there", file=sys.stderr)
+        assert stream == t["text"], f"streamed {stream!r} != {t['text']!r}"
         e = json.load(open(f"{d}/{i}.eos.json"))
         cut = want.index(eos) if eos in want else len(want)
-        assert e["ids"] == want[:cut], f"ids {e['ids']} != {want[:cut]}"
-        assert e["stop_reason"] == ("eos" if cut < len(want) else "length"), e["stop_reason"]
+        if cut <= k:  # the reference stops at EOS before any near-tie
+            assert e["ids"] == want[:cut], f"ids {e['ids']} != {want[:cut]}"
+            assert e["stop_reason"] == ("eos" if cut < len(want) else "length"), e["stop_reason"]
+        else:
+            assert e["ids"][:k] == want[:k], f"ids {e['ids']} != {want[:cut]}"
         lp = e["logprobs"]
-        assert len(lp) == cut, (len(lp), cut)
+        assert len(lp) == len(e["ids"]), (len(lp), len(e["ids"]))
         for j, step in enumerate(lp):
             top = step["top_logprobs"]
-            assert len(top) == 3 and top[0]["id"] == step["id"] == want[j], (j, step)
+            assert len(top) == 3 and top[0]["id"] == step["id"], (j, step)
             assert top[0]["logprob"] >= top[1]["logprob"] >= top[2]["logprob"], top
-            r = p["top_logprobs"][j][0]
-            assert abs(step["logprob"] - r[2]) < 0.15, (j, step["logprob"], r)
-        for k in ("prompt_tokens_per_s", "gen_tokens_per_s", "prompt_ms", "gen_ms"):
-            assert isinstance(e[k], (int, float)) and e[k] > 0, (k, e[k])
+            if j < min(k, cut):
+                r = p["top_logprobs"][j][0]
+                assert step["id"] == want[j] and abs(step["logprob"] - r[2]) < TOL, (j, step["logprob"], r)
+        for k2 in ("prompt_tokens_per_s", "gen_tokens_per_s", "prompt_ms", "gen_ms"):
+            assert isinstance(e[k2], (int, float)) and e[k2] > 0, (k2, e[k2])
     except AssertionError as ex:
         bad += 1
         print(f"prompt {i} ({p['name']}): {ex}"[:400], file=sys.stderr)
-print(f"{sys.argv[1].split('/')[-1]}: {len(ref['prompts']) - bad}/{len(ref['prompts'])} prompts agree")
+print(f"{sys.argv[1].split('/')[-1]}: {len(ref['prompts']) - bad}/{len(ref['prompts'])} prompts agree "
+      f"({ties} up to a near-tie)")
 sys.exit(1 if bad else 0)
 PY
 }
@@ -180,9 +207,9 @@ if [ -d "${SHARED:-}/models/tiny-kjv" ]; then
     for q in Q4_0 Q4_K_M Q5_K_M Q6_K; do
         greedy "$SHARED/models/tiny-kjv/tiny-kjv-$q.gguf" "$SHARED/models/tiny-kjv/reference-$q.json"
     done
-    for f in llama-rand-tiny-F32 llama-rand-tiny-F16 llama-rand-tiny-Q8_0 qwen2-rand-tiny-F32 \
-             qwen2-rand-tiny-Q8_0; do
-        greedy "$SHARED/models/$f.gguf" "$SHARED/models/reference/$f.json"
+    for f in llama-rand-tiny-F32:1e-4 llama-rand-tiny-F16:1e-2 llama-rand-tiny-Q8_0:0.15 qwen2-rand-tiny-F32:1e-4 \
+             qwen2-rand-tiny-Q8_0:0.15; do
+        greedy "$SHARED/models/${f%%:*}.gguf" "$SHARED/models/reference/${f%%:*}.json" "${f#*:}"
     done
 else
     echo "skip: ../shared absent, full model suite not run"
