@@ -213,16 +213,52 @@ static size_t utf8_reference(const unsigned char *u, size_t len) {
 
 static void utf8_validation(void) {
     unsigned seed = 1;
-    unsigned char b[16];
+    unsigned char b[64];
     int bad = 0;
     for (long it = 0; it < 300000; it++) {
-        size_t n = (seed = seed * 1103515245u + 12345u) >> 16 & 15;
+        /* short strings of any bytes, and (every other one) up to 63 bytes
+         * mostly ASCII, so the 16-byte ASCII steps and their ends are met */
+        size_t n = (seed = seed * 1103515245u + 12345u) >> 16 & (it & 1 ? 63 : 15);
         for (size_t i = 0; i < n; i++) {
             unsigned r = (seed = seed * 1103515245u + 12345u) >> 16;
-            unsigned kind = r % 6, x = r >> 3;
+            unsigned kind = it & 1 && r % 8 < 6 ? 0 : r % 6, x = r >> 3;
             b[i] = (unsigned char)(kind == 0 ? x % 128 : kind == 1 ? 0x80 + x % 64 : kind == 2 ? 0xC0 + x % 64
                                    : kind == 3 ? 0xE0 + x % 16 : kind == 4 ? 0xF0 + x % 16 : x % 256);
         }
+        if (tok_utf8_check((const char *)b, n) != utf8_reference(b, n)) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* Long texts of valid characters (the 32-byte vector path of the check),
+ * with edge code points, and then one byte overwritten or the end cut: the
+ * check agrees with decoding character by character. */
+static void utf8_validation_long(void) {
+    static const uint32_t edges[] = {0x0, 0x7F, 0x80, 0x7FF, 0x800, 0xFFF, 0x1000, 0xD7FF, 0xE000, 0xFFFD, 0xFFFF,
+                                     0x10000, 0x3FFFF, 0x40000, 0xFFFFF, 0x100000, 0x10FFFF};
+    unsigned seed = 7;
+    unsigned char b[400];
+    int bad = 0;
+    for (long it = 0; it < 200000; it++) {
+        size_t n = 0, want = ((seed = seed * 1103515245u + 12345u) >> 16) % 380;
+        unsigned script = (seed >> 8) % 4; /* mostly ASCII, 2-byte, 3-byte or any */
+        while (n < want) {
+            unsigned r = (seed = seed * 1103515245u + 12345u) >> 16;
+            uint32_t cp;
+            if (r % 16 == 0) cp = edges[(r >> 4) % (sizeof edges / sizeof *edges)];
+            else if (script == 0 || r % 5 == 0) cp = 0x20 + r % 95;
+            else if (script == 1) cp = 0x80 + r % 0x780;
+            else if (script == 2) cp = 0x800 + r % 0xF800;
+            else cp = (r * 2654435761u) % 0x110000;
+            if (cp >= 0xD800 && cp < 0xE000) cp = 0xE000;
+            char tmp[4];
+            int k = tok_utf8_encode(cp, tmp);
+            memcpy(b + n, tmp, (size_t)k);
+            n += (size_t)k;
+        }
+        unsigned r = (seed = seed * 1103515245u + 12345u) >> 16;
+        if (n && r % 3 == 1) b[(r >> 2) % n] = (unsigned char)(seed >> 3);
+        if (n && r % 3 == 2) n -= (r >> 2) % (n < 4 ? n : 4);
         if (tok_utf8_check((const char *)b, n) != utf8_reference(b, n)) bad++;
     }
     CHECK_EQ_INT(bad, 0);
@@ -293,6 +329,7 @@ int main(void) {
     worst_cases();
     utf8_and_specials();
     utf8_validation();
+    utf8_validation_long();
     malformed_files();
     return check_summary("test_bpe");
 }
