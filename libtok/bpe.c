@@ -36,13 +36,21 @@ size_t bpe_heap_threshold = 16;
 int bpe_use_backtrack = 1;
 size_t bpe_bt_min = 64, bpe_bt_rent = 256 * 1024;
 
+/* Array path: part i is a[i] (its id, first byte, and the rank and result
+ * of merging it with part i+1); see merge_small. */
+typedef struct bpe_sym {
+    uint32_t rank;
+    int32_t id, merged;
+    uint32_t pos;
+} bpe_sym;
+
 void bpe_scratch_free(bpe_scratch *s) {
     free(s->ids);
-    free(s->merged);
     free(s->ranks);
     free(s->pos);
     free(s->heap);
     free(s->bits);
+    free(s->syms);
     memset(s, 0, sizeof *s);
 }
 
@@ -52,13 +60,13 @@ static int scratch_reserve(bpe_scratch *s, size_t n) {
     while (cap < n) cap *= 2;
     int32_t *ids = realloc(s->ids, cap * sizeof *ids);
     if (ids) s->ids = ids;
-    int32_t *merged = realloc(s->merged, cap * sizeof *merged);
-    if (merged) s->merged = merged;
     uint32_t *ranks = realloc(s->ranks, cap * sizeof *ranks);
     if (ranks) s->ranks = ranks;
     size_t *pos = realloc(s->pos, cap * sizeof *pos);
     if (pos) s->pos = pos;
-    if (!ids || !merged || !ranks || !pos) return TOK_ENOMEM;
+    void *syms = realloc(s->syms, cap * sizeof(bpe_sym));
+    if (syms) s->syms = syms;
+    if (!ids || !ranks || !pos || !syms) return TOK_ENOMEM;
     s->cap = cap;
     return 0;
 }
@@ -81,30 +89,28 @@ static inline uint32_t pair_rank(const vocab *v, const unsigned char *p, size_t 
     return s->rank;
 }
 
-/* Array path. pos[i] is the first byte of part i; pos[m] = n. */
+/* Array path, a[m].pos = n. One array of structs, so a merge moves the
+ * tail with one short memmove rather than four. */
 static int merge_small(const vocab *v, const unsigned char *p, size_t n, bpe_scratch *s, tok_ids *out) {
-    int32_t *ids = s->ids, *mid = s->merged;
-    uint32_t *ranks = s->ranks;
-    size_t *pos = s->pos, m = n;
-    for (size_t i = 0; i <= n; i++) pos[i] = i;
-    for (size_t i = 0; i + 1 < m; i++) ranks[i] = pair_rank(v, p, pos[i], pos[i + 2], ids[i], ids[i + 1], &mid[i]);
+    bpe_sym *a = s->syms;
+    size_t m = n;
+    for (size_t i = 0; i < n; i++) a[i].id = s->ids[i], a[i].pos = (uint32_t)i;
+    a[n].pos = (uint32_t)n;
+    for (size_t i = 0; i + 1 < m; i++) a[i].rank = pair_rank(v, p, a[i].pos, a[i + 2].pos, a[i].id, a[i + 1].id, &a[i].merged);
     while (m > 1) {
         uint32_t best = UINT32_MAX;
         size_t bi = 0;
         for (size_t i = 0; i + 1 < m; i++)
-            if (ranks[i] < best) best = ranks[i], bi = i;
+            if (a[i].rank < best) best = a[i].rank, bi = i;
         if (best == UINT32_MAX) break;
-        ids[bi] = mid[bi];
-        memmove(ids + bi + 1, ids + bi + 2, (m - bi - 2) * sizeof *ids);
-        memmove(ranks + bi + 1, ranks + bi + 2, (m - bi - 2) * sizeof *ranks);
-        memmove(mid + bi + 1, mid + bi + 2, (m - bi - 2) * sizeof *mid);
-        memmove(pos + bi + 1, pos + bi + 2, (m - bi - 1) * sizeof *pos);
+        a[bi].id = a[bi].merged;
+        memmove(a + bi + 1, a + bi + 2, (m - bi - 1) * sizeof *a); /* with a[m], the end */
         m--;
-        if (bi > 0) ranks[bi - 1] = pair_rank(v, p, pos[bi - 1], pos[bi + 1], ids[bi - 1], ids[bi], &mid[bi - 1]);
-        if (bi + 1 < m) ranks[bi] = pair_rank(v, p, pos[bi], pos[bi + 2], ids[bi], ids[bi + 1], &mid[bi]);
+        if (bi > 0) a[bi - 1].rank = pair_rank(v, p, a[bi - 1].pos, a[bi + 1].pos, a[bi - 1].id, a[bi].id, &a[bi - 1].merged);
+        if (bi + 1 < m) a[bi].rank = pair_rank(v, p, a[bi].pos, a[bi + 2].pos, a[bi].id, a[bi + 1].id, &a[bi].merged);
     }
     if (out->cap - out->n < m && tok_ids_reserve(out, m)) return TOK_ENOMEM;
-    memcpy(out->ids + out->n, ids, m * sizeof *ids);
+    for (size_t i = 0; i < m; i++) out->ids[out->n + i] = a[i].id;
     out->n += m;
     return 0;
 }

@@ -208,8 +208,11 @@ static int merge_cached(enc_ctx *c, const unsigned char *p, size_t n) {
         if (e && e->len == n && !memcmp(e->key, key, sizeof key)) {
             if (c->counting) c->count += e->nids;
             else {
-                if (tok_ids_reserve(c->out, e->nids)) return tok_fail(c->err, TOK_ENOMEM, "out of memory");
-                memcpy(c->out->ids + c->out->n, e->ids, e->nids * sizeof *e->ids);
+                /* all PCACHE_IDS slots, a fixed-size copy the compiler
+                 * inlines (a libc call per hit cost more than the copy) */
+                if (c->out->cap - c->out->n < PCACHE_IDS && tok_ids_reserve(c->out, PCACHE_IDS))
+                    return tok_fail(c->err, TOK_ENOMEM, "out of memory");
+                memcpy(c->out->ids + c->out->n, e->ids, sizeof e->ids);
                 c->out->n += e->nids;
             }
             return 0;

@@ -170,12 +170,13 @@ static inline const pair_slot *vocab_pair(const vocab *v, int32_t left, int32_t 
 /* ---- BPE ------------------------------------------------------------- */
 
 typedef struct bpe_scratch {
-    int32_t *ids, *merged;
+    int32_t *ids;
     uint32_t *ranks;
     size_t *pos;
     size_t cap;
     void *heap; /* long pieces */
     size_t heap_cap;
+    void *syms;     /* the array path's parts (bpe.c) */
     uint64_t *bits; /* bpe_backtrack.c: live positions */
     size_t bits_cap;
     size_t long_bytes; /* bytes of long pieces merged while the backtracking
