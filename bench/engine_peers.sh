@@ -66,6 +66,9 @@ gen() {
     done
 }
 if [ "${1:-}" = gen ]; then gen; exit 0; fi
+# Measure the current sources: make only rebuilds the bench programs under
+# `make bench`, so a bench_engine left from an older build would be timed.
+make -s BUILD="$BUILD" "$BUILD/bench/bench_engine" >/dev/null || { echo "engine_peers: cannot build $BUILD/bench/bench_engine" >&2; exit 1; }
 # From bench/run.sh ("auto"): minutes of work on large models, so only on request.
 if [ "${1:-}" = auto ] && [ "${BENCH_ENGINE_PEERS:-0}" != 1 ]; then
     echo "== engine vs llama.cpp on real shapes: skipped (BENCH_ENGINE_PEERS=1 make bench, or bench/engine_peers.sh, runs it; ~30 min)"

@@ -14,7 +14,8 @@
 #   quicktok sources in $QUICKTOK_DIR (default /tmp/peers/quicktok).
 # Knobs: BENCH_RUNS (5; timed passes of the npm peers, ~1 s each), BENCH_FAST_RUNS
 # (15; passes of tok and quicktok, ~0.1 s each, more of them for a steady median
-# on a loaded machine), BENCH_TEXT_MB (2: each text is its files repeated to at
+# on a loaded machine), BENCH_ROUNDS (3; tok and quicktok alternate this many
+# times, the median round is shown), BENCH_TEXT_MB (2: each text is its files repeated to at
 # least this size), BENCH_BIG_MB (1024; 0 skips the streaming test),
 # BENCH_ENCODINGS ("cl100k_base o200k_base"), BENCH_TIMEOUT (s per program, 300),
 # BENCH_TOKENIZER_ONLY (1: skip the other bench programs and the engine peers),
@@ -27,6 +28,7 @@ BUILD=${BUILD:-build}
 SHARED=${SHARED:-$PWD/../shared}
 RUNS=${BENCH_RUNS:-5}
 FAST_RUNS=${BENCH_FAST_RUNS:-15}
+ROUNDS=${BENCH_ROUNDS:-3}
 TEXT_MB=${BENCH_TEXT_MB:-2}
 BIG_MB=${BENCH_BIG_MB:-1024}
 ENCODINGS=${BENCH_ENCODINGS:-cl100k_base o200k_base}
@@ -124,7 +126,16 @@ else
 fi
 
 # ---- 4. measuring ------------------------------------------------------------------
-declare -A R  # R["impl enc kind"] = result line
+declare -A R   # R["impl enc kind"] = result line
+declare -A RL  # every result line of that key, one per round
+# pick_median KEY FIELD: R[KEY] becomes the round whose FIELD is the median.
+pick_median() {
+    local lines=${RL["$1"]:-} n
+    [ -n "$lines" ] || return 0
+    n=$(printf '%s' "$lines" | grep -c '^result ')
+    R["$1"]=$(printf '%s' "$lines" | awk -v f="$2" '{ for (i = 1; i <= NF; i++) if (index($i, f "=") == 1) print substr($i, length(f) + 2), $0 }' \
+        | sort -g | awk -v m=$(( (n + 1) / 2 )) 'NR == m { $1 = ""; sub(/^ /, ""); print }')
+}
 # measure IMPL ENC KIND ARGS...: runs one program, keeps its result line.
 measure() {
     local impl=$1 enc=$2 kind=$3; shift 3
@@ -134,6 +145,7 @@ measure() {
     out=$(printf '%s\n' "$out" | grep '^result ' | tail -n 1)
     if [ $rc -eq 0 ] && [ -n "$out" ]; then
         R["$impl $enc $kind"]=$out
+        RL["$impl $enc $kind"]+="$out"$'\n'
     else
         local why
         why=$(head -n 1 "$WORK/err")
@@ -151,7 +163,8 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *
 echo "$TEXT_NOTE; $(for k in "${KINDS[@]}"; do printf '%s %s bytes; ' "$k" "$(stat -c %s "$WORK/$k.txt")"; done)"
 echo "documents of at most 65536 bytes cut at line ends; MB/s = 1e6 input bytes per second of encode calls,"
 echo "by $CLOCK_NOTE;"
-echo "median of timed passes after a warm-up pass over the first ~1 MB: $RUNS for the npm peers, $FAST_RUNS for tok and quicktok"
+echo "median of timed passes after a warm-up pass over the first ~1 MB: $RUNS for the npm peers, $FAST_RUNS for tok and quicktok;"
+echo "tok and quicktok run alternately $ROUNDS times each (BENCH_ROUNDS), the round with the median figure shown"
 echo
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else printf "-" }'; }
@@ -161,10 +174,19 @@ for enc in $ENCODINGS; do
         hf_ok=0; note+=("HF tokenizers $enc: no tokenizer.json ($(hf_json "$enc"))")
     fi
     for kind in "${KINDS[@]}"; do
-        [ $have_tok = 1 ] && run_tok "$enc" "$kind"
+        # tok and quicktok (the close race) alternate, ROUNDS times each,
+        # the first of each round swapping: this machine's speed drifts over
+        # seconds, and paired rounds let both see the same drift.
+        for ((r = 0; r < ROUNDS; r++)); do
+            if [ $((r % 2)) = 0 ]; then
+                [ $have_tok = 1 ] && run_tok "$enc" "$kind"; [ $have_quicktok = 1 ] && run_quicktok "$enc" "$kind"
+            else
+                [ $have_quicktok = 1 ] && run_quicktok "$enc" "$kind"; [ $have_tok = 1 ] && run_tok "$enc" "$kind"
+            fi
+        done
+        pick_median "tok $enc $kind" "$MB"; pick_median "quicktok $enc $kind" "$MB"
         [ $have_tiktoken = 1 ] && run_tiktoken "$enc" "$kind"
         [ $hf_ok = 1 ] && run_hf "$enc" "$kind"
-        [ $have_quicktok = 1 ] && run_quicktok "$enc" "$kind"
     done
     # The table: one column per implementation that produced at least one figure.
     cols=()
@@ -221,8 +243,14 @@ if [ $have_tok = 1 ] || [ $have_quicktok = 1 ]; then
         for impl in tok quicktok; do
             [ $impl = tok ] && [ $have_tok = 0 ] && continue
             [ $impl = quicktok ] && [ $have_quicktok = 0 ] && continue
-            for th in 1 2; do "run_$impl" "$enc1" "$kind" --chunk 8192 --threads "$th" $([ $impl = tok ] && echo --mode batch); \
-                R["$impl-b$th $enc1 $kind"]=${R["$impl $enc1 $kind"]:-}; unset 'R['"$impl $enc1 $kind"']'; done
+            for th in 1 2; do
+                unset 'RL['"$impl $enc1 $kind"']'
+                for ((r = 0; r < ROUNDS; r++)); do
+                    "run_$impl" "$enc1" "$kind" --chunk 8192 --threads "$th" $([ $impl = tok ] && echo --mode batch)
+                done
+                pick_median "$impl $enc1 $kind" mb_s
+                R["$impl-b$th $enc1 $kind"]=${R["$impl $enc1 $kind"]:-}; unset 'R['"$impl $enc1 $kind"']'
+            done
             a=$(field "${R["$impl-b1 $enc1 $kind"]:-}" mb_s); b=$(field "${R["$impl-b2 $enc1 $kind"]:-}" mb_s)
             row+=" ${a:-failed} | ${b:-failed} | $( [ -n "$a" ] && [ -n "$b" ] && ratio "$b" "$a" || echo -) |"
         done
