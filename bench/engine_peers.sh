@@ -87,9 +87,16 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/engpeers.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 # Model by model, ours then llama.cpp's, so that both see about the same
-# load from other jobs (the bandwidth is measured once, first).
-BW=$(BENCH_BW_MB=512 BENCH_ENGINE_RUNS=1 BENCH_PP=1 BENCH_TG=1 BENCH_THREADS=1 timeout "$TIMEOUT" \
-    "$BUILD/bench/bench_engine" "${files[0]}" | awk '/^result membw/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v["bw1_gb_s"], v["bw2_gb_s"] }')
+# load from other jobs. The read bandwidth is measured first and again after
+# every model; the ceilings use the highest figure of the run (this machine's
+# bandwidth drifts by a third over minutes, and a ceiling from a slow moment
+# would flatter everyone).
+measure_bw() {
+    BENCH_BW_MB=512 BENCH_ENGINE_RUNS=1 BENCH_PP=1 BENCH_TG=1 BENCH_THREADS=1 timeout "$TIMEOUT" \
+        "$BUILD/bench/bench_engine" "${files[0]}" | awk '/^result membw/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v["bw1_gb_s"], v["bw2_gb_s"] }'
+}
+BW=$(measure_bw)
+BWALL=$BW
 echo "memory read bandwidth (GB/s, 1 and 2 threads): ${BW:-not measured}"
 have_lb=0
 [ -x "$LB" ] && have_lb=1
@@ -103,7 +110,11 @@ for f in "${files[@]}"; do
         timeout "$TIMEOUT" "$LB" -m "$f" -p "$PP" -n "$TG" -t 1,2 -r "$REPS" -o jsonl \
             >"$WORK/lb-$(basename "$f" .gguf).jsonl" 2>"$WORK/lb.err" || echo "llama-bench failed on $f: $(tail -n 1 "$WORK/lb.err")"
     fi
+    b=$(measure_bw)
+    [ -n "$b" ] && { echo "memory read bandwidth again (GB/s, 1 and 2 threads): $b"; BWALL+=$'\n'$b; }
 done
+# the highest 1- and 2-thread figures of the run
+BWMAX=$(printf '%s\n' "$BWALL" | awk 'NF == 2 { if ($1 > a) a = $1; if ($2 > b) b = $2 } END { if (a > 0) print a, b }')
 field() { local kv; for kv in $1; do [ "${kv%%=*}" = "$2" ] && { echo "${kv#*=}"; return; }; done; }
 lb_value() { # lb_value MODEL THREADS pp|tg: median tok/s of that llama-bench test
     local j=$WORK/lb-$1.jsonl
@@ -115,12 +126,16 @@ lb_value() { # lb_value MODEL THREADS pp|tg: median tok/s of that llama-bench te
 
 echo
 echo "### tokens/s, median (tok: $RUNS runs; llama.cpp: $REPS reps), pp$PP and tg$TG"
-echo "| model | threads | tok pp | llama.cpp pp | tok/llama.cpp | tok tg | llama.cpp tg | tok/llama.cpp | tg ceiling (DRAM bw / MB per token) | tok % of ceiling | llama.cpp % |"
+echo "tg ceiling = the run's highest read bandwidth (${BWMAX:-not measured} GB/s at 1 / 2 threads) / MB of weights per token"
+echo "| model | threads | tok pp | llama.cpp pp | tok/llama.cpp | tok tg | llama.cpp tg | tok/llama.cpp | tg ceiling | tok % of ceiling | llama.cpp % |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 while read -r line; do
     case $line in "result engine "*) ;; *) continue ;; esac
     m=$(field "$line" model); m=${m%.gguf}; t=$(field "$line" threads)
     pp=$(field "$line" pp_tok_s); tg=$(field "$line" tg_tok_s); ceil=$(field "$line" ceiling_tok_s)
+    if [ -n "${BWMAX:-}" ]; then
+        ceil=$(awk -v b="$BWMAX" -v t="$t" -v mb="$(field "$line" mb_per_tok)" 'BEGIN { split(b, x, " "); printf "%.1f", (t == 1 ? x[1] : x[2]) * 1000 / mb }')
+    fi
     lpp=$(lb_value "$m" "$t" pp); ltg=$(lb_value "$m" "$t" tg)
     r() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
     pc() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "-") printf "%.0f%%", 100 * a / b; else printf "-" }'; }
