@@ -167,14 +167,12 @@ static void matmul_packed_chunk(void *ctx, int chunk, int ith) {
 }
 
 /* One matmul made ready to run: activations quantized into xq (which
- * must hold n_tok rows of the weight's activation format), the job and its
- * chunk count. fmt names that format: two jobs with equal fmt read the
- * same quantized rows. */
+ * must hold n_tok rows of the weight's activation format, act_format),
+ * the job and its chunk count. */
 typedef struct {
     matmul_job j;
     tok_pool_fn fn;
     int n_chunks;
-    uintptr_t fmt;
 } matmul_prep;
 
 static int chunk_count(int nth, double work, int limit) {
@@ -210,7 +208,6 @@ static void matmul_prepare(tok_session *s, float *out, const weight *w, const fl
         p->j = (matmul_job){out, w, s->xq, xrow, n_tok, per * Q4X8, bias, NULL, k, packed};
         p->fn = matmul_packed_chunk;
         p->n_chunks = (ng + per - 1) / per;
-        p->fmt = (uintptr_t)k->quantize;
         return;
     }
     int dt = w->q->dot_type;
@@ -227,7 +224,6 @@ static void matmul_prepare(tok_session *s, float *out, const weight *w, const fl
     p->j = (matmul_job){out, w, xq, xrow, n_tok, per, bias, dot4, NULL, NULL};
     p->fn = matmul_chunk;
     p->n_chunks = (w->n_out + per - 1) / per;
-    p->fmt = (uintptr_t)dt;
 }
 
 void matmul(tok_session *s, float *out, const weight *w, const float *x, int n_tok, const float *bias) {
