@@ -125,8 +125,9 @@ static void matmul_chunk(void *ctx, int chunk, int ith) {
  * four-token tile of activations stays in L1 while it meets every group
  * (gemm4: 8 rows x 4 tokens per inner loop), and the block stays in L2 for
  * all tiles. Leftover tokens (and generation) use the one-token kernel; for
- * Q4_0/Q8_0 it sums in a different float order than the tile (see
- * repack.h), so a batch agrees with token-at-a-time within rounding. */
+ * Q8_0 it sums in a different float order than the tile (see repack.h), so
+ * a batch agrees with token-at-a-time within rounding (Q4_0, Q4_K: bit for
+ * bit). */
 /* o[r] = v[r] + b[r] for the eight rows of a group */
 static inline void store8(float *o, const float *v, const float *b) {
 #if defined(__AVX2__)
