@@ -278,6 +278,9 @@ typedef struct {
     int n_out, n_tok, rows_per_chunk;
 } swiglu_job;
 
+/* SwiGLU of one value: silu(g) * u, the forward pass's exact float steps */
+static inline float swiglu(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
 static void swiglu_chunk(void *ctx, int chunk, int ith) {
     swiglu_job *j = ctx;
     j->gate.fn(&j->gate.j, chunk, ith);
@@ -285,7 +288,7 @@ static void swiglu_chunk(void *ctx, int chunk, int ith) {
     int r0 = chunk * j->rows_per_chunk, r1 = r0 + j->rows_per_chunk < j->n_out ? r0 + j->rows_per_chunk : j->n_out;
     for (int t = 0; t < j->n_tok; t++) {
         float *g = j->out + (size_t)t * j->n_out, *u = j->up_out + (size_t)t * j->n_out;
-        for (int r = r0; r < r1; r++) g[r] = g[r] / (1.0f + expf(-g[r])) * u[r];
+        for (int r = r0; r < r1; r++) g[r] = swiglu(g[r], u[r]);
     }
 }
 
@@ -301,7 +304,7 @@ void matmul_swiglu(tok_session *s, float *out, float *up, const weight *w_gate, 
     }
     if (!same) { /* different types or shapes: two runs, the activation after */
         matmul_fused(s, 2, (float *const[]){out, up}, (const weight *const[]){w_gate, w_up}, x, n_tok, NULL);
-        for (size_t i = 0; i < (size_t)n_tok * w_gate->n_out; i++) out[i] = out[i] / (1.0f + expf(-out[i])) * up[i];
+        for (size_t i = 0; i < (size_t)n_tok * w_gate->n_out; i++) out[i] = swiglu(out[i], up[i]);
         return;
     }
     j.rows_per_chunk = j.gate.j.rows_per_chunk;
@@ -342,13 +345,7 @@ void attention(tok_session *s, int layer, int pos0, int n_tok) {
     int n_tasks = n_tok * c->n_heads, nth = tok_pool_size(s->pool);
     /* bytes of K and V read, as for matmul */
     double work = (double)n_tasks * (pos0 + n_tok) * c->head_dim * 2 * sizeof(float);
-    int n_chunks = 1;
-    if (nth > 1 && work >= 2.0 * CHUNK_WORK) {
-        double w = work / CHUNK_WORK;
-        int cap = nth * MAX_CHUNKS_PER_THREAD;
-        n_chunks = w > cap ? cap : (int)w;
-        if (n_chunks > n_tasks) n_chunks = n_tasks;
-    }
+    int n_chunks = chunk_count(nth, work, n_tasks);
     int per = (n_tasks + n_chunks - 1) / n_chunks;
     n_chunks = (n_tasks + per - 1) / per;
     attn_job j = {s, layer, pos0, n_tok, per};

@@ -119,19 +119,9 @@ void q4_0x8_gemv_ref(int n_in, const void *wv, const void *xv, float out[8]) {
     }
 }
 
-/* Four tokens (prompts, compute-bound): one exact integer sum per block and
- * row, acc += d·isum; within float rounding of the one-token order. */
-void q4_0x8_gemm4_ref(int n_in, const void *wv, const void *x, size_t x_stride, float out[32]) {
-    const blk_q4_0x8 *w = wv;
-    for (int t = 0; t < 4; t++) {
-        const blk_q8s *xt = (const blk_q8s *)((const char *)x + (size_t)t * x_stride);
-        for (int r = 0; r < Q4X8; r++) {
-            float acc = 0;
-            for (int i = 0; i < n_in / QK; i++)
-                acc = fmaf(fp16_to_fp32(w[i].d[r]) * xt[i].d, (float)isum_ref(&w[i], &xt[i], r), acc);
-            out[8 * t + r] = acc;
-        }
-    }
+/* Four tokens (prompts, compute-bound): the one-token order per token. */
+void q4_0x8_gemm4_ref(int n_in, const void *w, const void *x, size_t x_stride, float out[32]) {
+    for (int t = 0; t < 4; t++) q4_0x8_gemv_ref(n_in, w, (const char *)x + (size_t)t * x_stride, out + 8 * t);
 }
 
 /* ---- AVX2 ---- */
