@@ -2,10 +2,11 @@
  * Encoding and decoding with a loaded tokenizer, whatever its format:
  *   text -> (UTF-8 check) -> special/added tokens split out -> normalizer
  *        -> pre-tokenizer pieces -> BPE per piece -> post-processor ids.
- * The handle is read-only here; per-call state (BPE scratch, PCRE2 match
- * data) lives on the caller's stack, so any number of threads may encode
- * with one handle.
+ * The handle is read-only here; per-call state (BPE scratch, the piece
+ * cache) lives in an encoder owned by the calling thread, so any number of
+ * threads may encode with one handle.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@ tok_encode_params tok_encode_default_params(void) {
     return p;
 }
 
+static uint64_t last_serial;
+
 tok_tokenizer *tokenizer_new(const char *name, const char *format, tok_error *err) {
     tok_tokenizer *t = calloc(1, sizeof *t);
     if (!t || !(t->name = strdup(name ? name : ""))) {
@@ -27,13 +30,17 @@ tok_tokenizer *tokenizer_new(const char *name, const char *format, tok_error *er
         tok_fail(err, TOK_ENOMEM, "out of memory");
         return NULL;
     }
+    t->serial = __atomic_add_fetch(&last_serial, 1, __ATOMIC_RELAXED);
     t->format = format;
     t->bos = t->eos = -1;
     return t;
 }
 
+static void thread_encoder_drop(const tok_tokenizer *t);
+
 void tok_free(tok_tokenizer *t) {
     if (!t) return;
+    thread_encoder_drop(t);
     vocab_free(&t->v);
     pretok_free(&t->pt);
     spm_free(t->spm);
@@ -154,9 +161,10 @@ static long find_special(const tok_tokenizer *t, const tok_encode_params *p, con
  * microseconds. Words repeat (in multilingual text 64% of such pieces are
  * repeats), so an encoder keeps a direct-mapped cache of them: pieces of up to
  * 24 bytes that merge into up to 9 ids, one 64-byte cache line per entry.
- * A reused encoder has 32,768 entries (2 MB); a one-call encoder sizes it to
- * its text and allocates it on the first miss. Stale entries are simply
- * overwritten: a hit requires the whole key to match.
+ * The cache grows with the bytes its encoder has seen (one entry per 64
+ * bytes, from 1,024 to 32,768 entries, with the long table below: 96 KB to
+ * 3 MB) and is allocated on the first miss. Stale entries are simply overwritten: a hit requires the
+ * whole key to match.
  */
 #define PCACHE_MAX_ENTRIES 32768
 #define PCACHE_MIN_TEXT 8192
@@ -169,11 +177,28 @@ typedef struct __attribute__((aligned(64))) pcache_entry {
 } pcache_entry;
 _Static_assert(sizeof(pcache_entry) == 64, "a cache entry is one cache line");
 
+/* Longer pieces (whole words of most non-Latin scripts: 25 to 80 bytes)
+ * in a second table of two-line entries, a quarter as many. */
+#define PCACHE_LONG_KEY 80
+#define PCACHE_LONG_IDS 11
+typedef struct __attribute__((aligned(64))) pcache_long {
+    uint64_t key[PCACHE_LONG_KEY / 8];
+    uint8_t len, nids;
+    int32_t ids[PCACHE_LONG_IDS];
+} pcache_long;
+_Static_assert(sizeof(pcache_long) == 128, "a long entry is two cache lines");
+
 /* Per-thread state that outlives one call (see tok_encoder_new). */
 struct tok_encoder {
     const tok_tokenizer *t;
-    pcache_entry *cache;
+    uint64_t serial;        /* t->serial */
+    pcache_entry *cache;    /* 64-byte aligned inside cache_mem */
+    pcache_long *lcache;    /* cache_entries / 4 entries after it */
+    void *cache_mem;
     uint32_t cache_entries; /* a power of two */
+    uint32_t cache_max;
+    size_t bytes_seen;      /* sizes the cache */
+    bool busy;              /* a thread encoder in use (see thread_encoder) */
     bpe_scratch scratch;
     tok_ids count_buf;
 };
@@ -189,31 +214,62 @@ typedef struct enc_ctx {
     bool at_start;    /* the segment being encoded starts the text */
 } enc_ctx;
 
+/* One cache line per entry; calloc, so a fresh mapping is not written. */
+static bool cache_alloc(tok_encoder *e) {
+    free(e->cache_mem);
+    e->cache = NULL;
+    e->lcache = NULL;
+    e->cache_mem = calloc(1, e->cache_entries * sizeof *e->cache + e->cache_entries / 4 * sizeof *e->lcache + 63);
+    if (!e->cache_mem) return false;
+    e->cache = (pcache_entry *)(((uintptr_t)e->cache_mem + 63) & ~(uintptr_t)63);
+    e->lcache = (pcache_long *)(e->cache + e->cache_entries);
+    return true;
+}
+
+/* A cache entry's fields, whichever table it is in. */
+typedef struct cache_slot {
+    uint64_t *key;
+    uint8_t *len, *nids;
+    int32_t *ids;
+    size_t key_bytes, max_ids;
+} cache_slot;
+
+/* The slot for p[0, n) (1 < n <= PCACHE_LONG_KEY), its zero-padded key in
+ * key[]; false if the encoder has no cache. */
+static bool cache_find(tok_encoder *enc, const unsigned char *p, size_t n, uint64_t *key, cache_slot *cs) {
+    if (!enc->cache && !cache_alloc(enc)) return false;
+    size_t kb = n <= PCACHE_KEY ? PCACHE_KEY : PCACHE_LONG_KEY;
+    memset(key, 0, kb);
+    memcpy(key, p, n);
+    uint64_t h = n;
+    for (size_t i = 0; i < (n + 7) / 8; i++) h = (h ^ key[i]) * 0x9E3779B97F4A7C15ull, h ^= h >> 31;
+    if (n <= PCACHE_KEY) {
+        pcache_entry *e = &enc->cache[(h >> 20) & (enc->cache_entries - 1)];
+        *cs = (cache_slot){e->key, &e->len, &e->nids, e->ids, PCACHE_KEY, PCACHE_IDS};
+    } else {
+        pcache_long *e = &enc->lcache[(h >> 20) & (enc->cache_entries / 4 - 1)];
+        *cs = (cache_slot){e->key, &e->len, &e->nids, e->ids, PCACHE_LONG_KEY, PCACHE_LONG_IDS};
+    }
+    return true;
+}
+
 /* Merges p[0, n) (no whole-piece lookup), through the encoder's cache. */
 static int merge_cached(enc_ctx *c, const unsigned char *p, size_t n) {
     size_t before = c->out->n;
-    pcache_entry *e = NULL;
-    uint64_t key[PCACHE_KEY / 8] = {0};
-    if (c->cache_ok && n <= PCACHE_KEY && n > 1) {
-        tok_encoder *enc = c->enc;
-        if (!enc->cache) { /* one cache line per entry */
-            enc->cache = aligned_alloc(64, enc->cache_entries * sizeof *enc->cache);
-            if (enc->cache) memset(enc->cache, 0, enc->cache_entries * sizeof *enc->cache);
-            else c->cache_ok = false;
-        }
-        memcpy(key, p, n);
-        uint64_t h = n;
-        for (size_t i = 0; i < (n + 7) / 8; i++) h = (h ^ key[i]) * 0x9E3779B97F4A7C15ull, h ^= h >> 31;
-        e = enc->cache ? &enc->cache[(h >> 20) & (enc->cache_entries - 1)] : NULL;
-        if (e && e->len == n && !memcmp(e->key, key, sizeof key)) {
-            if (c->counting) c->count += e->nids;
+    uint64_t key[PCACHE_LONG_KEY / 8];
+    cache_slot e = {0};
+    if (c->cache_ok && n <= PCACHE_LONG_KEY && n > 1) {
+        if (!cache_find(c->enc, p, n, key, &e)) c->cache_ok = false;
+        else if (*e.len == n && !memcmp(e.key, key, e.key_bytes)) {
+            if (c->counting) c->count += *e.nids;
             else {
-                /* all PCACHE_IDS slots, a fixed-size copy the compiler
+                /* all the entry's id slots, a fixed-size copy the compiler
                  * inlines (a libc call per hit cost more than the copy) */
-                if (c->out->cap - c->out->n < PCACHE_IDS && tok_ids_reserve(c->out, PCACHE_IDS))
+                if (c->out->cap - c->out->n < PCACHE_LONG_IDS && tok_ids_reserve(c->out, PCACHE_LONG_IDS))
                     return tok_fail(c->err, TOK_ENOMEM, "out of memory");
-                memcpy(c->out->ids + c->out->n, e->ids, sizeof e->ids);
-                c->out->n += e->nids;
+                if (e.max_ids == PCACHE_IDS) memcpy(c->out->ids + c->out->n, e.ids, PCACHE_IDS * sizeof *e.ids);
+                else memcpy(c->out->ids + c->out->n, e.ids, PCACHE_LONG_IDS * sizeof *e.ids);
+                c->out->n += *e.nids;
             }
             return 0;
         }
@@ -221,11 +277,11 @@ static int merge_cached(enc_ctx *c, const unsigned char *p, size_t n) {
     int rc = bpe_encode_piece(&c->t->v, p, n, 0, &c->enc->scratch, c->out, c->err);
     if (rc) return rc;
     size_t got = c->out->n - before;
-    if (e && got <= PCACHE_IDS) {
-        memcpy(e->key, key, sizeof key);
-        e->len = (uint8_t)n;
-        e->nids = (uint8_t)got;
-        memcpy(e->ids, c->out->ids + before, got * sizeof *e->ids);
+    if (e.key && got <= e.max_ids) {
+        memcpy(e.key, key, e.key_bytes);
+        *e.len = (uint8_t)n;
+        *e.nids = (uint8_t)got;
+        memcpy(e.ids, c->out->ids + before, got * sizeof *e.ids);
     }
     if (c->counting) {
         c->count += c->out->n - before;
@@ -370,25 +426,108 @@ static int prepare_text(const char **text, size_t *len, const tok_encode_params 
     return 0;
 }
 
-tok_encoder *tok_encoder_new(const tok_tokenizer *t, tok_error *err) {
+static tok_encoder *encoder_new(const tok_tokenizer *t, uint32_t entries, uint32_t max) {
     tok_encoder *e = calloc(1, sizeof *e);
-    if (!e) tok_fail(err, TOK_ENOMEM, "out of memory");
-    else {
+    if (e) {
         e->t = t;
-        e->cache_entries = PCACHE_MAX_ENTRIES;
+        e->serial = t ? t->serial : 0;
+        e->cache_entries = entries;
+        e->cache_max = max;
     }
+    return e;
+}
+
+tok_encoder *tok_encoder_new(const tok_tokenizer *t, tok_error *err) {
+    tok_encoder *e = encoder_new(t, PCACHE_MAX_ENTRIES, PCACHE_MAX_ENTRIES);
+    if (!e) tok_fail(err, TOK_ENOMEM, "out of memory");
     return e;
 }
 
 void tok_encoder_free(tok_encoder *e) {
     if (!e) return;
     bpe_scratch_free(&e->scratch);
-    free(e->cache);
+    free(e->cache_mem);
     tok_ids_free(&e->count_buf);
     free(e);
 }
 
-/* With enc NULL, a temporary encoder lives for this call only. */
+/*
+ * tok_encode and tok_count use an encoder owned by the calling thread, so
+ * the piece cache and scratch outlive the call: a caller encoding many
+ * documents in a row gets the cache's hits without managing a tok_encoder.
+ * A thread keeps encoders for its THREAD_ENCODERS most recently used
+ * tokenizers (told apart by serial, never by address, which a new handle
+ * may reuse); each starts with a small cache that grows with the bytes it
+ * has seen. They are freed when the thread exits, or for the calling
+ * thread when the tokenizer is freed.
+ */
+#define THREAD_ENCODERS 4
+typedef struct thread_encoders {
+    tok_encoder *e[THREAD_ENCODERS]; /* most recently used first */
+} thread_encoders;
+
+static pthread_key_t thread_key;
+static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
+static bool thread_key_ok;
+
+static void thread_encoders_free(void *p) {
+    thread_encoders *te = p;
+    for (int i = 0; i < THREAD_ENCODERS; i++) tok_encoder_free(te->e[i]);
+    free(te);
+}
+
+static void thread_key_init(void) { thread_key_ok = pthread_key_create(&thread_key, thread_encoders_free) == 0; }
+
+/* A library unloaded while threads live must not leave them a destructor
+ * in unmapped code (their encoders leak instead). */
+__attribute__((destructor)) static void thread_key_fini(void) {
+    if (thread_key_ok) pthread_key_delete(thread_key);
+    thread_key_ok = false;
+}
+
+/* The calling thread's encoder for t, or NULL (out of memory, or already in
+ * use further up this thread's stack): the caller then uses a temporary. */
+static tok_encoder *thread_encoder(const tok_tokenizer *t) {
+    pthread_once(&thread_once, thread_key_init);
+    if (!thread_key_ok) return NULL;
+    thread_encoders *te = pthread_getspecific(thread_key);
+    if (!te) {
+        if (!(te = calloc(1, sizeof *te))) return NULL;
+        if (pthread_setspecific(thread_key, te)) {
+            free(te);
+            return NULL;
+        }
+    }
+    int i = 0;
+    while (i < THREAD_ENCODERS - 1 && te->e[i] && te->e[i]->serial != t->serial) i++;
+    tok_encoder *e = te->e[i];
+    if (!e || e->serial != t->serial) { /* the least recently used one goes */
+        tok_encoder_free(e);
+        if (!(e = encoder_new(t, 1024, PCACHE_MAX_ENTRIES))) {
+            te->e[i] = NULL;
+            return NULL;
+        }
+    }
+    memmove(te->e + 1, te->e, (size_t)i * sizeof *te->e);
+    te->e[0] = e;
+    if (e->busy) return NULL;
+    e->t = t;
+    return e;
+}
+
+static void thread_encoder_drop(const tok_tokenizer *t) {
+    if (!thread_key_ok) return;
+    thread_encoders *te = pthread_getspecific(thread_key);
+    for (int i = 0; te && i < THREAD_ENCODERS; i++)
+        if (te->e[i] && te->e[i]->serial == t->serial && !te->e[i]->busy) {
+            tok_encoder_free(te->e[i]);
+            memmove(te->e + i, te->e + i + 1, (size_t)(THREAD_ENCODERS - 1 - i) * sizeof *te->e);
+            te->e[THREAD_ENCODERS - 1] = NULL;
+            return;
+        }
+}
+
+/* With enc NULL, the calling thread's encoder (or a temporary one). */
 static int run_encode(tok_encoder *enc, const tok_tokenizer *t, const char *text, size_t len,
                       const tok_encode_params *p, tok_ids *out, bool counting, size_t *count, tok_error *err) {
     tok_encode_params defaults = tok_encode_default_params();
@@ -397,16 +536,28 @@ static int run_encode(tok_encoder *enc, const tok_tokenizer *t, const char *text
     char *owned;
     int rc = prepare_text(&text, &len, p, &owned, err);
     if (rc) return rc;
-    tok_encoder tmp = {t, NULL, 1024, {0}, {0}};
-    while (tmp.cache_entries < len / 64 && tmp.cache_entries < PCACHE_MAX_ENTRIES) tmp.cache_entries *= 2;
-    bool reused = enc != NULL;
-    if (!enc) enc = &tmp;
+    tok_encoder tmp = {0};
+    if (!enc && !(enc = thread_encoder(t))) {
+        tmp.t = t;
+        tmp.cache_entries = tmp.cache_max = 1024;
+        enc = &tmp;
+    }
+    enc->bytes_seen += len;
+    if (enc->cache_entries < enc->cache_max && enc->cache_entries < enc->bytes_seen / 64) {
+        while (enc->cache_entries < enc->cache_max && enc->cache_entries < enc->bytes_seen / 64) enc->cache_entries *= 2;
+        free(enc->cache_mem); /* reallocated, empty, on the next miss */
+        enc->cache_mem = NULL;
+        enc->cache = NULL;
+    }
+    enc->busy = true;
     enc->count_buf.n = 0;
-    enc_ctx c = {t, enc, reused || len >= PCACHE_MIN_TEXT, counting ? &enc->count_buf : out, 0, counting, err, true};
+    /* a cache pays once the encoder has seen a few KB */
+    enc_ctx c = {t, enc, enc->bytes_seen >= PCACHE_MIN_TEXT, counting ? &enc->count_buf : out, 0, counting, err, true};
     rc = encode_text(&c, text, len, p);
-    if (!reused) {
+    enc->busy = false;
+    if (enc == &tmp) {
         bpe_scratch_free(&tmp.scratch);
-        free(tmp.cache);
+        free(tmp.cache_mem);
         tok_ids_free(&tmp.count_buf);
     }
     free(owned);

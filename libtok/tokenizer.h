@@ -20,6 +20,7 @@ typedef struct special_tok {
 } special_tok;
 
 struct tok_tokenizer {
+    uint64_t serial;         /* unique per handle in this process (thread encoders, tokenizer.c) */
     char *name;
     const char *format;      /* "tiktoken", "tokenizer.json" */
     vocab v;

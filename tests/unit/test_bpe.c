@@ -1,6 +1,8 @@
 /* libtok core: pre-tokenizer fast paths vs PCRE2, heap vs array BPE, worst
  * cases, streaming counts, batch, UTF-8 policies, special-token modes. */
 #include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -310,6 +312,79 @@ static void malformed_files(void) {
     remove(path);
 }
 
+/* ids of text through a fresh explicit encoder (its own, empty cache) */
+static tok_ids fresh_ids(const tok_tokenizer *t, const char *text, size_t len) {
+    tok_error err = {0};
+    tok_ids ids = {0};
+    tok_encoder *e = tok_encoder_new(t, &err);
+    CHECK(e != NULL);
+    if (e) CHECK_EQ_INT(tok_encoder_encode(e, text, len, NULL, &ids, &err), 0);
+    tok_encoder_free(e);
+    return ids;
+}
+
+static void *encode_in_thread(void *arg) {
+    const tok_tokenizer *t = ((const tok_tokenizer **)arg)[0];
+    const tok_ids *want = ((const tok_ids **)arg)[1];
+    const char *text = ((const char **)arg)[2];
+    size_t len = (size_t)((uintptr_t *)arg)[3];
+    tok_ids got = {0};
+    tok_encode(t, text, len, NULL, &got, &(tok_error){0});
+    CHECK(got.n == want->n && !memcmp(got.ids, want->ids, got.n * sizeof *got.ids));
+    tok_ids_free(&got);
+    return NULL; /* the thread's encoder is freed as it exits (make asan: no leak) */
+}
+
+static void *free_in_thread(void *t) {
+    tok_free(t);
+    return NULL;
+}
+
+/* tok_encode keeps a cache per thread and tokenizer: it must never answer
+ * for another tokenizer, even one loaded at the address of one that another
+ * thread freed (this thread's encoder for it is still there), nor after it
+ * has been evicted by others; a thread's encoders go with it. */
+static void thread_encoders(const char *text, size_t len) {
+    const char *encs[] = {"cl100k_base", "o200k_base", "r50k_base", "cl100k_base", "p50k_base",
+                          "o200k_base", "r50k_base", "cl100k_base"};
+    tok_tokenizer *keep = tok_load("o200k_base", &(tok_error){0});
+    tok_ids keep_want = keep ? fresh_ids(keep, text, len) : (tok_ids){0};
+    for (size_t i = 0; i < sizeof encs / sizeof *encs; i++) {
+        tok_error err = {0};
+        tok_tokenizer *t = tok_load(encs[i], &err);
+        CHECK_MSG(t != NULL, "%s", err.msg);
+        if (!t) continue;
+        tok_ids want = fresh_ids(t, text, len);
+        for (int rep = 0; rep < 2; rep++) { /* cold, then from the cache */
+            tok_ids got = {0};
+            CHECK_EQ_INT(tok_encode(t, text, len, NULL, &got, &err), 0);
+            CHECK_MSG(got.n == want.n && !memcmp(got.ids, want.ids, got.n * sizeof *got.ids), "%s, pass %d", encs[i], rep);
+            tok_ids_free(&got);
+        }
+        tok_ids_free(&want);
+        if (keep && i % 3 == 2) { /* a tokenizer that stays loaded throughout */
+            tok_ids got = {0};
+            tok_encode(keep, text, len, NULL, &got, &err);
+            CHECK(got.n == keep_want.n && !memcmp(got.ids, keep_want.ids, got.n * sizeof *got.ids));
+            tok_ids_free(&got);
+        }
+        if (i % 2) tok_free(t);
+        else { /* freed elsewhere: this thread keeps its encoder for t */
+            pthread_t th;
+            CHECK_EQ_INT(pthread_create(&th, NULL, free_in_thread, t), 0);
+            pthread_join(th, NULL);
+        }
+    }
+    if (keep) {
+        const void *arg[4] = {keep, &keep_want, text, (void *)(uintptr_t)len};
+        pthread_t th;
+        CHECK_EQ_INT(pthread_create(&th, NULL, encode_in_thread, arg), 0);
+        pthread_join(th, NULL);
+    }
+    tok_ids_free(&keep_want);
+    tok_free(keep);
+}
+
 int main(void) {
     size_t len;
     char *text = corpus_texts("tests/data/reference/o200k_base/dev.jsonl", &len);
@@ -321,6 +396,7 @@ int main(void) {
         check_heap_equals_array("cl100k_base", text, len);
         check_heap_equals_array("o200k_base", text, len);
         streaming_and_batch(text, len);
+        thread_encoders(text, len);
         tok_tokenizer *t = tok_load("o200k_base", &(tok_error){0});
         if (t) check_roundtrip(t, text, len, "corpus");
         tok_free(t);
