@@ -2,8 +2,12 @@
  * Many texts at once, and one text of any length in bounded memory.
  *
  * tok_encode_batch: worker threads take the next text index from an atomic
- * counter, so uneven document sizes balance themselves; each thread has its
- * own scratch, the tokenizer is shared read-only.
+ * counter, so uneven document sizes balance themselves; the tokenizer is
+ * shared read-only. The workers are a pool that outlives the call: each
+ * thread encodes through its own thread encoder (tokenizer.c), whose piece
+ * cache then stays warm from one batch to the next, as the caller's does.
+ * One caller at a time uses the pool; a concurrent caller starts threads of
+ * its own for its call.
  *
  * tok_counter: buffers input and counts all of it up to the last "safe cut",
  * a position between an ASCII letter and a space that is followed by an ASCII
@@ -14,6 +18,8 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,9 +40,7 @@ typedef struct batch_job {
     tok_error first_err;
 } batch_job;
 
-static void *batch_worker(void *arg) {
-    batch_job *j = arg;
-    tok_encoder *enc = tok_encoder_new(j->t, NULL); /* NULL: fall back to tok_encode */
+static void batch_worker(batch_job *j) {
     for (;;) {
         size_t i = atomic_fetch_add(&j->next, 1);
         if (i >= j->n || atomic_load(&j->failed)) break;
@@ -46,8 +50,7 @@ static void *batch_worker(void *arg) {
          * id pushed updates .n), which cost the second thread a third of its
          * gain. The buffer itself is the caller's, handed back below. */
         tok_ids out = j->outs[i];
-        int rc = enc ? tok_encoder_encode(enc, j->texts[i], j->lens[i], j->p, &out, &err)
-                     : tok_encode(j->t, j->texts[i], j->lens[i], j->p, &out, &err);
+        int rc = tok_encode(j->t, j->texts[i], j->lens[i], j->p, &out, &err);
         j->outs[i] = out;
         if (rc) {
             pthread_mutex_lock(&j->lock);
@@ -59,8 +62,102 @@ static void *batch_worker(void *arg) {
             pthread_mutex_unlock(&j->lock);
         }
     }
-    tok_encoder_free(enc);
+}
+
+static void *batch_thread(void *arg) {
+    batch_worker(arg);
     return NULL;
+}
+
+/* ---- the pool ---- */
+
+#define POOL_MAX 63
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done;
+    pthread_t th[POOL_MAX];
+    int started;      /* workers running */
+    bool busy;        /* a caller owns the pool */
+    bool quit;        /* the library is being unloaded */
+    uint64_t round;   /* bumped for each job */
+    batch_job *job;
+    int helpers;      /* workers 0..helpers-1 take part in the job */
+    int active;       /* of those, still working */
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+static void *pool_thread(void *arg) {
+    int me = (int)(intptr_t)arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&pool.lock);
+    for (;;) {
+        while (pool.round == seen && !pool.quit) pthread_cond_wait(&pool.wake, &pool.lock);
+        if (pool.quit) break;
+        seen = pool.round;
+        if (me >= pool.helpers) continue;
+        batch_job *j = pool.job;
+        pthread_mutex_unlock(&pool.lock);
+        batch_worker(j);
+        pthread_mutex_lock(&pool.lock);
+        if (--pool.active == 0) pthread_cond_signal(&pool.done);
+    }
+    pthread_mutex_unlock(&pool.lock);
+    return NULL;
+}
+
+/* A child of fork has none of the parent's threads: it starts over. */
+static void pool_after_fork(void) {
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    pool.started = 0;
+    pool.busy = false;
+    pool.job = NULL;
+    pool.helpers = pool.active = 0;
+}
+
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static void pool_init(void) { pthread_atfork(NULL, NULL, pool_after_fork); }
+
+/* The workers are idle whenever no call runs: at exit or unload they are
+ * told to stop and joined, so none is left in unmapped code (called by
+ * tokenizer.c's library destructor, before the thread encoders' key goes,
+ * so the workers' encoders are freed as they exit). */
+void batch_pool_fini(void) {
+    pthread_mutex_lock(&pool.lock);
+    pool.quit = true;
+    pthread_cond_broadcast(&pool.wake);
+    int n = pool.started;
+    pthread_mutex_unlock(&pool.lock);
+    for (int i = 0; i < n; i++) pthread_join(pool.th[i], NULL);
+    pool.started = 0;
+}
+
+/* Runs j on the caller and `helpers` pool workers; false if the pool is
+ * in use (or has no threads to give), and nothing ran. */
+static bool pool_run(batch_job *j, int helpers) {
+    pthread_once(&pool_once, pool_init);
+    pthread_mutex_lock(&pool.lock);
+    if (pool.busy || pool.quit) {
+        pthread_mutex_unlock(&pool.lock);
+        return false;
+    }
+    while (pool.started < helpers &&
+           pthread_create(&pool.th[pool.started], NULL, pool_thread, (void *)(intptr_t)pool.started) == 0)
+        pool.started++;
+    if (pool.started < helpers) helpers = pool.started;
+    pool.busy = true;
+    pool.job = j;
+    pool.helpers = pool.active = helpers;
+    pool.round++;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    batch_worker(j);
+    pthread_mutex_lock(&pool.lock);
+    while (pool.active) pthread_cond_wait(&pool.done, &pool.lock);
+    pool.busy = false;
+    pool.job = NULL;
+    pthread_mutex_unlock(&pool.lock);
+    return true;
 }
 
 int tok_encode_batch(const tok_tokenizer *t, const char *const *texts, const size_t *lens, size_t n,
@@ -68,17 +165,20 @@ int tok_encode_batch(const tok_tokenizer *t, const char *const *texts, const siz
     if (n_threads <= 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_threads < 1) n_threads = 1;
     if ((size_t)n_threads > n) n_threads = n ? (int)n : 1;
+    if (n_threads > POOL_MAX + 1) n_threads = POOL_MAX + 1;
     batch_job j = {.t = t, .texts = texts, .lens = lens, .n = n, .p = p, .outs = outs};
     atomic_init(&j.next, 0);
     atomic_init(&j.failed, 0);
     pthread_mutex_init(&j.lock, NULL);
-    pthread_t th[64];
-    if (n_threads > 64) n_threads = 64;
-    int started = 0;
-    for (int i = 1; i < n_threads; i++)
-        if (pthread_create(&th[started], NULL, batch_worker, &j) == 0) started++;
-    batch_worker(&j);
-    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    if (n_threads == 1) batch_worker(&j);
+    else if (!pool_run(&j, n_threads - 1)) { /* another call has the pool: threads of our own */
+        pthread_t th[POOL_MAX];
+        int started = 0;
+        for (int i = 1; i < n_threads; i++)
+            if (pthread_create(&th[started], NULL, batch_thread, &j) == 0) started++;
+        batch_worker(&j);
+        for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    }
     pthread_mutex_destroy(&j.lock);
     if (atomic_load(&j.failed)) {
         if (err) {

@@ -142,7 +142,10 @@ void tok_encoder_free(tok_encoder *e);
 
 /* Encodes n independent texts on up to n_threads threads (0 = all cores).
  * outs[i] receives the ids of texts[i]. On failure err names the first
- * failing text by index. */
+ * failing text by index. The calling thread takes part; the others come
+ * from a pool started on first use and kept (idle) until the library is
+ * unloaded, so their caches stay warm between calls; while one call uses
+ * the pool, a concurrent call starts threads of its own. */
 int tok_encode_batch(const tok_tokenizer *t, const char *const *texts, const size_t *lens,
                      size_t n, const tok_encode_params *p, int n_threads,
                      tok_ids *outs, tok_error *err);

@@ -479,8 +479,10 @@ static void thread_encoders_free(void *p) {
 static void thread_key_init(void) { thread_key_ok = pthread_key_create(&thread_key, thread_encoders_free) == 0; }
 
 /* A library unloaded while threads live must not leave them a destructor
- * in unmapped code (their encoders leak instead). */
+ * in unmapped code (their encoders leak instead). The batch pool's workers
+ * are stopped first, so theirs are freed. */
 __attribute__((destructor)) static void thread_key_fini(void) {
+    batch_pool_fini();
     if (thread_key_ok) pthread_key_delete(thread_key);
     thread_key_ok = false;
 }

@@ -45,6 +45,8 @@ struct tok_tokenizer {
 };
 
 tok_tokenizer *tokenizer_new(const char *name, const char *format, tok_error *err);
+/* batch.c: stops and joins tok_encode_batch's worker pool (library unload). */
+void batch_pool_fini(void);
 /* Registers a special/added token (copies text). Call tokenizer_finish after. */
 int tokenizer_add_special(tok_tokenizer *t, const char *text, size_t len, int32_t id, bool special,
                           tok_error *err);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -385,6 +386,74 @@ static void thread_encoders(const char *text, size_t len) {
     tok_free(keep);
 }
 
+typedef struct batch_args {
+    const tok_tokenizer *t;
+    const char *const *texts;
+    const size_t *lens;
+    size_t n;
+    const tok_ids *want;
+    int ok;
+} batch_args;
+
+/* One batch on 2 threads, compared with want[]; 1 if equal. */
+static int batch_matches(const batch_args *a) {
+    tok_ids *outs = calloc(a->n, sizeof *outs);
+    int ok = outs && tok_encode_batch(a->t, a->texts, a->lens, a->n, NULL, 2, outs, &(tok_error){0}) == 0;
+    for (size_t i = 0; ok && i < a->n; i++)
+        ok = outs[i].n == a->want[i].n && !memcmp(outs[i].ids, a->want[i].ids, outs[i].n * sizeof *outs[i].ids);
+    for (size_t i = 0; outs && i < a->n; i++) tok_ids_free(&outs[i]);
+    free(outs);
+    return ok;
+}
+
+static void *batch_in_thread(void *arg) {
+    batch_args *a = arg;
+    a->ok = 1;
+    for (int r = 0; r < 3; r++) a->ok &= batch_matches(a);
+    return NULL;
+}
+
+/* tok_encode_batch's worker pool: two callers at once (one gets the pool,
+ * the other threads of its own), and a child of fork, which has none of the
+ * parent's workers, must still finish a batch (it hung before the pool was
+ * reset after fork). */
+static void batch_pool(const char *text, size_t len) {
+    tok_tokenizer *t = tok_load("cl100k_base", &(tok_error){0});
+    CHECK(t != NULL);
+    if (!t) return;
+    enum { N = 24 };
+    const char *texts[N];
+    size_t lens[N];
+    tok_ids want[N];
+    for (int i = 0; i < N; i++) {
+        size_t off = (len / N) * (size_t)i;
+        while (off < len && ((unsigned char)text[off] & 0xC0) == 0x80) off++;
+        texts[i] = text + off;
+        lens[i] = (len - off) / 4;
+        while (lens[i] && ((unsigned char)texts[i][lens[i]] & 0xC0) == 0x80) lens[i]--;
+        want[i] = fresh_ids(t, texts[i], lens[i]);
+    }
+    batch_args a = {t, texts, lens, N, want, 0}, b = a;
+    pthread_t th[2];
+    CHECK_EQ_INT(pthread_create(&th[0], NULL, batch_in_thread, &a), 0);
+    CHECK_EQ_INT(pthread_create(&th[1], NULL, batch_in_thread, &b), 0);
+    pthread_join(th[0], NULL);
+    pthread_join(th[1], NULL);
+    CHECK(a.ok && b.ok);
+    CHECK(batch_matches(&a)); /* the pool has workers now */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20); /* a hang ends the child with SIGALRM */
+        _exit(batch_matches(&a) ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    for (int i = 0; i < N; i++) tok_ids_free(&want[i]);
+    tok_free(t);
+}
+
 int main(void) {
     size_t len;
     char *text = corpus_texts("tests/data/reference/o200k_base/dev.jsonl", &len);
@@ -397,6 +466,7 @@ int main(void) {
         check_heap_equals_array("o200k_base", text, len);
         streaming_and_batch(text, len);
         thread_encoders(text, len);
+        batch_pool(text, len);
         tok_tokenizer *t = tok_load("o200k_base", &(tok_error){0});
         if (t) check_roundtrip(t, text, len, "corpus");
         tok_free(t);
