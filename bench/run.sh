@@ -228,6 +228,18 @@ for enc in $ENCODINGS; do
         echo "$row"
     done
     echo
+    # The figures above are of repeated passes, where caches that live
+    # across calls (tok's piece cache, quicktok's merge memos, HF's word
+    # cache) are warm. The checksum pass before them meets every piece for
+    # the first time: its CPU MB/s, from the same median rounds.
+    if [ $have_tok = 1 ] && [ $have_quicktok = 1 ]; then
+        echo "$enc, first pass over each text (cold caches), CPU MB/s:"
+        for kind in "${KINDS[@]}"; do
+            a=$(field "${R["tok $enc $kind"]:-}" first_cpu_mb_s); b=$(field "${R["quicktok $enc $kind"]:-}" first_cpu_mb_s)
+            printf '  %-13s tok %7s  quicktok %7s  %s\n' "$kind" "${a:--}" "${b:--}" "$(ratio "${a:-0}" "${b:-0}")"
+        done
+        echo
+    fi
 done
 
 # ---- 5. batch scaling ---------------------------------------------------------------
