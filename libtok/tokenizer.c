@@ -226,6 +226,33 @@ static bool cache_alloc(tok_encoder *e) {
     return true;
 }
 
+/* The hash of a zero-padded key of n bytes; its bits 20 and up index the tables. */
+static inline uint64_t cache_hash(const uint64_t *key, size_t n) {
+    uint64_t h = n;
+    for (size_t i = 0; i < (n + 7) / 8; i++) h = (h ^ key[i]) * 0x9E3779B97F4A7C15ull, h ^= h >> 31;
+    return h;
+}
+
+/* Grows the cache to `entries`, keeping what it holds (a text's first
+ * pass fills it while it grows). Out of memory: it starts over empty. */
+static void cache_grow(tok_encoder *e, uint32_t entries) {
+    pcache_entry *old = e->cache;
+    pcache_long *old_long = e->lcache;
+    void *old_mem = e->cache_mem;
+    uint32_t old_entries = e->cache_entries;
+    e->cache_entries = entries;
+    if (!old) return; /* allocated at its new size on the first miss */
+    e->cache_mem = NULL;
+    if (cache_alloc(e)) {
+        for (uint32_t i = 0; i < old_entries; i++)
+            if (old[i].len) e->cache[(cache_hash(old[i].key, old[i].len) >> 20) & (entries - 1)] = old[i];
+        for (uint32_t i = 0; i < old_entries / 4; i++)
+            if (old_long[i].len)
+                e->lcache[(cache_hash(old_long[i].key, old_long[i].len) >> 20) & (entries / 4 - 1)] = old_long[i];
+    }
+    free(old_mem);
+}
+
 /* A cache entry's fields, whichever table it is in. */
 typedef struct cache_slot {
     uint64_t *key;
@@ -241,8 +268,7 @@ static bool cache_find(tok_encoder *enc, const unsigned char *p, size_t n, uint6
     size_t kb = n <= PCACHE_KEY ? PCACHE_KEY : PCACHE_LONG_KEY;
     memset(key, 0, kb);
     memcpy(key, p, n);
-    uint64_t h = n;
-    for (size_t i = 0; i < (n + 7) / 8; i++) h = (h ^ key[i]) * 0x9E3779B97F4A7C15ull, h ^= h >> 31;
+    uint64_t h = cache_hash(key, n);
     if (n <= PCACHE_KEY) {
         pcache_entry *e = &enc->cache[(h >> 20) & (enc->cache_entries - 1)];
         *cs = (cache_slot){e->key, &e->len, &e->nids, e->ids, PCACHE_KEY, PCACHE_IDS};
@@ -546,10 +572,9 @@ static int run_encode(tok_encoder *enc, const tok_tokenizer *t, const char *text
     }
     enc->bytes_seen += len;
     if (enc->cache_entries < enc->cache_max && enc->cache_entries < enc->bytes_seen / 64) {
-        while (enc->cache_entries < enc->cache_max && enc->cache_entries < enc->bytes_seen / 64) enc->cache_entries *= 2;
-        free(enc->cache_mem); /* reallocated, empty, on the next miss */
-        enc->cache_mem = NULL;
-        enc->cache = NULL;
+        uint32_t entries = enc->cache_entries;
+        while (entries < enc->cache_max && entries < enc->bytes_seen / 64) entries *= 2;
+        cache_grow(enc, entries);
     }
     enc->busy = true;
     enc->count_buf.n = 0;
