@@ -118,8 +118,9 @@ static int merge_small(const vocab *v, const unsigned char *p, size_t n, bpe_scr
 /* ---- heap path for long pieces ---------------------------------------- */
 
 /* 16 bytes, so a node's four children share one cache line; ordered by
- * key = rank << 32 | position. The merged id is looked up again when an
- * item is used, which is cheaper than carrying it through the heap. */
+ * key = rank << 32 | position. For tiktoken the rank is the merged id;
+ * otherwise the merged id is looked up again when an item is used, which
+ * is cheaper than carrying it through the heap. */
 typedef struct heap_item {
     uint64_t key;
     int32_t left, right;
@@ -186,7 +187,8 @@ static int merge_heap(const vocab *v, const unsigned char *p, size_t n, bpe_scra
         if (j >= n || ids[i] != it.left || ids[j] != it.right) continue; /* stale */
         if (i > 0 && next[prev[i]] != i) continue;                      /* i was merged away */
         int32_t merged = -1;
-        pair_rank(v, p, i, next[j] < n ? next[j] : n, it.left, it.right, &merged);
+        if (v->merge_by_bytes) merged = (int32_t)(it.key >> 32); /* the rank is the merged token's id */
+        else pair_rank(v, p, i, next[j] < n ? next[j] : n, it.left, it.right, &merged);
         ids[i] = merged;
         next[i] = next[j];
         if (next[i] < n) prev[next[i]] = (uint32_t)i;
