@@ -61,6 +61,7 @@ struct tok_model {
     float *rope_freqs;                /* (n_rot/2) divisors of the frequencies, or NULL */
     void *packed_mem;                 /* the repacked weights (repack.c), or NULL */
     size_t packed_size;
+    void *pack_tmp;                   /* scratch of two groups for the pair layout (repack.c) */
     pthread_mutex_t pack_lock;        /* one packer at a time (sessions on threads) */
 };
 

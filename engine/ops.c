@@ -149,20 +149,37 @@ static void matmul_packed_chunk(void *ctx, int chunk, int ith) {
     int block = (int)(128 * 1024 / gbytes);
     if (block < 1) block = 1;
     int t4 = j->n_tok / 4 * 4;
-    float v[32];
+    /* pairs of groups (repack.h) start at even groups: chunks and blocks
+     * hold whole pairs, so only an odd last group runs alone */
+    bool x16 = k->gemv2 != NULL;
+    if (x16) block = block < 2 ? 2 : block & ~1;
+    float v[64];
     for (int b0 = g0; b0 < g1; b0 += block) {
         int b1 = b0 + block < g1 ? b0 + block : g1;
         for (int t = 0; t < j->n_tok;) {
-            int four = t < t4;
+            int four = t < t4, nt = four ? 4 : 1;
             const char *x = j->xq + (size_t)t * j->xq_row;
-            for (int g = b0; g < b1; g++) {
+            for (int g = b0; g < b1;) {
                 const char *pw = j->packed + (size_t)g * gbytes;
+                const float *bias = j->bias ? j->bias + (size_t)g * Q4X8 : zeros;
+                float *o = j->out + (size_t)t * no + (size_t)g * Q4X8;
+                if (x16 && g + 1 < b1) { /* a pair (g even): sixteen rows */
+                    const float *bias2 = j->bias ? bias + Q4X8 : zeros;
+                    if (four) k->gemm4x2(w->n_in, pw, x, j->xq_row, v);
+                    else k->gemv2(w->n_in, pw, x, v);
+                    for (int c = 0; c < nt; c++) {
+                        store8(o + (size_t)c * no, v + 16 * c, bias);
+                        store8(o + (size_t)c * no + Q4X8, v + 16 * c + 8, bias2);
+                    }
+                    g += 2;
+                    continue;
+                }
                 if (four) k->gemm4(w->n_in, pw, x, j->xq_row, v);
                 else k->gemv(w->n_in, pw, x, v);
-                const float *bias = j->bias ? j->bias + (size_t)g * Q4X8 : zeros;
-                for (int c = 0; c < (four ? 4 : 1); c++) store8(j->out + (size_t)(t + c) * no + (size_t)g * Q4X8, v + 8 * c, bias);
+                for (int c = 0; c < nt; c++) store8(o + (size_t)c * no, v + 8 * c, bias);
+                g++;
             }
-            t += four ? 4 : 1;
+            t += nt;
         }
     }
 }
@@ -206,6 +223,7 @@ static void matmul_prepare(tok_session *s, float *out, const weight *w, const fl
             for (int t = 0; t < n_tok; t++) k->quantize(x + (size_t)t * w->n_in, (char *)s->xq + (size_t)t * xrow, w->n_in);
         int ng = w->n_out / Q4X8, n_chunks = chunk_count(nth, work, ng);
         int per = (ng + n_chunks - 1) / n_chunks;
+        if (k->gemv2 && per % 2) per++; /* whole pairs for the sixteen-row kernels */
         p->j = (matmul_job){out, w, s->xq, xrow, n_tok, per * Q4X8, bias, NULL, k, packed};
         p->fn = matmul_packed_chunk;
         p->n_chunks = (ng + per - 1) / per;

@@ -251,3 +251,110 @@ void q4_Kx8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
     q4_Kx8_gemm4_ref(n_in, w, x, xs, out);
 }
 #endif
+
+/* ---- AVX-512 VNNI, sixteen rows (repack.h) ----
+ * A pair block holds each field of blk_q4_Kx8 for the first group, then
+ * for the second: d (16 + 16 bytes), dmin (16 + 16), sc[j] (8 + 8 each),
+ * mn[jp] (16 + 16 each), then every 32-byte chunk of qs likewise, so each
+ * load meets sixteen rows. Per sub-block the Q4_0 sixteen-row step
+ * (vpdpbusd straight into int32), then one vpmulld by the sixteen rows'
+ * scales (the int32 sub-block sum can pass int16, so the AVX2 kernel's madd
+ * trick does not apply), and the mins as in the AVX2 kernel on 32 int16
+ * lanes. The float steps per lane are q4_Kx8_gemv_ref's, so each lane
+ * equals it bit for bit. */
+#if defined(TOK_HAVE_X16)
+#ifndef PREFETCH_X16
+#define PREFETCH_X16 4096
+#endif
+#define PAIR_BYTES (2 * sizeof(blk_q4_Kx8))
+enum { P_D = 0, P_DMIN = 32, P_SC = 64, P_MN = 192, P_QS = 320 };
+static inline __m512i bcast4z(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+static inline __m512 halves16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+static inline __m512i chunk2(const uint8_t *blk, int j, int c) { return _mm512_loadu_si512(blk + P_QS + 256 * j + 64 * c); }
+/* the sixteen rows' scales of sub-block j as int32 */
+static inline __m512i scales16(const uint8_t *blk, int j) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + P_SC + 16 * j)));
+}
+static inline __m512i mins_dot16(const uint8_t *blk, const blk_q8Ks *x) {
+    __m512i s = _mm512_setzero_si512();
+    for (int jp = 0; jp < 4; jp++) {
+        int32_t pair;
+        memcpy(&pair, &x->bs[2 * jp], 4);
+        __m512i m = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(blk + P_MN + 32 * jp)));
+        s = _mm512_add_epi32(s, _mm512_madd_epi16(m, _mm512_set1_epi32(pair)));
+    }
+    return s;
+}
+
+void q4_Kx16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
+    const uint8_t *w = wv;
+    const blk_q8Ks *x = xv;
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < n_in / QK_K; i++, w += PAIR_BYTES) {
+        __m512i isum = _mm512_setzero_si512();
+        for (int k = 0; k < 5; k++) _mm_prefetch((const char *)w + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
+        for (int j = 0; j < 8; j++) {
+            const int8_t *y = x[i].qs + 32 * j;
+            for (int k = 0; k < 4; k++) _mm_prefetch((const char *)w + P_QS + 256 * j + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
+            __m512i plo = _mm512_setzero_si512(), phi = plo;
+            for (int c = 0; c < 4; c++) {
+                __m512i v = chunk2(w, j, c);
+                plo = _mm512_dpbusd_epi32(plo, _mm512_and_si512(v, m4), bcast4z(y + 8 * c));
+                phi = _mm512_dpbusd_epi32(phi, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4), bcast4z(y + 8 * c + 4));
+            }
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(_mm512_add_epi32(plo, phi), scales16(w, j)));
+        }
+        __m512i msum = mins_dot16(w, &x[i]);
+        __m512 dx = _mm512_set1_ps(x[i].d);
+        __m512 d = _mm512_mul_ps(halves16(w + P_D), dx);
+        __m512 dm = _mm512_mul_ps(halves16(w + P_DMIN), dx);
+        acc = _mm512_add_ps(acc, _mm512_sub_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(isum)),
+                                               _mm512_mul_ps(dm, _mm512_cvtepi32_ps(msum))));
+    }
+    _mm512_storeu_ps(out, acc);
+}
+
+void q4_Kx16_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float out[64]) {
+    const uint8_t *w = wv;
+    const blk_q8Ks *x0 = xv, *x1 = (const void *)((const char *)xv + xs), *x2 = (const void *)((const char *)xv + 2 * xs),
+                   *x3 = (const void *)((const char *)xv + 3 * xs);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (int i = 0; i < n_in / QK_K; i++, w += PAIR_BYTES) {
+        __m512i is0 = _mm512_setzero_si512(), is1 = is0, is2 = is0, is3 = is0;
+        for (int j = 0; j < 8; j++) {
+            __m512i p0 = _mm512_setzero_si512(), p1 = p0, p2 = p0, p3 = p0;
+            for (int c = 0; c < 4; c++) {
+                __m512i v = chunk2(w, j, c);
+                __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                int o = 32 * j + 8 * c;
+#define STEP(p, xt) p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(p, lo, bcast4z(xt[i].qs + o)), hi, bcast4z(xt[i].qs + o + 4))
+                STEP(p0, x0); STEP(p1, x1); STEP(p2, x2); STEP(p3, x3);
+#undef STEP
+            }
+            __m512i sc = scales16(w, j);
+            is0 = _mm512_add_epi32(is0, _mm512_mullo_epi32(p0, sc));
+            is1 = _mm512_add_epi32(is1, _mm512_mullo_epi32(p1, sc));
+            is2 = _mm512_add_epi32(is2, _mm512_mullo_epi32(p2, sc));
+            is3 = _mm512_add_epi32(is3, _mm512_mullo_epi32(p3, sc));
+        }
+        __m512 dw = halves16(w + P_D), dmw = halves16(w + P_DMIN);
+#define FIN(is, xt, acc)                                                                                      \
+    do {                                                                                                      \
+        __m512 dx = _mm512_set1_ps(xt[i].d);                                                                  \
+        __m512 t1 = _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(is));                             \
+        __m512 t2 = _mm512_mul_ps(_mm512_mul_ps(dmw, dx), _mm512_cvtepi32_ps(mins_dot16(w, &xt[i])));         \
+        acc = _mm512_add_ps(acc, _mm512_sub_ps(t1, t2));                                                      \
+    } while (0)
+        FIN(is0, x0, acc0); FIN(is1, x1, acc1); FIN(is2, x2, acc2); FIN(is3, x3, acc3);
+#undef FIN
+    }
+    _mm512_storeu_ps(out, acc0); _mm512_storeu_ps(out + 16, acc1);
+    _mm512_storeu_ps(out + 32, acc2); _mm512_storeu_ps(out + 48, acc3);
+}
+#endif

@@ -232,3 +232,75 @@ void q4_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
     q4_0x8_gemm4_ref(n_in, w, x, xs, out);
 }
 #endif
+
+/* ---- AVX-512 VNNI, sixteen rows (repack.h) ----
+ * The 8-row kernels widened to a pair of groups: in the pair layout a
+ * block is both groups' scales (16 + 16 bytes), then each 32-byte chunk of
+ * the first group followed by the same chunk of the second, so one 64-byte
+ * load gives rows 0-7 in the low lanes and rows 8-15 in the high ones, and
+ * one broadcast of four activation bytes still meets every row. vpdpbusd
+ * replaces maddubs + add + madd; two chains (low and high nibbles) keep the
+ * one-token loop from waiting on one accumulator. Per block of sixteen
+ * rows: 4 loads, 12 unpack steps, 8 vpdpbusd, and the float steps of
+ * q4_0x8_gemv_ref per lane. */
+#if defined(TOK_HAVE_X16)
+#ifndef PREFETCH_X16
+#define PREFETCH_X16 4096
+#endif
+#define PAIR_BYTES (2 * sizeof(blk_q4_0x8))
+static inline __m512i bcast4z(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+static inline __m512i chunk2(const uint8_t *blk, int c) { return _mm512_loadu_si512(blk + 32 + 64 * c); }
+static inline __m512 scales2(const uint8_t *blk) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk)); }
+
+void q4_0x16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
+    const uint8_t *w = wv;
+    const blk_q8s *x = xv;
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
+        const int8_t *y = x[i].qs;
+        for (int k = 0; k < 5; k++) _mm_prefetch((const char *)w + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
+        __m512i plo = _mm512_setzero_si512(), phi = plo;
+        for (int c = 0; c < 4; c++) {
+            __m512i v = chunk2(w, c);
+            plo = _mm512_dpbusd_epi32(plo, _mm512_and_si512(v, m4), bcast4z(y + 8 * c));
+            phi = _mm512_dpbusd_epi32(phi, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4), bcast4z(y + 8 * c + 4));
+        }
+        __m512 d = _mm512_mul_ps(scales2(w), _mm512_set1_ps(x[i].d));
+        __m512i s = _mm512_sub_epi32(_mm512_add_epi32(plo, phi), _mm512_set1_epi32(x[i].s8));
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc);
+    }
+    _mm512_storeu_ps(out, acc);
+}
+
+void q4_0x16_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float out[64]) {
+    const uint8_t *w = wv;
+    const blk_q8s *x0 = xv, *x1 = (const void *)((const char *)xv + xs), *x2 = (const void *)((const char *)xv + 2 * xs),
+                  *x3 = (const void *)((const char *)xv + 3 * xs);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
+        __m512i p0 = _mm512_setzero_si512(), p1 = p0, p2 = p0, p3 = p0;
+        for (int c = 0; c < 4; c++) {
+            __m512i v = chunk2(w, c);
+            __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+#define STEP(p, xt) \
+    p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(p, lo, bcast4z(xt[i].qs + 8 * c)), hi, bcast4z(xt[i].qs + 8 * c + 4))
+            STEP(p0, x0); STEP(p1, x1); STEP(p2, x2); STEP(p3, x3);
+#undef STEP
+        }
+        __m512 dw = scales2(w);
+#define FIN(p, xt, acc) \
+    acc = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xt[i].d)), \
+                          _mm512_cvtepi32_ps(_mm512_sub_epi32(p, _mm512_set1_epi32(xt[i].s8))), acc)
+        FIN(p0, x0, acc0); FIN(p1, x1, acc1); FIN(p2, x2, acc2); FIN(p3, x3, acc3);
+#undef FIN
+    }
+    _mm512_storeu_ps(out, acc0); _mm512_storeu_ps(out + 16, acc1);
+    _mm512_storeu_ps(out + 32, acc2); _mm512_storeu_ps(out + 48, acc3);
+}
+#endif

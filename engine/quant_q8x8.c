@@ -134,3 +134,76 @@ void q8_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
     q8_0x8_gemm4_ref(n_in, w, x, xs, out);
 }
 #endif
+
+/* ---- AVX-512 VNNI, sixteen rows (repack.h) ----
+ * A pair block: both groups' scales (16 + 16 bytes), then chunk c of the
+ * first group followed by chunk c of the second, so one 64-byte load holds
+ * rows 0-7 (low lanes) and 8-15. AVX-512 has no sign_epi8, so the weight's
+ * sign moves onto the activation with a mask: bytes of negative weights
+ * select 0 - x (|x| <= 127, so the negation is exact), and vpdpbusd
+ * multiplies that with |w| (-128 reads as 128, still exact). gemv keeps one
+ * accumulator per chunk and the 8-row kernel's final sum order (bit for bit
+ * the row-major kernel, as q8_0x8_gemv); gemm4 sums each block exactly
+ * first (q8_0x8_gemm4_ref's order). */
+#if defined(TOK_HAVE_X16)
+#ifndef PREFETCH_X16
+#define PREFETCH_X16 4096
+#endif
+#define PAIR_BYTES (2 * sizeof(blk_q8_0x8))
+static inline __m512i chunk2(const uint8_t *blk, int c) { return _mm512_loadu_si512(blk + 32 + 64 * c); }
+static inline __m512 scales2(const uint8_t *blk) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk)); }
+/* four activation bytes broadcast, negated where the weight byte is negative */
+static inline __m512i signed_x(const int8_t *p, __mmask64 neg) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    __m512i x = _mm512_set1_epi32(v);
+    return _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
+}
+
+void q8_0x16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
+    const uint8_t *w = wv;
+    const blk_q8s *x = xv;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
+        const int8_t *y = x[i].qs;
+        for (int k = 0; k < 9; k++) _mm_prefetch((const char *)w + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
+        __m512 d = _mm512_mul_ps(scales2(w), _mm512_set1_ps(x[i].d));
+#define STEP(c, acc)                                                                                                   \
+    do {                                                                                                               \
+        __m512i v = chunk2(w, c);                                                                                      \
+        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(v), signed_x(y + 4 * c, _mm512_movepi8_mask(v))); \
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc);                                                          \
+    } while (0)
+        STEP(0, a0); STEP(1, a1); STEP(2, a2); STEP(3, a3); STEP(4, a4); STEP(5, a5); STEP(6, a6); STEP(7, a7);
+#undef STEP
+    }
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a4), _mm512_add_ps(a2, a6)),
+                             _mm512_add_ps(_mm512_add_ps(a1, a5), _mm512_add_ps(a3, a7)));
+    _mm512_storeu_ps(out, s);
+}
+
+void q8_0x16_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float out[64]) {
+    const uint8_t *w = wv;
+    const blk_q8s *x0 = xv, *x1 = (const void *)((const char *)xv + xs), *x2 = (const void *)((const char *)xv + 2 * xs),
+                  *x3 = (const void *)((const char *)xv + 3 * xs);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
+        __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+        for (int c = 0; c < 8; c++) {
+            __m512i v = chunk2(w, c), av = _mm512_abs_epi8(v);
+            __mmask64 neg = _mm512_movepi8_mask(v);
+            s0 = _mm512_dpbusd_epi32(s0, av, signed_x(x0[i].qs + 4 * c, neg));
+            s1 = _mm512_dpbusd_epi32(s1, av, signed_x(x1[i].qs + 4 * c, neg));
+            s2 = _mm512_dpbusd_epi32(s2, av, signed_x(x2[i].qs + 4 * c, neg));
+            s3 = _mm512_dpbusd_epi32(s3, av, signed_x(x3[i].qs + 4 * c, neg));
+        }
+        __m512 dw = scales2(w);
+        acc0 = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(x0[i].d)), _mm512_cvtepi32_ps(s0), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(x1[i].d)), _mm512_cvtepi32_ps(s1), acc1);
+        acc2 = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(x2[i].d)), _mm512_cvtepi32_ps(s2), acc2);
+        acc3 = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(x3[i].d)), _mm512_cvtepi32_ps(s3), acc3);
+    }
+    _mm512_storeu_ps(out, acc0); _mm512_storeu_ps(out + 16, acc1);
+    _mm512_storeu_ps(out + 32, acc2); _mm512_storeu_ps(out + 48, acc3);
+}
+#endif

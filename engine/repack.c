@@ -33,10 +33,22 @@ static void pack_q8_0(const void *src, void *dst, int n_in, int n_out) { q8_0x8_
 static void quant_q8s(const float *x, void *y, int n) { q8s_quantize(x, y, n); }
 static void quant_q8Ks(const float *x, void *y, int n) { q8Ks_quantize(x, y, n); }
 
+#if defined(TOK_HAVE_X16)
+#define X16(a, b) a, b
+#else
+#define X16(a, b) NULL, NULL
+#endif
+/* the blocks' fields (repack.h), for the pair layout */
+static const pair_field q4_0_fields[] = {{16, 1}, {32, 4}, {0, 0}};
+static const pair_field q8_0_fields[] = {{16, 1}, {32, 8}, {0, 0}};
+static const pair_field q4_K_fields[] = {{16, 2}, {8, 8}, {16, 4}, {32, 32}, {0, 0}};
 static const packed_kernels kernels[] = {
-    {TOK_TYPE_Q4_0, QK, sizeof(blk_q4_0x8), sizeof(blk_q8s), pack_q4_0, quant_q8s, q4_0x8_gemv, q4_0x8_gemm4},
-    {TOK_TYPE_Q8_0, QK, sizeof(blk_q8_0x8), sizeof(blk_q8s), pack_q8_0, quant_q8s, q8_0x8_gemv, q8_0x8_gemm4},
-    {TOK_TYPE_Q4_K, QK_K, sizeof(blk_q4_Kx8), sizeof(blk_q8Ks), pack_q4_K, quant_q8Ks, q4_Kx8_gemv, q4_Kx8_gemm4},
+    {TOK_TYPE_Q4_0, QK, sizeof(blk_q4_0x8), sizeof(blk_q8s), pack_q4_0, quant_q8s, q4_0x8_gemv, q4_0x8_gemm4,
+     X16(q4_0x16_gemv, q4_0x16_gemm4), q4_0_fields},
+    {TOK_TYPE_Q8_0, QK, sizeof(blk_q8_0x8), sizeof(blk_q8s), pack_q8_0, quant_q8s, q8_0x8_gemv, q8_0x8_gemm4,
+     X16(q8_0x16_gemv, q8_0x16_gemm4), q8_0_fields},
+    {TOK_TYPE_Q4_K, QK_K, sizeof(blk_q4_Kx8), sizeof(blk_q8Ks), pack_q4_K, quant_q8Ks, q4_Kx8_gemv, q4_Kx8_gemm4,
+     X16(q4_Kx16_gemv, q4_Kx16_gemm4), q4_K_fields},
 };
 
 const packed_kernels *packed_kernels_of(int type) {
@@ -49,6 +61,26 @@ static size_t packed_bytes(const weight *w) {
     const packed_kernels *k = packed_kernels_of(w->type);
     if (!k || w->n_out % Q4X8 || w->n_in % k->block) return 0;
     return (size_t)w->n_out / Q4X8 * (size_t)(w->n_in / k->block) * k->group_bytes;
+}
+
+void packed_interleave_pairs(const packed_kernels *k, void *packed, int n_in, int n_out, void *tmp) {
+    if (!k->gemv2) return;
+    size_t blk = k->group_bytes, nb = (size_t)(n_in / k->block), gbytes = nb * blk;
+    int ng = n_out / Q4X8;
+    for (int g = 0; g + 1 < ng; g += 2) {
+        char *pair = (char *)packed + (size_t)g * gbytes;
+        memcpy(tmp, pair, 2 * gbytes);
+        for (size_t i = 0; i < nb; i++) {
+            const char *a = (const char *)tmp + i * blk, *b = a + gbytes;
+            char *o = pair + 2 * i * blk;
+            for (const pair_field *f = k->fields; f->bytes; f++)
+                for (int n = 0; n < f->count; n++, a += f->bytes, b += f->bytes) {
+                    memcpy(o, a, f->bytes);
+                    memcpy(o + f->bytes, b, f->bytes);
+                    o += 2 * f->bytes;
+                }
+        }
+    }
 }
 
 /* The weights matmul multiplies by, once each (a tied output is its own
@@ -77,9 +109,19 @@ int model_repack(tok_model *m, tok_error *err) {
     if (!ws) return eng_fail(err, TOK_ENOMEM, "out of memory");
     matmul_weights(m, ws);
     pthread_mutex_init(&m->pack_lock, NULL);
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += packed_bytes(ws[i]);
+    size_t total = 0, widest = 0;
+    for (int i = 0; i < n; i++) {
+        size_t b = packed_bytes(ws[i]);
+        total += b;
+        if (b && 2 * b / (size_t)(ws[i]->n_out / Q4X8) > widest) widest = 2 * b / (size_t)(ws[i]->n_out / Q4X8);
+    }
     if (total == 0) { free(ws); return 0; }
+    /* scratch of two groups for the pair layout, used under pack_lock */
+    m->pack_tmp = malloc(widest);
+    if (!m->pack_tmp) {
+        free(ws);
+        return eng_fail(err, TOK_ENOMEM, "out of memory");
+    }
     void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED) {
         free(ws);
@@ -110,7 +152,9 @@ const void *model_packed(const tok_model *m, const weight *w) {
     pthread_mutex_lock(lock);
     p = atomic_load_explicit(&mw->packed, memory_order_relaxed);
     if (!p) {
-        packed_kernels_of(w->type)->pack(w->data, w->pack_dst, w->n_in, w->n_out);
+        const packed_kernels *k = packed_kernels_of(w->type);
+        k->pack(w->data, w->pack_dst, w->n_in, w->n_out);
+        packed_interleave_pairs(k, w->pack_dst, w->n_in, w->n_out, m->pack_tmp);
         release_pages(w->data, (size_t)w->n_out * w->row_bytes);
         p = w->pack_dst;
         atomic_store_explicit(&mw->packed, p, memory_order_release);
@@ -118,11 +162,12 @@ const void *model_packed(const tok_model *m, const weight *w) {
     pthread_mutex_unlock(lock);
     return p;
 }
-
 void model_repack_free(tok_model *m) {
     if (m->packed_mem) {
         munmap(m->packed_mem, m->packed_size);
         pthread_mutex_destroy(&m->pack_lock);
     }
     m->packed_mem = NULL;
+    free(m->pack_tmp);
+    m->pack_tmp = NULL;
 }

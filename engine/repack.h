@@ -101,7 +101,35 @@ void q8_0x8_gemm4_ref(int n_in, const void *w, const void *x, size_t x_stride, f
 void q8_0x8_gemv(int n_in, const void *w, const void *x, float out[8]);
 void q8_0x8_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[32]);
 
+/* ---- AVX-512, two groups (sixteen rows) per call ----
+ * Where the compiler targets AVX-512 (F, BW, VL) with VNNI, each kernel
+ * above has a sixteen-row form over a pair of groups in the pair layout:
+ * block i of the pair holds block i of both groups, each field (scales,
+ * each 32-byte chunk of values, ...) of the first group followed by the
+ * same field of the second (packed_interleave_pairs makes it), so a pair is
+ * read as one forward stream and one 64-byte load gives a chunk of sixteen
+ * rows. One vpdpbusd (unsigned bytes times signed bytes,
+ * four products summed straight into int32) does the work of AVX2's
+ * maddubs + madd on twice the rows. The integer sums are exact in any
+ * order and every float step per lane is the 8-row plain C kernel's, so
+ * each result equals that kernel on its group bit for bit. out[16t + r]:
+ * token t, row r (r < 8: the first group). */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__) && \
+    defined(__F16C__) && defined(__FMA__)
+#define TOK_HAVE_X16 1
+#endif
+void q4_0x16_gemv(int n_in, const void *w, const void *x, float out[16]);
+void q4_0x16_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[64]);
+void q8_0x16_gemv(int n_in, const void *w, const void *x, float out[16]);
+void q8_0x16_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[64]);
+void q4_Kx16_gemv(int n_in, const void *w, const void *x, float out[16]);
+void q4_Kx16_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[64]);
+
 /* ---- the table matmul uses ---- */
+/* A run of count fields of one size in an 8-row block, in block order (the
+ * pair layout puts each field of the first group just before the same
+ * field of the second). */
+typedef struct { uint16_t bytes, count; } pair_field;
 typedef struct packed_kernels {
     int type;             /* the weight type this repacks */
     int block;            /* values per weight block (32 or 256) */
@@ -111,7 +139,16 @@ typedef struct packed_kernels {
     void (*quantize)(const float *x, void *y, int n);
     void (*gemv)(int n_in, const void *w, const void *x, float out[8]);
     void (*gemm4)(int n_in, const void *w, const void *x, size_t x_stride, float out[32]);
+    /* the sixteen-row forms, or NULL where not built (TOK_HAVE_X16) */
+    void (*gemv2)(int n_in, const void *w, const void *x, float out[16]);
+    void (*gemm4x2)(int n_in, const void *w, const void *x, size_t x_stride, float out[64]);
+    const pair_field *fields; /* the block's fields, ending with {0, 0} */
 } packed_kernels;
 /* NULL when the type has no packed layout. */
 const packed_kernels *packed_kernels_of(int type);
+/* Rewrites a packed matrix (n_out rows of n_in values in k's 8-row layout)
+ * so that groups 2p and 2p+1 are in the pair layout, for every whole pair;
+ * an odd last group stays as it is. tmp: scratch of two groups' bytes.
+ * Nothing is done where k has no sixteen-row kernels. */
+void packed_interleave_pairs(const packed_kernels *k, void *packed, int n_in, int n_out, void *tmp);
 #endif

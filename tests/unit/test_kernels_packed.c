@@ -37,6 +37,70 @@ static float uniform(void) { return (float)(next() >> 8) / 16777216.0f * 2.0f - 
 
 enum { N_IN = 512, N_OUT = 24, NB = N_IN / QK };
 
+/* ---- the AVX-512 sixteen-row kernels (repack.h), where built ---- */
+
+typedef void (*gemv_fn)(int, const void *, const void *, float *);
+typedef void (*gemm4_fn)(int, const void *, const void *, size_t, float *);
+static int x16_checked;
+
+/* Every ordered pair of distinct groups (a, b), put into the pair layout,
+ * through the type's sixteen-row kernels against the 8-row plain C kernels
+ * on a and on b: bit for bit, four tokens and one. Also checks
+ * packed_interleave_pairs on the whole matrix (each pair must come out as
+ * the pair layout of its two groups). Returns the outputs that differ. */
+static int check_x16(int type, int n_in, const void *packed, int n_groups, const void *xs, size_t x_stride,
+                     gemv_fn gemv_ref, gemm4_fn gemm4_ref) {
+    const packed_kernels *k = packed_kernels_of(type);
+    if (!k->gemv2 || !k->gemm4x2) return 0;
+    size_t blk = k->group_bytes, nb = (size_t)(n_in / k->block), gb = nb * blk;
+    char *pair = malloc(2 * gb), *whole = malloc((size_t)n_groups * gb), *tmp = malloc(2 * gb);
+    int differ = 0;
+    for (int a = 0; a < n_groups; a++)
+        for (int b = 0; b < n_groups; b++) {
+            if (a == b) continue;
+            const char *wa = (const char *)packed + (size_t)a * gb, *wb = (const char *)packed + (size_t)b * gb;
+            /* the pair layout, written out field by field from repack.h's description */
+            size_t fsum = 0;
+            for (const pair_field *f = k->fields; f->bytes; f++) fsum += (size_t)f->bytes * f->count;
+            differ += fsum != blk;
+            for (size_t i = 0; i < nb; i++) {
+                size_t off = 0;
+                char *o = pair + 2 * i * blk;
+                for (const pair_field *f = k->fields; f->bytes; f++)
+                    for (int n = 0; n < f->count; n++, off += f->bytes, o += 2 * f->bytes) {
+                        memcpy(o, wa + i * blk + off, f->bytes);
+                        memcpy(o + f->bytes, wb + i * blk + off, f->bytes);
+                    }
+            }
+            if (b == a + 1 && a % 2 == 0) { /* the library's interleave gives the same bytes */
+                memcpy(whole, packed, (size_t)n_groups * gb);
+                packed_interleave_pairs(k, whole, n_in, n_groups * Q4X8, tmp);
+                differ += memcmp(whole + (size_t)a * gb, pair, 2 * gb) != 0;
+                if (n_groups % 2) differ += memcmp(whole + (size_t)(n_groups - 1) * gb, (const char *)packed + (size_t)(n_groups - 1) * gb, gb) != 0;
+            }
+            float f4[64], ra[32], rb[32];
+            k->gemm4x2(n_in, pair, xs, x_stride, f4);
+            gemm4_ref(n_in, wa, xs, x_stride, ra);
+            gemm4_ref(n_in, wb, xs, x_stride, rb);
+            for (int t = 0; t < 4; t++) {
+                const char *xt = (const char *)xs + (size_t)t * x_stride;
+                float fv[16], va[8], vb[8];
+                k->gemv2(n_in, pair, xt, fv);
+                gemv_ref(n_in, wa, xt, va);
+                gemv_ref(n_in, wb, xt, vb);
+                for (int r = 0; r < Q4X8; r++) {
+                    differ += memcmp(&f4[16 * t + r], &ra[8 * t + r], 4) != 0;
+                    differ += memcmp(&f4[16 * t + 8 + r], &rb[8 * t + r], 4) != 0;
+                    differ += memcmp(&fv[r], &va[r], 4) != 0;
+                    differ += memcmp(&fv[8 + r], &vb[r], 4) != 0;
+                    x16_checked += 4;
+                }
+            }
+        }
+    free(pair); free(whole); free(tmp);
+    return differ;
+}
+
 static void random_q4_0(blk_q4_0 *w, int nblocks, int mode) {
     for (int b = 0; b < nblocks; b++) {
         w[b].d = fp32_to_fp16(0.01f + 0.05f * fabsf(uniform()));
@@ -89,7 +153,7 @@ static void test_kernels(void) {
     blk_q8_0 *x0 = malloc(sizeof(blk_q8_0) * 4 * NB);
     float x[4][N_IN];
     const quant_traits *t = quant_traits_of(TOK_TYPE_Q4_0);
-    int differ = 0, far = 0, n = 0;
+    int differ = 0, far = 0, n = 0, x16 = 0;
     double worst = 0;
     for (int trial = 0; trial < 30; trial++) {
         int mode = trial == 0 ? 1 : trial == 1 ? 2 : 0;
@@ -102,6 +166,7 @@ static void test_kernels(void) {
             q8s_quantize(x[c], xs + (size_t)c * NB, N_IN);
             quantize_row_q8_0_ref(x[c], x0 + (size_t)c * NB, N_IN);
         }
+        x16 += check_x16(TOK_TYPE_Q4_0, N_IN, p, N_OUT / Q4X8, xs, NB * sizeof(blk_q8s), q4_0x8_gemv_ref, q4_0x8_gemm4_ref);
         for (int g = 0; g < N_OUT / Q4X8; g++) {
             const blk_q4_0x8 *pg = p + (size_t)g * NB;
             float f4[32], r4[32];
@@ -134,6 +199,7 @@ static void test_kernels(void) {
         }
     }
     CHECK_MSG(differ == 0, "q4_0x8: %d outputs differ from the plain C kernels or gemv from gemm4", differ);
+    CHECK_MSG(x16 == 0, "q4_0x16: %d outputs differ from the plain C 8-row kernels", x16);
     CHECK_MSG(far == 0, "q4_0x8: %d outputs far from the row-major Q4_0 reference or kernel", far);
     printf("q4_0x8: %d outputs, AVX2 = plain C and gemv = gemm4 bit for bit, row-major within rounding, vs row-major reference %.1e\n", n,
            worst);
@@ -160,7 +226,7 @@ static void test_q4_K(void) {
     blk_q8_K *xk = malloc(sizeof(blk_q8_K) * 4 * KB);
     float x[K_IN];
     const quant_traits *t = quant_traits_of(TOK_TYPE_Q4_K);
-    int differ = 0, far = 0, bad_act = 0, n = 0;
+    int differ = 0, far = 0, bad_act = 0, n = 0, x16 = 0;
     double worst = 0;
     for (int trial = 0; trial < 20; trial++) {
         random_q4_K(w, K_OUT * KB, trial == 0);
@@ -181,6 +247,7 @@ static void test_q4_K(void) {
                 for (int j = 0; j < 8; j++) if (a->bs[j] != b->bsums[2 * j] + b->bsums[2 * j + 1]) bad_act++;
             }
         }
+        x16 += check_x16(TOK_TYPE_Q4_K, K_IN, p, K_OUT / Q4X8, xs, KB * sizeof(blk_q8Ks), q4_Kx8_gemv_ref, q4_Kx8_gemm4_ref);
         for (int g = 0; g < K_OUT / Q4X8; g++) {
             const blk_q4_Kx8 *pg = p + (size_t)g * KB;
             float f4[32], r4[32];
@@ -214,6 +281,7 @@ static void test_q4_K(void) {
     }
     CHECK_EQ_INT(bad_act, 0);
     CHECK_MSG(differ == 0, "q4_Kx8: %d outputs differ from the plain C kernels or the row-major AVX2 kernel", differ);
+    CHECK_MSG(x16 == 0, "q4_Kx16: %d outputs differ from the plain C 8-row kernels", x16);
     CHECK_MSG(far == 0, "q4_Kx8: %d outputs far from the row-major Q4_K reference", far);
     printf("q4_Kx8: %d outputs, gemv/gemm4 AVX2 = plain C = row-major AVX2 bit for bit, vs row-major reference %.1e\n", n,
            worst);
@@ -229,7 +297,7 @@ static void test_q8_0(void) {
     blk_q8_0 *x0 = malloc(sizeof(blk_q8_0) * 4 * NB);
     float x[N_IN];
     const quant_traits *t = quant_traits_of(TOK_TYPE_Q8_0);
-    int differ = 0, far = 0, n = 0;
+    int differ = 0, far = 0, n = 0, x16 = 0;
     for (int trial = 0; trial < 20; trial++) {
         for (int b = 0; b < N_OUT * NB; b++) {
             w[b].d = fp32_to_fp16(0.001f + 0.01f * fabsf(uniform()));
@@ -241,6 +309,7 @@ static void test_q8_0(void) {
             q8s_quantize(x, xs + (size_t)c * NB, N_IN);
             quantize_row_q8_0_ref(x, x0 + (size_t)c * NB, N_IN);
         }
+        x16 += check_x16(TOK_TYPE_Q8_0, N_IN, p, N_OUT / Q4X8, xs, NB * sizeof(blk_q8s), q8_0x8_gemv_ref, q8_0x8_gemm4_ref);
         for (int g = 0; g < N_OUT / Q4X8; g++) {
             const blk_q8_0x8 *pg = p + (size_t)g * NB;
             float f4[32], r4[32];
@@ -268,6 +337,7 @@ static void test_q8_0(void) {
         }
     }
     CHECK_MSG(differ == 0, "q8_0x8: %d outputs differ from the plain C kernels or (gemv) the row-major AVX2 kernel", differ);
+    CHECK_MSG(x16 == 0, "q8_0x16: %d outputs differ from the plain C 8-row kernels", x16);
     CHECK_MSG(far == 0, "q8_0x8: %d outputs far from the row-major Q8_0 reference or gemm4 far from gemv", far);
     printf("q8_0x8: %d outputs, AVX2 = plain C and gemv = row-major AVX2 bit for bit, gemm4 within rounding\n", n);
     free(w); free(p); free(xs); free(x0);
@@ -279,6 +349,12 @@ int main(void) {
     test_kernels();
     test_q4_K();
     test_q8_0();
+#if defined(TOK_HAVE_X16)
+    CHECK_MSG(x16_checked > 0, "the AVX-512 kernels are built but were not checked");
+    printf("AVX-512 sixteen-row kernels: %d outputs, each equal to the plain C 8-row kernel bit for bit\n", x16_checked);
+#else
+    printf("AVX-512 sixteen-row kernels: not built for this target\n");
+#endif
     CHECK(packed_kernels_of(TOK_TYPE_Q4_0) && packed_kernels_of(TOK_TYPE_Q4_K) && packed_kernels_of(TOK_TYPE_Q8_0) && !packed_kernels_of(TOK_TYPE_F32));
     return check_summary("test_kernels_packed");
 }
