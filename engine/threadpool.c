@@ -1,7 +1,8 @@
 /*
  * A fixed pool of worker threads that share out the chunks of one operation
- * (a fork-join per op, like ggml's graph threads, with ggml's chunk
- * counter instead of a fixed split).
+ * (a fork-join per op, like ggml's graph threads, with a shared claim word
+ * instead of a fixed split: the caller claims chunks from the front of the
+ * range, the workers from the back).
  *
  * Why chunks taken from a shared counter rather than one fixed range per
  * thread: on a busy 2-core machine a worker is often descheduled or asleep
@@ -9,9 +10,10 @@
  * time slice (milliseconds) for the missing range, which made 2 threads 5-10x
  * slower than 1 on small models. Here the caller (thread 0) takes chunks too
  * and simply does every chunk no worker has claimed, so it only ever waits
- * for chunks that are being computed right now. The counter holds the run's
- * generation in its high half, so a worker that wakes late can never claim a
- * chunk of a run that is over (its compare-and-swap fails).
+ * for chunks that are being computed right now. The claim word holds the
+ * run's generation in its high half (and the unclaimed range's two ends in
+ * the low half), so a worker that wakes late can never claim a chunk of a
+ * run that is over (its compare-and-swap fails).
  *
  * Workers spin a short while for the next run (ops of one token follow each
  * other within microseconds), then sleep on a condition variable, so an idle
@@ -60,7 +62,7 @@ struct tok_pool {
     _Atomic(void *) ctx;
     atomic_int n_chunks;
     uint32_t gen; /* caller-private copy of the newest generation */
-    _Alignas(64) atomic_ullong ticket; /* generation << 32 | next unclaimed chunk */
+    _Alignas(64) atomic_ullong ticket; /* generation << 32 | end << 16 | start of the unclaimed chunks */
     _Alignas(64) atomic_int done;      /* chunks of the current run finished */
     _Alignas(64) atomic_int sleepers;  /* workers inside the condition wait */
     pthread_mutex_t mu;
@@ -81,7 +83,13 @@ static double now_s(void) {
 typedef struct { tok_pool *p; int ith; } worker_arg;
 
 /* Claims and runs chunks of generation g until none is left; returns how
- * many this thread ran. */
+ * many this thread ran. The caller (ith 0) takes chunks from the front of
+ * the range, the workers from the back, so with two threads each walks
+ * its own end of the matrix: consecutive chunks of one thread are
+ * neighbours in memory, and the prefetch running ahead of the caller's
+ * chunk lands in its own next chunk rather than in one another thread
+ * will read (paired runs at 2 threads, Zen 5: generation +10% on the
+ * TinyLlama shape, +15% on stories110M, prompts +5-20%). */
 static int take_chunks(tok_pool *p, uint32_t g, int ith) {
     int ran = 0;
     for (;;) {
@@ -89,12 +97,14 @@ static int take_chunks(tok_pool *p, uint32_t g, int ith) {
         if ((uint32_t)(v >> 32) != g) return ran;
         tok_pool_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
         void *ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
-        int nc = atomic_load_explicit(&p->n_chunks, memory_order_relaxed);
-        int idx = (int)(uint32_t)v;
-        if (idx >= nc) return ran;
+        unsigned start = (unsigned)(v & 0xffff), end = (unsigned)(v >> 16 & 0xffff);
+        if (start >= end) return ran;
+        bool back = ith > 0;
+        int idx = back ? (int)end - 1 : (int)start;
+        unsigned long long next = back ? v - (1ull << 16) : v + 1;
         /* Success means the ticket did not move since it was read, so run g
-         * was still open when fn/ctx/nc were read: they are g's. */
-        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &v, v + 1, memory_order_acq_rel,
+         * was still open when fn/ctx were read: they are g's. */
+        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &v, next, memory_order_acq_rel,
                                                    memory_order_relaxed))
             continue;
         fn(ctx, idx, ith);
@@ -153,7 +163,8 @@ int tok_pool_size(const tok_pool *p) { return p->n; }
 void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx, int n_chunks) {
     if (n_chunks <= 0) return;
     double t0 = p->n == 1 || n_chunks == 1 ? 0 : now_s();
-    if (p->n == 1 || n_chunks == 1 || (t0 < p->solo_until && n_chunks <= p->solo_chunks)) {
+    /* the ticket holds chunk indices in 16 bits (callers make a few thousand at most) */
+    if (p->n == 1 || n_chunks == 1 || n_chunks > 0xffff || (t0 < p->solo_until && n_chunks <= p->solo_chunks)) {
         for (int c = 0; c < n_chunks; c++) fn(ctx, c, 0);
         return;
     }
@@ -162,7 +173,7 @@ void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx, int n_chunks) {
     atomic_store_explicit(&p->n_chunks, n_chunks, memory_order_relaxed);
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
     uint32_t g = ++p->gen;
-    atomic_store(&p->ticket, (unsigned long long)g << 32); /* seq_cst: publishes the fields above */
+    atomic_store(&p->ticket, (unsigned long long)g << 32 | (unsigned long long)n_chunks << 16); /* seq_cst: publishes the fields above */
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->start_cv);
