@@ -91,10 +91,26 @@ trap 'rm -rf "$WORK"' EXIT
 # every model; the ceilings use the highest figure of the run (this machine's
 # bandwidth drifts by a third over minutes, and a ceiling from a slow moment
 # would flatter everyone).
-measure_bw() {
-    BENCH_BW_MB=512 BENCH_ENGINE_RUNS=1 BENCH_PP=1 BENCH_TG=1 BENCH_THREADS=1 timeout "$TIMEOUT" \
-        "$BUILD/bench/bench_engine" "${files[0]}" | awk '/^result membw/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v["bw1_gb_s"], v["bw2_gb_s"] }'
+# 1-thread runs (ours, llama.cpp's, the 1-thread bandwidth) are pinned to
+# one CPU (BENCH_CPU, default 0; "none": not pinned): a virtual machine's
+# vCPUs can differ by 40% (seen here for an hour on vCPU 1), and otherwise
+# the two programs could be timed on different CPUs. 2-thread runs are not
+# pinned.
+PIN=()
+if [ "${BENCH_CPU:-0}" != none ] && command -v taskset >/dev/null && [ "$(nproc)" -gt 1 ]; then
+    PIN=(taskset -c "${BENCH_CPU:-0}")
+fi
+bw_of() { # bw_of FIELD [pin...]: one bandwidth figure of a bench_engine run
+    local f=$1; shift
+    BENCH_BW_MB=512 BENCH_ENGINE_RUNS=1 BENCH_PP=1 BENCH_TG=1 BENCH_THREADS=1 timeout "$TIMEOUT" "$@" \
+        "$BUILD/bench/bench_engine" "${files[0]}" | awk -v f="$f" '/^result membw/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v[f] }'
 }
+measure_bw() {
+    local b1 b2
+    b1=$(bw_of bw1_gb_s "${PIN[@]}"); b2=$(bw_of bw2_gb_s)
+    [ -n "$b1" ] && [ -n "$b2" ] && echo "$b1 $b2"
+}
+echo "1-thread runs: $([ ${#PIN[@]} -gt 0 ] && echo "pinned to CPU ${BENCH_CPU:-0} (${PIN[*]}; BENCH_CPU)" || echo "not pinned"); 2-thread runs: not pinned"
 BW=$(measure_bw)
 BWALL=$BW
 echo "memory read bandwidth (GB/s, 1 and 2 threads): ${BW:-not measured}"
@@ -103,12 +119,19 @@ have_lb=0
 [ $have_lb = 1 ] || echo "llama.cpp: no $LB (see the header of this script); our figures only"
 : >"$WORK/ours.txt"
 for f in "${files[@]}"; do
-    BENCH_BW="$BW" BENCH_ENGINE_RUNS=$RUNS BENCH_PP=$PP BENCH_TG=$TG timeout "$TIMEOUT" "$BUILD/bench/bench_engine" "$f" \
-        | tee -a "$WORK/ours.txt" | grep -v '^result'
+    for t in 1 2; do
+        pin=("${PIN[@]}"); [ "$t" = 1 ] || pin=()
+        BENCH_BW="$BW" BENCH_THREADS=$t BENCH_ENGINE_RUNS=$RUNS BENCH_PP=$PP BENCH_TG=$TG timeout "$TIMEOUT" "${pin[@]}" \
+            "$BUILD/bench/bench_engine" "$f" | tee -a "$WORK/ours.txt" | grep -v '^result'
+    done
     if [ $have_lb = 1 ]; then
-        echo "llama-bench -m $f -p $PP -n $TG -t 1,2 -r $REPS (load $(cut -d' ' -f1 /proc/loadavg))"
-        timeout "$TIMEOUT" "$LB" -m "$f" -p "$PP" -n "$TG" -t 1,2 -r "$REPS" -o jsonl \
-            >"$WORK/lb-$(basename "$f" .gguf).jsonl" 2>"$WORK/lb.err" || echo "llama-bench failed on $f: $(tail -n 1 "$WORK/lb.err")"
+        : >"$WORK/lb-$(basename "$f" .gguf).jsonl"
+        for t in 1 2; do
+            pin=("${PIN[@]}"); [ "$t" = 1 ] || pin=()
+            echo "${pin[*]}${pin[*]:+ }llama-bench -m $f -p $PP -n $TG -t $t -r $REPS (load $(cut -d' ' -f1 /proc/loadavg))"
+            timeout "$TIMEOUT" "${pin[@]}" "$LB" -m "$f" -p "$PP" -n "$TG" -t "$t" -r "$REPS" -o jsonl \
+                >>"$WORK/lb-$(basename "$f" .gguf).jsonl" 2>"$WORK/lb.err" || echo "llama-bench failed on $f: $(tail -n 1 "$WORK/lb.err")"
+        done
     fi
     b=$(measure_bw)
     [ -n "$b" ] && { echo "memory read bandwidth again (GB/s, 1 and 2 threads): $b"; BWALL+=$'\n'$b; }

@@ -37,6 +37,15 @@ case ${BENCH_CLOCK:-cpu} in
     wall) MB=mb_s; SECS=median_s; CLOCK_NOTE="wall-clock time" ;;
     *) MB=cpu_mb_s; SECS=cpu_s; CLOCK_NOTE="the process's CPU time (BENCH_CLOCK=wall for wall time)" ;;
 esac
+# Single-thread runs are pinned to one CPU (BENCH_CPU, default 0; "none"
+# leaves them to the scheduler): the vCPUs of a virtual machine can differ a
+# lot (measured: tok and quicktok alike ran ~40% slower on vCPU 1 than on
+# vCPU 0 for an hour), and a pair of runs that landed on different CPUs
+# would compare the CPUs. Runs of 2 threads are not pinned.
+PIN=()
+if [ "${BENCH_CPU:-0}" != none ] && command -v taskset >/dev/null && [ "$(nproc)" -gt 1 ]; then
+    PIN=(taskset -c "${BENCH_CPU:-0}")
+fi
 NM=${TOKPEERS_DIR:-/tmp/tokpeers}/node_modules
 QUICKTOK_DIR=${QUICKTOK_DIR:-/tmp/peers/quicktok}
 export TOK_DATA_DIR=${TOK_DATA_DIR:-$PWD/data}
@@ -139,8 +148,9 @@ pick_median() {
 # measure IMPL ENC KIND ARGS...: runs one program, keeps its result line.
 measure() {
     local impl=$1 enc=$2 kind=$3; shift 3
-    local out
-    out=$(timeout "$TIMEOUT" "$@" 2>"$WORK/err") 
+    local out pin=("${PIN[@]}")
+    [ "${UNPINNED:-0}" = 1 ] && pin=()
+    out=$(timeout "$TIMEOUT" "${pin[@]}" "$@" 2>"$WORK/err")
     local rc=$?
     out=$(printf '%s\n' "$out" | grep '^result ' | tail -n 1)
     if [ $rc -eq 0 ] && [ -n "$out" ]; then
@@ -165,6 +175,7 @@ echo "documents of at most 65536 bytes cut at line ends; MB/s = 1e6 input bytes 
 echo "by $CLOCK_NOTE;"
 echo "median of timed passes after a warm-up pass over the first ~1 MB: $RUNS for the npm peers, $FAST_RUNS for tok and quicktok;"
 echo "tok and quicktok run alternately $ROUNDS times each (BENCH_ROUNDS), the round with the median figure shown"
+echo "single-thread runs: $([ ${#PIN[@]} -gt 0 ] && echo "pinned to CPU ${BENCH_CPU:-0} (${PIN[*]}; BENCH_CPU)" || echo "not pinned")"
 echo
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else printf "-" }'; }
@@ -258,7 +269,8 @@ if [ $have_tok = 1 ] || [ $have_quicktok = 1 ]; then
             for th in 1 2; do
                 unset 'RL['"$impl $enc1 $kind"']'
                 for ((r = 0; r < ROUNDS; r++)); do
-                    "run_$impl" "$enc1" "$kind" --chunk 8192 --threads "$th" $([ $impl = tok ] && echo --mode batch)
+                    UNPINNED=$([ "$th" -gt 1 ] && echo 1 || echo 0) \
+                        "run_$impl" "$enc1" "$kind" --chunk 8192 --threads "$th" $([ $impl = tok ] && echo --mode batch)
                 done
                 pick_median "$impl $enc1 $kind" mb_s
                 R["$impl-b$th $enc1 $kind"]=${R["$impl $enc1 $kind"]:-}; unset 'R['"$impl $enc1 $kind"']'
