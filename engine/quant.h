@@ -57,6 +57,9 @@ void quantize_row_q8_1_ref(const float *x, void *y, int64_t n);
 void quantize_row_q8_K_ref(const float *x, void *y, int64_t n);
 /* the dot product with reference and AVX2 version for each weight type */
 quant_dot_fn quant_dot_avx2(int type); /* NULL if no AVX2 version / not built */
+/* AVX-512 VNNI versions (Q6_K so far), bit for bit the AVX2 one; NULL if
+ * none or not built. The traits' dot prefers it. */
+quant_dot_fn quant_dot_avx512(int type);
 /* four-column kernels (quant_avx2_multi.c): each column bit-identical to
  * quant_dot_avx2's result; NULL where there is none (callers loop over dot) */
 quant_dot4_fn quant_dot4_avx2(int type);

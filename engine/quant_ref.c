@@ -378,7 +378,8 @@ const quant_traits *quant_traits_of(int type) {
     for (size_t i = 0; i < sizeof table / sizeof *table; i++)
         if (table[i].type == type) {
             if (!table[i].dot) {
-                quant_dot_fn f = quant_dot_avx2(type);
+                quant_dot_fn f = quant_dot_avx512(type);
+                if (!f) f = quant_dot_avx2(type);
                 table[i].dot = f ? f : table[i].dot_ref;
             }
             return &table[i];

@@ -86,6 +86,31 @@ static void test_type(int type, const char *name) {
     }
     printf("%-5s dot type %-5s  ref vs dequantized %.1e, %s %.1e (relative to sum |w·x|)\n", name,
            tok_tensor_type_name(t->dot_type), worst_deq, fast ? "AVX2 vs ref" : "no AVX2 kernel", worst_fast);
+    /* an AVX-512 kernel, where built, is bit for bit the AVX2 one; trial 0
+     * is all-ones bytes (6-bit values 63, scales -1) and trial 1 all
+     * scales -128, against activations of +-127 */
+    quant_dot_fn wide = quant_dot_avx512(type);
+    if (wide && fast) {
+        int differ = 0, trials = 300;
+        for (int trial = 0; trial < trials; trial++) {
+            random_row(type, w, n);
+            if (trial < 2 && type == TOK_TYPE_Q6_K)
+                for (int b = 0; b < n / QK_K; b++) {
+                    blk_q6_K *k = (blk_q6_K *)w + b;
+                    memset(k->ql, 0xff, sizeof k->ql);
+                    memset(k->qh, 0xff, sizeof k->qh);
+                    memset(k->scales, trial ? 0x80 : 0xff, sizeof k->scales);
+                }
+            for (int i = 0; i < n; i++) x[i] = trial < 2 ? (i & 1 ? -1.0f : 1.0f) : uniform() * (trial % 3 ? 1.0f : 50.0f);
+            quant_from_float(t->dot_type, x, xq, n);
+            float a = 0, b = 0;
+            fast(n, w, xq, &a);
+            wide(n, w, xq, &b);
+            differ += memcmp(&a, &b, sizeof a) != 0;
+        }
+        CHECK_MSG(differ == 0, "%s: the AVX-512 dot differs from the AVX2 dot in %d of %d rows", name, differ, trials);
+        if (!differ) printf("%-5s AVX-512 dot = AVX2 dot bit for bit on %d rows\n", name, trials);
+    }
     free(w); free(xq); free(x); free(wf); free(xf);
 }
 
