@@ -100,14 +100,14 @@ PIN=()
 if [ "${BENCH_CPU:-0}" != none ] && command -v taskset >/dev/null && [ "$(nproc)" -gt 1 ]; then
     PIN=(taskset -c "${BENCH_CPU:-0}")
 fi
-bw_of() { # bw_of FIELD [pin...]: one bandwidth figure of a bench_engine run
-    local f=$1; shift
-    BENCH_BW_MB=512 BENCH_ENGINE_RUNS=1 BENCH_PP=1 BENCH_TG=1 BENCH_THREADS=1 timeout "$TIMEOUT" "$@" \
-        "$BUILD/bench/bench_engine" "${files[0]}" | awk -v f="$f" '/^result membw/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v[f] }'
+bw_of() { # bw_of THREADS [pin...]: the read bandwidth at 1 or 2 threads, from bench_engine
+    local t=$1; shift
+    BENCH_BW_MB=512 BENCH_ENGINE_RUNS=1 BENCH_PP=1 BENCH_TG=1 BENCH_THREADS=$t timeout "$TIMEOUT" "$@" \
+        "$BUILD/bench/bench_engine" "${files[0]}" | awk -v f="bw${t}_gb_s" '/^result membw/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v[f] }'
 }
 measure_bw() {
     local b1 b2
-    b1=$(bw_of bw1_gb_s "${PIN[@]}"); b2=$(bw_of bw2_gb_s)
+    b1=$(bw_of 1 "${PIN[@]}"); b2=$(bw_of 2)
     [ -n "$b1" ] && [ -n "$b2" ] && echo "$b1 $b2"
 }
 echo "1-thread runs: $([ ${#PIN[@]} -gt 0 ] && echo "pinned to CPU ${BENCH_CPU:-0} (${PIN[*]}; BENCH_CPU)" || echo "not pinned"); 2-thread runs: not pinned"

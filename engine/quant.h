@@ -57,6 +57,13 @@ void quantize_row_q8_1_ref(const float *x, void *y, int64_t n);
 void quantize_row_q8_K_ref(const float *x, void *y, int64_t n);
 /* the dot product with reference and AVX2 version for each weight type */
 quant_dot_fn quant_dot_avx2(int type); /* NULL if no AVX2 version / not built */
+/* Where the compiler targets AVX-512 (F, BW, VL) with VNNI (and F16C,
+ * FMA), the AVX-512 kernels are built: quant_dot_avx512 here, the
+ * sixteen-row kernels of repack.h. */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__) && \
+    defined(__F16C__) && defined(__FMA__)
+#define TOK_HAVE_X16 1
+#endif
 /* AVX-512 VNNI versions (Q6_K so far), bit for bit the AVX2 one; NULL if
  * none or not built. The traits' dot prefers it. */
 quant_dot_fn quant_dot_avx512(int type);

@@ -176,7 +176,7 @@ static void dot_q6_K_avx2(int n, const void *w, const void *x, float *out) {
  * of each 16 activations). The integer sum is the AVX2 kernel's exactly
  * and the float step is the same, so the result is bit for bit
  * dot_q6_K_avx2's (test_kernels). */
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
+#if defined(TOK_HAVE_X16)
 static void dot_q6_K_avx512(int n, const void *w, const void *x, float *out) {
     const blk_q6_K *a = w;
     const blk_q8_K *b = x;

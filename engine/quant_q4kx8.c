@@ -263,17 +263,12 @@ void q4_Kx8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
  * lanes. The float steps per lane are q4_Kx8_gemv_ref's, so each lane
  * equals it bit for bit. */
 #if defined(TOK_HAVE_X16)
+#include "quant_x16.h"
 #ifndef PREFETCH_X16
 #define PREFETCH_X16 4096
 #endif
 #define PAIR_BYTES (2 * sizeof(blk_q4_Kx8))
 enum { P_D = 0, P_DMIN = 32, P_SC = 64, P_MN = 192, P_QS = 320 };
-static inline __m512i bcast4z(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
-static inline __m512 halves16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
 static inline __m512i chunk2(const uint8_t *blk, int j, int c) { return _mm512_loadu_si512(blk + P_QS + 256 * j + 64 * c); }
 /* the sixteen rows' scales of sub-block j as int32 */
 static inline __m512i scales16(const uint8_t *blk, int j) {

@@ -244,17 +244,12 @@ void q4_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
  * rows: 4 loads, 12 unpack steps, 8 vpdpbusd, and the float steps of
  * q4_0x8_gemv_ref per lane. */
 #if defined(TOK_HAVE_X16)
+#include "quant_x16.h"
 #ifndef PREFETCH_X16
 #define PREFETCH_X16 4096
 #endif
 #define PAIR_BYTES (2 * sizeof(blk_q4_0x8))
-static inline __m512i bcast4z(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
 static inline __m512i chunk2(const uint8_t *blk, int c) { return _mm512_loadu_si512(blk + 32 + 64 * c); }
-static inline __m512 scales2(const uint8_t *blk) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk)); }
 
 void q4_0x16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
     const uint8_t *w = wv;
@@ -270,7 +265,7 @@ void q4_0x16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
             plo = _mm512_dpbusd_epi32(plo, _mm512_and_si512(v, m4), bcast4z(y + 8 * c));
             phi = _mm512_dpbusd_epi32(phi, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4), bcast4z(y + 8 * c + 4));
         }
-        __m512 d = _mm512_mul_ps(scales2(w), _mm512_set1_ps(x[i].d));
+        __m512 d = _mm512_mul_ps(halves16(w), _mm512_set1_ps(x[i].d));
         __m512i s = _mm512_sub_epi32(_mm512_add_epi32(plo, phi), _mm512_set1_epi32(x[i].s8));
         acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc);
     }
@@ -293,7 +288,7 @@ void q4_0x16_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float ou
             STEP(p0, x0); STEP(p1, x1); STEP(p2, x2); STEP(p3, x3);
 #undef STEP
         }
-        __m512 dw = scales2(w);
+        __m512 dw = halves16(w);
 #define FIN(p, xt, acc) \
     acc = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xt[i].d)), \
                           _mm512_cvtepi32_ps(_mm512_sub_epi32(p, _mm512_set1_epi32(xt[i].s8))), acc)

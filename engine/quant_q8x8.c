@@ -146,17 +146,15 @@ void q8_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
  * the row-major kernel, as q8_0x8_gemv); gemm4 sums each block exactly
  * first (q8_0x8_gemm4_ref's order). */
 #if defined(TOK_HAVE_X16)
+#include "quant_x16.h"
 #ifndef PREFETCH_X16
 #define PREFETCH_X16 4096
 #endif
 #define PAIR_BYTES (2 * sizeof(blk_q8_0x8))
 static inline __m512i chunk2(const uint8_t *blk, int c) { return _mm512_loadu_si512(blk + 32 + 64 * c); }
-static inline __m512 scales2(const uint8_t *blk) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk)); }
 /* four activation bytes broadcast, negated where the weight byte is negative */
 static inline __m512i signed_x(const int8_t *p, __mmask64 neg) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    __m512i x = _mm512_set1_epi32(v);
+    __m512i x = bcast4z(p);
     return _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
 }
 
@@ -167,7 +165,7 @@ void q8_0x16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
     for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
         const int8_t *y = x[i].qs;
         for (int k = 0; k < 9; k++) _mm_prefetch((const char *)w + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
-        __m512 d = _mm512_mul_ps(scales2(w), _mm512_set1_ps(x[i].d));
+        __m512 d = _mm512_mul_ps(halves16(w), _mm512_set1_ps(x[i].d));
 #define STEP(c, acc)                                                                                                   \
     do {                                                                                                               \
         __m512i v = chunk2(w, c);                                                                                      \
@@ -197,7 +195,7 @@ void q8_0x16_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float ou
             s2 = _mm512_dpbusd_epi32(s2, av, signed_x(x2[i].qs + 4 * c, neg));
             s3 = _mm512_dpbusd_epi32(s3, av, signed_x(x3[i].qs + 4 * c, neg));
         }
-        __m512 dw = scales2(w);
+        __m512 dw = halves16(w);
         acc0 = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(x0[i].d)), _mm512_cvtepi32_ps(s0), acc0);
         acc1 = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(x1[i].d)), _mm512_cvtepi32_ps(s1), acc1);
         acc2 = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(x2[i].d)), _mm512_cvtepi32_ps(s2), acc2);

@@ -57,10 +57,13 @@ const packed_kernels *packed_kernels_of(int type) {
     return NULL;
 }
 
+/* Bytes of one packed group of eight rows of w. */
+static size_t group_bytes(const weight *w, const packed_kernels *k) { return (size_t)(w->n_in / k->block) * k->group_bytes; }
+
 static size_t packed_bytes(const weight *w) {
     const packed_kernels *k = packed_kernels_of(w->type);
     if (!k || w->n_out % Q4X8 || w->n_in % k->block) return 0;
-    return (size_t)w->n_out / Q4X8 * (size_t)(w->n_in / k->block) * k->group_bytes;
+    return (size_t)w->n_out / Q4X8 * group_bytes(w, k);
 }
 
 void packed_interleave_pairs(const packed_kernels *k, void *packed, int n_in, int n_out, void *tmp) {
@@ -109,16 +112,15 @@ int model_repack(tok_model *m, tok_error *err) {
     if (!ws) return eng_fail(err, TOK_ENOMEM, "out of memory");
     matmul_weights(m, ws);
     pthread_mutex_init(&m->pack_lock, NULL);
-    size_t total = 0, widest = 0;
+    size_t total = 0, pair_tmp = 0; /* scratch of two groups for the pair layout */
     for (int i = 0; i < n; i++) {
         size_t b = packed_bytes(ws[i]);
+        const packed_kernels *k = packed_kernels_of(ws[i]->type);
         total += b;
-        if (b && 2 * b / (size_t)(ws[i]->n_out / Q4X8) > widest) widest = 2 * b / (size_t)(ws[i]->n_out / Q4X8);
+        if (b && k->gemv2 && 2 * group_bytes(ws[i], k) > pair_tmp) pair_tmp = 2 * group_bytes(ws[i], k);
     }
     if (total == 0) { free(ws); return 0; }
-    /* scratch of two groups for the pair layout, used under pack_lock */
-    m->pack_tmp = malloc(widest);
-    if (!m->pack_tmp) {
+    if (pair_tmp && !(m->pack_tmp = malloc(pair_tmp))) { /* used under pack_lock */
         free(ws);
         return eng_fail(err, TOK_ENOMEM, "out of memory");
     }
@@ -162,6 +164,7 @@ const void *model_packed(const tok_model *m, const weight *w) {
     pthread_mutex_unlock(lock);
     return p;
 }
+
 void model_repack_free(tok_model *m) {
     if (m->packed_mem) {
         munmap(m->packed_mem, m->packed_size);

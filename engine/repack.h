@@ -113,11 +113,7 @@ void q8_0x8_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float
  * maddubs + madd on twice the rows. The integer sums are exact in any
  * order and every float step per lane is the 8-row plain C kernel's, so
  * each result equals that kernel on its group bit for bit. out[16t + r]:
- * token t, row r (r < 8: the first group). */
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__) && \
-    defined(__F16C__) && defined(__FMA__)
-#define TOK_HAVE_X16 1
-#endif
+ * token t, row r (r < 8: the first group). Built where TOK_HAVE_X16 (quant.h). */
 void q4_0x16_gemv(int n_in, const void *w, const void *x, float out[16]);
 void q4_0x16_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[64]);
 void q8_0x16_gemv(int n_in, const void *w, const void *x, float out[16]);

@@ -64,7 +64,6 @@ struct tok_pool {
     /* the current run; written by the caller before the ticket publishes it */
     _Atomic(tok_pool_fn) fn;
     _Atomic(void *) ctx;
-    atomic_int n_chunks;
     uint32_t gen; /* caller-private copy of the newest generation */
     _Alignas(64) atomic_ullong ticket; /* generation << 32 | end << 16 | start of the unclaimed chunks */
     _Alignas(64) atomic_int done;      /* chunks of the current run finished */
@@ -174,7 +173,6 @@ void tok_pool_run(tok_pool *p, tok_pool_fn fn, void *ctx, int n_chunks) {
     }
     atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
     atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
-    atomic_store_explicit(&p->n_chunks, n_chunks, memory_order_relaxed);
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
     uint32_t g = ++p->gen;
     atomic_store(&p->ticket, (unsigned long long)g << 32 | (unsigned long long)n_chunks << 16); /* seq_cst: publishes the fields above */
