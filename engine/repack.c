@@ -11,8 +11,9 @@
  * of the file mapping (madvise DONTNEED: the mapping is read-only and
  * private, so a later read, e.g. a tied embedding row, faults the file page
  * in again): resident memory stays about one copy of the weights touched.
- * The first forward pass therefore carries the packing (about 1 s of CPU
- * for a 600 MB Q4_0 model); every later one runs on the packed copies.
+ * The first forward pass therefore carries the packing (1.5-1.7 s for a
+ * 600 MB Q4_0 model on the 2-vCPU test machine, 2.2-2.5 s before the
+ * mapping asked for huge pages); every later one runs on the packed copies.
  * Sessions on several threads may meet an unpacked weight at once: a mutex
  * lets one pack while the others wait, and the pointer is published with
  * release/acquire order. Q4_0, Q8_0 and Q4_K matrices with a multiple of 8
@@ -99,6 +100,8 @@ static int matmul_weights(tok_model *m, weight **out) {
     return n + 1;
 }
 
+#define HUGE_PAGE ((size_t)2 << 20)
+
 /* Gives the file pages under [p, p+n) back to the kernel (whole pages only). */
 static void release_pages(const void *p, size_t n) {
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -124,14 +127,22 @@ int model_repack(tok_model *m, tok_error *err) {
         free(ws);
         return eng_fail(err, TOK_ENOMEM, "out of memory");
     }
-    void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED) {
+    /* 2 MB aligned, asking for transparent huge pages: packing writes every
+     * byte once, and one fault per 2 MB instead of per 4 KB makes the first
+     * forward pass of a 600 MB model ~2x faster where faults are dear */
+    size_t span = (total + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    char *map = mmap(NULL, span + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (map == MAP_FAILED) {
         free(ws);
         return eng_fail(err, TOK_ENOMEM, "%s: out of memory for %zu bytes of repacked weights",
                         tok_gguf_path(m->gguf), total);
     }
+    char *mem = (char *)(((uintptr_t)map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (mem > map) munmap(map, (size_t)(mem - map));
+    if (mem + span < map + span + HUGE_PAGE) munmap(mem + span, (size_t)(map + span + HUGE_PAGE - (mem + span)));
+    madvise(mem, span, MADV_HUGEPAGE);
     m->packed_mem = mem;
-    m->packed_size = total;
+    m->packed_size = span;
     char *at = mem;
     for (int i = 0; i < n; i++) {
         size_t bytes = packed_bytes(ws[i]);

@@ -82,7 +82,7 @@ static inline uint32_t edge_get(const bpe_bt *b, uint32_t node, unsigned char c)
 
 static int edge_grow(bpe_bt *b) {
     uint32_t cap = (b->emask + 1) * 2;
-    uint64_t *ne = calloc(cap, sizeof *ne);
+    uint64_t *ne = tok_table_alloc(cap * sizeof *ne);
     if (!ne) return -1;
     for (uint32_t i = 0; i <= b->emask; i++) {
         uint64_t s = b->edges[i];
@@ -91,7 +91,7 @@ static int edge_grow(bpe_bt *b) {
         while (ne[j]) j = (j + 1) & (cap - 1);
         ne[j] = s;
     }
-    free(b->edges);
+    tok_table_free(b->edges, (b->emask + 1) * sizeof *b->edges);
     b->edges = ne;
     b->emask = cap - 1;
     return 0;
@@ -121,7 +121,7 @@ static int build_trie(const vocab *v, bpe_bt *b) {
     b->emask = cap - 1;
     b->ecount = 0;
     b->next_node = v->n;
-    if (!(b->edges = calloc(cap, sizeof *b->edges))) return -1;
+    if (!(b->edges = tok_table_alloc(cap * sizeof *b->edges))) return -1;
     for (uint32_t id = 0; id < v->n; id++) {
         b->prefix[id] = BT_NONE;
         if (!usable(b, id)) continue;
@@ -229,14 +229,14 @@ static inline int compatible(const bpe_bt *b, uint32_t a, uint32_t c) {
 
 void bpe_bt_free(bpe_bt *b) {
     if (!b) return;
-    free(b->edges);
+    if (b->edges) tok_table_free(b->edges, (b->emask + 1) * sizeof *b->edges);
     free(b->r2node);
     free(b->r2best);
     free(b->prefix);
     free(b->split);
-    free(b->pairs);
+    if (b->pairs) tok_table_free(b->pairs, (b->pmask + 1) * sizeof *b->pairs);
     free(b->usable);
-    free(b->memo);
+    tok_table_free(b->memo, ((size_t)1 << MEMO_BITS) * sizeof *b->memo);
     free(b->len);
     free(b);
 }
@@ -258,9 +258,9 @@ bpe_bt *bpe_bt_build(const vocab *v) {
     b->r2best = malloc(65536 * sizeof *b->r2best);
     b->prefix = malloc(v->n * sizeof *b->prefix);
     b->split = malloc(v->n * sizeof *b->split);
-    b->pairs = calloc(pcap, sizeof *b->pairs);
+    b->pairs = tok_table_alloc(pcap * sizeof *b->pairs);
     b->usable = calloc(v->n / 8 + 1, 1);
-    b->memo = calloc((size_t)1 << MEMO_BITS, sizeof *b->memo);
+    b->memo = tok_table_alloc(((size_t)1 << MEMO_BITS) * sizeof *b->memo);
     b->memo_shift = 64 - MEMO_BITS;
     if (!b->memo || !b->r2node || !b->r2best || !b->prefix || !b->split || !b->pairs || !b->usable) goto fail;
     /* First pass: every indexed token counts as usable. */
@@ -296,7 +296,8 @@ bpe_bt *bpe_bt_build(const vocab *v) {
         }
     }
     if (dropped) {
-        free(b->edges);
+        tok_table_free(b->edges, (b->emask + 1) * sizeof *b->edges);
+        b->edges = NULL;
         if (build_trie(v, b)) goto fail;
     }
     return b;

@@ -3,7 +3,7 @@
  * token) plus the encoding's regex and special tokens, which for the built-in
  * names come from data/encodings.json. Merge priority is the rank of the
  * merged bytes, so the merge table is derived from the tokens themselves
- * (vocab_pairs_from_splits). Loading cl100k takes a few tens of ms.
+ * (vocab_pairs_from_splits). Loading cl100k takes ~20 ms, o200k ~40.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -53,9 +53,15 @@ static long b64_decode(const char *s, size_t n, unsigned char *out) {
 }
 
 static int parse_ranks(tok_tokenizer *t, const char *path, const char *data, size_t len, tok_error *err) {
-    int rc = vocab_init(&t->v, 1 << 17, err);
+    /* a line is ~17 bytes in the built-in files: more slots than that
+     * estimate needs, so the table is not rehashed while it fills (up to a
+     * million tokens; beyond, it grows); the decoded bytes are fewer than
+     * the file's */
+    uint32_t hint = (uint32_t)(len / 12 < (1u << 20) ? len / 12 : 1u << 20);
+    int rc = vocab_init(&t->v, hint, err);
+    if (!rc) rc = vocab_reserve(&t->v, hint, len + 1, err);
     if (rc) return rc;
-    unsigned char buf[3072];
+    unsigned char buf[2304];
     size_t line = 0, n_tokens = 0;
     for (size_t pos = 0; pos < len;) {
         line++;
@@ -68,7 +74,7 @@ static int parse_ranks(tok_tokenizer *t, const char *path, const char *data, siz
         const char *sp = memchr(s, ' ', ll);
         if (!sp) return tok_fail(err, TOK_EFORMAT, "%s:%zu: expected \"base64 rank\"", path, line);
         size_t bl = (size_t)(sp - s);
-        if (bl > sizeof buf / 3 * 4) return tok_fail(err, TOK_EFORMAT, "%s:%zu: token longer than 2304 bytes", path, line);
+        if (bl > sizeof buf / 3 * 4) return tok_fail(err, TOK_EFORMAT, "%s:%zu: token longer than %zu bytes", path, line, sizeof buf);
         long n = b64_decode(s, bl, buf);
         if (n <= 0) return tok_fail(err, TOK_EFORMAT, "%s:%zu: invalid base64 \"%.*s\"", path, line, (int)(bl > 40 ? 40 : bl), s);
         const char *r = sp + 1, *end = s + ll;
@@ -93,17 +99,16 @@ static int parse_ranks(tok_tokenizer *t, const char *path, const char *data, siz
 
 tok_tokenizer *tiktoken_load(const char *path, const char *pattern, const tok_special_token *specials,
                              size_t n_specials, const char *name, tok_error *err) {
-    size_t len;
-    char *data = tok_read_file(path, &len, err);
-    if (!data) return NULL;
+    tok_file f;
+    if (tok_file_open(&f, path, err)) return NULL;
     tok_tokenizer *t = tokenizer_new(name ? name : path, "tiktoken", err);
     if (!t) {
-        free(data);
+        tok_file_close(&f);
         return NULL;
     }
     t->whole_lookup = true;
-    int rc = parse_ranks(t, path, data, len, err);
-    free(data);
+    int rc = parse_ranks(t, path, f.data, f.len, err);
+    tok_file_close(&f);
     if (!rc) rc = pretok_add_regex(&t->pt, pattern, SPLIT_ISOLATED, 0, err);
     for (size_t i = 0; !rc && i < n_specials; i++) {
         const char *s = specials[i].text;

@@ -118,7 +118,7 @@ typedef struct tok_encode_params {
 tok_encode_params tok_encode_default_params(void);
 
 /* Appends the ids of text[0..len) to out. The calling thread keeps an
- * encoder (scratch and a cache of merged pieces, up to 3 MB) for each of
+ * encoder (scratch and a cache of merged pieces, up to 12 MB) for each of
  * its four most recently used tokenizers across calls; it is freed when the
  * thread exits, or by tok_free on this thread. */
 int tok_encode(const tok_tokenizer *t, const char *text, size_t len,

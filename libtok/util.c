@@ -3,6 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -117,6 +121,63 @@ char *tok_read_file(const char *path, size_t *len, tok_error *err) {
     buf[n] = 0;
     *len = n;
     return buf;
+}
+
+int tok_file_open(tok_file *f, const char *path, tok_error *err) {
+    *f = (tok_file){"", 0, NULL, NULL};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == 0) { /* a pipe, or nothing to map */
+        close(fd);
+        if (!(f->buf = tok_read_file(path, &f->len, err))) return err ? err->code : TOK_EIO;
+        f->data = f->buf;
+        return 0;
+    }
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (m == MAP_FAILED) return tok_fail(err, TOK_EIO, "%s: %s", path, strerror(e));
+    f->map = m;
+    f->data = m;
+    f->len = (size_t)st.st_size;
+    return 0;
+}
+
+void tok_file_close(tok_file *f) {
+    if (f->map) munmap(f->map, f->len);
+    free(f->buf);
+    *f = (tok_file){"", 0, NULL, NULL};
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *tok_table_alloc(size_t n) {
+#ifndef __SANITIZE_ADDRESS__ /* under ASan, heap blocks keep their redzones */
+    if (n >= TOK_TABLE_HUGE) {
+        /* over-map by one huge page, then trim both ends to 2 MB alignment */
+        size_t span = (n + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+        char *m = mmap(NULL, span + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) return NULL;
+        char *p = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+        if (p > m) munmap(m, (size_t)(p - m));
+        if (p + span < m + span + HUGE_PAGE) munmap(p + span, (size_t)(m + span + HUGE_PAGE - (p + span)));
+        madvise(p, span, MADV_HUGEPAGE); /* a hint: without it, 4 KB pages */
+        return p;
+    }
+#endif
+    return calloc(1, n ? n : 1);
+}
+
+void tok_table_free(void *p, size_t n) {
+    if (!p) return;
+#ifndef __SANITIZE_ADDRESS__
+    if (n >= TOK_TABLE_HUGE) {
+        munmap(p, (n + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE);
+        return;
+    }
+#endif
+    free(p);
 }
 
 int tok_utf8_encode(uint32_t cp, char out[4]) {

@@ -9,17 +9,14 @@ int vocab_init(vocab *v, uint32_t n_hint, tok_error *err) {
     pthread_mutex_init(&v->bt_lock, NULL);
     uint32_t cap = 1024;
     while (cap < n_hint + n_hint / 3) cap *= 2;
-    v->slots = malloc(cap * sizeof *v->slots);
-    v->pairs = malloc(cap * sizeof *v->pairs);
-    if (!v->slots || !v->pairs) {
+    v->slots = tok_table_alloc(cap * sizeof *v->slots);
+    if (!v->slots) {
         vocab_free(v);
         return tok_fail(err, TOK_ENOMEM, "out of memory");
     }
-    for (uint32_t i = 0; i < cap; i++) {
-        v->slots[i].id = -1;
-        v->pairs[i].key = UINT64_MAX;
-    }
-    v->mask = v->pmask = cap - 1;
+    for (uint32_t i = 0; i < cap; i++) v->slots[i].id = -1;
+    v->mask = cap - 1;
+    /* the pair table is made by the first vocab_add_pair, as large */
     for (int i = 0; i < 256; i++) v->byte_id[i] = -1;
     return 0;
 }
@@ -105,8 +102,8 @@ void vocab_free(vocab *v) {
     free(v->off);
     free(v->len);
     free(v->blob);
-    free(v->slots);
-    free(v->pairs);
+    if (v->slots) tok_table_free(v->slots, (v->mask + 1) * sizeof *v->slots);
+    if (v->pairs) tok_table_free(v->pairs, (v->pmask + 1) * sizeof *v->pairs);
     memset(v, 0, sizeof *v);
 }
 
@@ -126,7 +123,7 @@ static int grow_ids(vocab *v, uint32_t want, tok_error *err) {
 
 static int rehash(vocab *v, tok_error *err) {
     uint32_t cap = (v->mask + 1) * 2;
-    vocab_slot *ns = malloc(cap * sizeof *ns);
+    vocab_slot *ns = tok_table_alloc(cap * sizeof *ns);
     if (!ns) return tok_fail(err, TOK_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < cap; i++) ns[i].id = -1;
     for (uint32_t i = 0; i <= v->mask; i++) {
@@ -135,9 +132,19 @@ static int rehash(vocab *v, tok_error *err) {
         while (ns[j].id >= 0) j = (j + 1) & (cap - 1);
         ns[j] = v->slots[i];
     }
-    free(v->slots);
+    tok_table_free(v->slots, (v->mask + 1) * sizeof *v->slots);
     v->slots = ns;
     v->mask = cap - 1;
+    return 0;
+}
+
+int vocab_reserve(vocab *v, uint32_t n_ids, size_t blob_bytes, tok_error *err) {
+    int rc = grow_ids(v, n_ids, err);
+    if (rc || blob_bytes <= v->blob_cap) return rc;
+    char *nb = realloc(v->blob, blob_bytes);
+    if (!nb) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    v->blob = nb;
+    v->blob_cap = blob_bytes;
     return 0;
 }
 
@@ -188,25 +195,25 @@ int vocab_set(vocab *v, int32_t id, const void *bytes, size_t len, int index, to
 }
 
 static int pair_rehash(vocab *v, tok_error *err) {
-    uint32_t cap = (v->pmask + 1) * 2;
-    pair_slot *ns = malloc(cap * sizeof *ns);
+    uint32_t cap = v->pairs ? (v->pmask + 1) * 2 : v->mask + 1;
+    pair_slot *ns = tok_table_alloc(cap * sizeof *ns);
     if (!ns) return tok_fail(err, TOK_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < cap; i++) ns[i].key = UINT64_MAX;
-    for (uint32_t i = 0; i <= v->pmask; i++) {
+    for (uint32_t i = 0; v->pairs && i <= v->pmask; i++) {
         if (v->pairs[i].key == UINT64_MAX) continue;
         uint64_t h = v->pairs[i].key * 0x9E3779B97F4A7C15ull;
         uint32_t j = (uint32_t)(h >> 40) & (cap - 1);
         while (ns[j].key != UINT64_MAX) j = (j + 1) & (cap - 1);
         ns[j] = v->pairs[i];
     }
-    free(v->pairs);
+    if (v->pairs) tok_table_free(v->pairs, (v->pmask + 1) * sizeof *v->pairs);
     v->pairs = ns;
     v->pmask = cap - 1;
     return 0;
 }
 
 int vocab_add_pair(vocab *v, int32_t left, int32_t right, uint32_t rank, int32_t merged, tok_error *err) {
-    if ((v->pcount + 1) * 2 > (v->pmask + 1)) {
+    if (!v->pairs || (v->pcount + 1) * 2 > (v->pmask + 1)) {
         int rc = pair_rehash(v, err);
         if (rc) return rc;
     }

@@ -55,7 +55,7 @@ typedef struct vocab {
      * misses than its false positives cost (simulated L2 misses on the
      * bench texts, o200k: -12% multilingual, -10% code and English). */
     uint64_t *filter;
-    pair_slot *pairs;  /* (left, right) -> (rank, merged) */
+    pair_slot *pairs;  /* (left, right) -> (rank, merged); NULL until the first pair */
     uint32_t pmask, pcount;
     int32_t byte_id[256]; /* the token of each single byte, or -1 */
     /* tiktoken: a merge's rank is the rank (= id) of the merged bytes, looked
@@ -77,6 +77,9 @@ typedef struct vocab {
 
 int vocab_init(vocab *v, uint32_t n_hint, tok_error *err);
 void vocab_free(vocab *v);
+/* Room for ids below n_ids and blob_bytes of token bytes (a hint: the
+ * arrays still grow past it). */
+int vocab_reserve(vocab *v, uint32_t n_ids, size_t blob_bytes, tok_error *err);
 /* Sets id's bytes. If `index` is set and the bytes are not in the hash yet,
  * they are added; duplicates of indexed bytes fail with TOK_EFORMAT. */
 int vocab_set(vocab *v, int32_t id, const void *bytes, size_t len, int index, tok_error *err);
@@ -158,6 +161,7 @@ static inline int32_t vocab_find_in(const vocab *v, const void *bytes, size_t n,
 static inline int32_t vocab_find(const vocab *v, const void *bytes, size_t n) { return vocab_find_in(v, bytes, n, 1); }
 
 static inline const pair_slot *vocab_pair(const vocab *v, int32_t left, int32_t right) {
+    if (!v->pairs) return NULL;
     uint64_t key = ((uint64_t)(uint32_t)left << 32) | (uint32_t)right;
     uint64_t h = key * 0x9E3779B97F4A7C15ull;
     for (uint32_t i = (uint32_t)(h >> 40) & v->pmask;; i = (i + 1) & v->pmask) {

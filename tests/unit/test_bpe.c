@@ -267,6 +267,47 @@ static void utf8_validation_long(void) {
     CHECK_EQ_INT(bad, 0);
 }
 
+/* A .tiktoken file that is not a regular file (a pipe, as from a shell's
+ * process substitution) is read rather than mapped, with the same result. */
+typedef struct pipe_feed {
+    int fd;
+    const char *text;
+} pipe_feed;
+
+static void *feed_pipe(void *arg) {
+    pipe_feed *f = arg;
+    size_t n = strlen(f->text);
+    CHECK(write(f->fd, f->text, n) == (ssize_t)n);
+    close(f->fd);
+    return NULL;
+}
+
+static void rank_file_from_pipe(void) {
+    const char *ranks = "YQ== 0\nYg== 1\nYWI= 2\nYWJhYg== 3\r\n\n";
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pipe_feed feed = {fds[1], ranks};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, feed_pipe, &feed) == 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fds[0]);
+    tok_error err = {0};
+    tok_tokenizer *t = tok_load_tiktoken(path, "cl100k_base", NULL, 0, &err);
+    pthread_join(th, NULL);
+    close(fds[0]);
+    CHECK_MSG(t != NULL, "%s", err.msg);
+    if (!t) return;
+    tok_ids ids = {0};
+    CHECK(tok_encode(t, "ababab", 6, NULL, &ids, &err) == 0);
+    CHECK_EQ_INT(ids.n, 2);
+    if (ids.n == 2) {
+        CHECK_EQ_INT(ids.ids[0], 3);
+        CHECK_EQ_INT(ids.ids[1], 2);
+    }
+    tok_ids_free(&ids);
+    tok_free(t);
+}
+
 /* Malformed tokenizer files give an error naming the cause, never a crash. */
 static void malformed_files(void) {
     const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -280,7 +321,12 @@ static void malformed_files(void) {
         {"YQ== 99999999999999999999\n", "too large"},
         {"YQ==\n", "expected"},
         {"", "no tokens"},
+        {NULL, "longer than 2304 bytes"}, /* 3076 base64 digits */
     };
+    char long_line[3100];
+    memset(long_line, 'Q', 3076);
+    memcpy(long_line + 3076, " 0\n", 4);
+    cases[sizeof cases / sizeof *cases - 1].content = long_line;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         FILE *f = fopen(path, "wb");
         fputs(cases[i].content, f);
@@ -477,5 +523,6 @@ int main(void) {
     utf8_validation();
     utf8_validation_long();
     malformed_files();
+    rank_file_from_pipe();
     return check_summary("test_bpe");
 }
