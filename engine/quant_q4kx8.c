@@ -292,10 +292,14 @@ void q4_Kx16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
     __m512 acc = _mm512_setzero_ps();
     for (int i = 0; i < n_in / QK_K; i++, w += PAIR_BYTES) {
         __m512i isum = _mm512_setzero_si512();
+#if PREFETCH_X16
         for (int k = 0; k < 5; k++) _mm_prefetch((const char *)w + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
+#endif
         for (int j = 0; j < 8; j++) {
             const int8_t *y = x[i].qs + 32 * j;
+#if PREFETCH_X16
             for (int k = 0; k < 4; k++) _mm_prefetch((const char *)w + P_QS + 256 * j + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
+#endif
             __m512i plo = _mm512_setzero_si512(), phi = plo;
             for (int c = 0; c < 4; c++) {
                 __m512i v = chunk2(w, j, c);
