@@ -44,6 +44,8 @@ static const char HELP[] =
     "                          (GGUF tokenizer.chat_template)\n"
     "  -c, --ctx N             context size (default: the model's training context,\n"
     "                          at most 4096); oldest turns are dropped to fit\n"
+    "      --kv-type T         KV cache values: f32 (default) or f16 (half the memory;\n"
+    "                          llama.cpp's default, and its numerics)\n"
     "  -n, --n-predict N       most tokens in a reply (default 256, at most half\n"
     "                          the context unless given)\n"
     "      --temp T, --top-k K, --top-p P, --min-p P, --repeat-penalty R,\n"
@@ -63,7 +65,7 @@ static const char HELP[] =
 typedef struct chat_opts {
     const char *model, *system, *chat_template;
     int n_predict, n_threads, n_ctx;
-    bool quiet;
+    bool quiet, kv_f16;
     tok_sampling_params sp;
     tok_logit_bias bias[GEN_MAX_BIAS];
     const char *stops[MAX_STOPS];
@@ -95,6 +97,7 @@ static int parse_args(chat_opts *o, int argc, char **argv) {
             rc = gen_parse_int(CMD, a, v, 1, 512, &o->n_threads);
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx"))
             rc = gen_parse_int(CMD, a, v, 2, INT_MAX, &o->n_ctx);
+        else if (!strcmp(a, "--kv-type")) rc = gen_parse_kv_type(CMD, a, v, &o->kv_f16);
         else if (!strcmp(a, "--stop")) {
             if (o->n_stops == MAX_STOPS || !*v) {
                 cli_error(CMD, "--stop: %s", *v ? "at most 16 stop strings" : "empty string");
@@ -377,6 +380,7 @@ int cmd_chat(int argc, char **argv) {
     }
     tok_session_params spar = tok_session_default_params();
     spar.n_ctx = n_ctx;
+    spar.kv_f16 = o.kv_f16;
     spar.n_threads = o.n_threads ? o.n_threads : gen_default_threads(m);
     if (!(st.sess = tok_session_new(m, &spar, &err))) {
         cli_error(CMD, "%s", err.msg);

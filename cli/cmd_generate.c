@@ -51,6 +51,8 @@ static const char HELP[] =
     "                          cores)\n"
     "  -c, --ctx N             context size (default: prompt + n, at most the\n"
     "                          model's training context)\n"
+    "      --kv-type T         KV cache values: f32 (default) or f16 (half the memory;\n"
+    "                          llama.cpp's default, and its numerics)\n"
     "      --stop STR          stop before STR appears (repeatable; STR not printed)\n"
     "      --ignore-eos        keep generating after the end-of-sequence token\n"
     "      --logprobs K        with --json: the K most likely tokens at each step\n"
@@ -64,7 +66,7 @@ static const char HELP[] =
 typedef struct gen_opts {
     const char *model, *prompt, *prompt_file, *prompt_ids, *system, *chat_template;
     int n_predict, n_threads, n_ctx, logprobs;
-    bool json, ignore_eos, chat;
+    bool json, ignore_eos, chat, kv_f16;
     tok_sampling_params sp;
     const char *stops[MAX_STOPS];
     int n_stops;
@@ -104,6 +106,7 @@ static int parse_args(gen_opts *o, int argc, char **argv) {
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx"))
             rc = gen_parse_int(CMD, a, v, 1, INT_MAX, &o->n_ctx);
         else if (!strcmp(a, "--logprobs")) rc = gen_parse_int(CMD, a, v, 1, 100, &o->logprobs);
+        else if (!strcmp(a, "--kv-type")) rc = gen_parse_kv_type(CMD, a, v, &o->kv_f16);
         else if (!strcmp(a, "--stop")) {
             if (o->n_stops == MAX_STOPS || !*v) {
                 cli_error(CMD, "--stop: %s", *v ? "at most 16 stop strings" : "empty string");
@@ -210,13 +213,14 @@ static void json_rate(FILE *f, const char *key, double n, double ms) {
     else fprintf(f, "  \"%s\": null,\n", key);
 }
 
-static void print_json(FILE *f, const char *path, int n_ctx, int n_threads, const tok_ids *prompt,
+static void print_json(FILE *f, const char *path, int n_ctx, int n_threads, bool kv_f16, const tok_ids *prompt,
                        const tok_generation *g, const tok_tokenizer *tk, double load_ms) {
     fputs("{\n  \"model\": ", f);
     json_bytes(f, path, strlen(path));
     if (g->seed == TOK_SEED_RANDOM) fputs(",\n  \"seed\": null", f); /* greedy */
     else fprintf(f, ",\n  \"seed\": %u", g->seed);
-    fprintf(f, ",\n  \"n_ctx\": %d,\n  \"n_threads\": %d,\n  \"prompt_ids\": ", n_ctx, n_threads);
+    fprintf(f, ",\n  \"n_ctx\": %d,\n  \"n_threads\": %d,\n  \"kv_type\": \"%s\",\n  \"prompt_ids\": ", n_ctx, n_threads,
+            kv_f16 ? "f16" : "f32");
     json_write_ids(f, prompt->ids, prompt->n);
     fputs(",\n  \"ids\": ", f);
     json_write_ids(f, g->ids.ids, g->ids.n);
@@ -366,6 +370,7 @@ int cmd_generate(int argc, char **argv) {
     int n_threads = o.n_threads ? o.n_threads : gen_default_threads(m);
     tok_session_params spar = tok_session_default_params();
     spar.n_ctx = n_ctx;
+    spar.kv_f16 = o.kv_f16;
     spar.n_threads = n_threads;
     if (!(sess = tok_session_new(m, &spar, &err))) {
         cli_error(CMD, "%s", err.msg);
@@ -387,7 +392,7 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     if (o.json) {
-        print_json(stdout, path, n_ctx, n_threads, &prompt, &gen, tk, load_ms);
+        print_json(stdout, path, n_ctx, n_threads, o.kv_f16, &prompt, &gen, tk, load_ms);
     } else {
         if (isatty(STDOUT_FILENO)) putchar('\n');
         fflush(stdout);

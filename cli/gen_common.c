@@ -33,6 +33,15 @@ int gen_parse_float(const char *cmd, const char *opt, const char *s, float lo, f
     return 0;
 }
 
+int gen_parse_kv_type(const char *cmd, const char *opt, const char *s, bool *f16) {
+    if (!strcmp(s, "f16") || !strcmp(s, "f32")) {
+        *f16 = s[1] == '1';
+        return 0;
+    }
+    cli_error(cmd, "%s: expected f16 or f32, got '%s'", opt, s);
+    return -1;
+}
+
 int gen_sampling_option(const char *cmd, const char *a, const char *v, tok_sampling_params *sp,
                         tok_logit_bias *bias) {
     int rc = 0;

@@ -14,6 +14,8 @@
 
 int gen_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out);
 int gen_parse_float(const char *cmd, const char *opt, const char *s, float lo, float hi, float *out);
+/* --kv-type: "f16" sets *f16, "f32" clears it; anything else is a usage error (printed). */
+int gen_parse_kv_type(const char *cmd, const char *opt, const char *s, bool *f16);
 
 /* Handles a sampling option a with value v (--temp, --top-k, --top-p,
  * --min-p, --repeat-penalty, --repeat-last-n, --frequency-penalty,

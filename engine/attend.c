@@ -10,11 +10,19 @@
  * double sum, o += a·v lane by lane), so the results are unchanged, only
  * faster; other head sizes run that loop itself. The plain C version is the
  * scalar textbook loop; tests/unit/test_attend.c compares them.
+ * Over an F16 KV cache (kv_f16) the same code reads each K and V vector
+ * through one vcvtph2ps, and, as llama.cpp's CPU attention does when K and
+ * V are F16 (its matmuls convert the other operand to F16), rounds the
+ * query and each softmax weight to F16 first: with that, greedy decoding
+ * of the fixtures repeats llama.cpp's F16-KV continuations (75 of 77
+ * prompts, the other two parting at near-ties; without the rounding, 1 of
+ * 7 on the Q4_0 fixture).
  * Cost: O(n · hd) per head, no memory beyond the caller's scratch.
  */
 #include <math.h>
 
 #include "attend.h"
+#include "engine.h"
 
 /* a[p] = exp(a[p] - max), summed in double in order (as ggml's softmax) */
 static inline double exp_shift_sum(float *a, int n, float max) {
@@ -42,7 +50,27 @@ void attend_head_ref(const float *q, const float *k, const float *v, size_t stri
         for (int i = 0; i < hd; i++) o[i] += att[p] * inv * v[(size_t)p * stride + i];
 }
 
-#if defined(__AVX2__) && defined(__FMA__)
+static inline float round_f16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
+
+void attend_head_f16_ref(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd,
+                         float scale, float *att, float *o) {
+    float max = -INFINITY;
+    for (int p = 0; p < n; p++) {
+        float d = 0;
+        for (int i = 0; i < hd; i++) d += round_f16(q[i]) * fp16_to_fp32(k[(size_t)p * stride + i]);
+        att[p] = d * scale;
+        if (att[p] > max) max = att[p];
+    }
+    double sum = exp_shift_sum(att, n, max);
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < hd; i++) o[i] = 0;
+    for (int p = 0; p < n; p++) {
+        float a = round_f16(att[p] * inv);
+        for (int i = 0; i < hd; i++) o[i] += a * fp16_to_fp32(v[(size_t)p * stride + i]);
+    }
+}
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 
 /* The row-major kernels' horizontal sum: ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). */
@@ -68,41 +96,49 @@ static inline __m256 lane_sum8(const __m256 d[8]) {
 /* One function per head size (NV = hd/8 vectors) so that the query and
  * output arrays have constant indices after unrolling and live in
  * registers. q·k: even vectors accumulate in s0, odd in s1. */
-#define ATTEND_REGS(NV)                                                                                            \
-    static inline __m256 dot_lanes_##NV(const __m256 *q, const float *k) {                                         \
-        __m256 s0 = _mm256_mul_ps(q[0], _mm256_loadu_ps(k)), s1 = _mm256_mul_ps(q[1], _mm256_loadu_ps(k + 8));     \
+#define ATTEND_REGS(NV, SUF, T, LOAD, RND)                                                                            \
+    static inline __m256 dot_lanes_##NV##SUF(const __m256 *q, const T *k) {                                        \
+        __m256 s0 = _mm256_mul_ps(q[0], LOAD(k)), s1 = _mm256_mul_ps(q[1], LOAD(k + 8));                           \
         _Pragma("GCC unroll 16") for (int i = 2; i < NV; i += 2) {                                                 \
-            s0 = _mm256_fmadd_ps(q[i], _mm256_loadu_ps(k + 8 * i), s0);                                            \
-            s1 = _mm256_fmadd_ps(q[i + 1], _mm256_loadu_ps(k + 8 * i + 8), s1);                                    \
+            s0 = _mm256_fmadd_ps(q[i], LOAD(k + 8 * i), s0);                                                       \
+            s1 = _mm256_fmadd_ps(q[i + 1], LOAD(k + 8 * i + 8), s1);                                               \
         }                                                                                                          \
         return _mm256_add_ps(s0, s1);                                                                              \
     }                                                                                                              \
-    static void attend_regs_##NV(const float *qp, const float *k, const float *v, size_t stride, int n,            \
-                                 float scale, float *att, float *o) {                                              \
+    static void attend_regs_##NV##SUF(const float *qp, const T *k, const T *v, size_t stride, int n,               \
+                                      float scale, float *att, float *o) {                                         \
         __m256 q[NV], acc[NV];                                                                                     \
-        _Pragma("GCC unroll 16") for (int i = 0; i < NV; i++) q[i] = _mm256_loadu_ps(qp + 8 * i);                  \
+        _Pragma("GCC unroll 16") for (int i = 0; i < NV; i++) q[i] = RND(_mm256_loadu_ps(qp + 8 * i));             \
         int p = 0;                                                                                                 \
         for (; p + 8 <= n; p += 8) {                                                                               \
             __m256 d[8];                                                                                           \
-            _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) d[i] = dot_lanes_##NV(q, k + (size_t)(p + i) * stride); \
+            _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) d[i] = dot_lanes_##NV##SUF(q, k + (size_t)(p + i) * stride); \
             _mm256_storeu_ps(att + p, _mm256_mul_ps(lane_sum8(d), _mm256_set1_ps(scale)));                         \
         }                                                                                                          \
-        for (; p < n; p++) att[p] = lane_sum(dot_lanes_##NV(q, k + (size_t)p * stride)) * scale;                   \
+        for (; p < n; p++) att[p] = lane_sum(dot_lanes_##NV##SUF(q, k + (size_t)p * stride)) * scale;              \
         float max = -INFINITY;                                                                                     \
         for (p = 0; p < n; p++) if (att[p] > max) max = att[p];                                                    \
         float inv = (float)(1.0 / exp_shift_sum(att, n, max));                                                     \
         _Pragma("GCC unroll 16") for (int i = 0; i < NV; i++) acc[i] = _mm256_setzero_ps();                        \
         for (p = 0; p < n; p++) {                                                                                  \
-            __m256 a = _mm256_set1_ps(att[p] * inv);                                                               \
-            const float *vp = v + (size_t)p * stride;                                                              \
+            __m256 a = RND(_mm256_set1_ps(att[p] * inv));                                                          \
+            const T *vp = v + (size_t)p * stride;                                                                  \
             _Pragma("GCC unroll 16") for (int i = 0; i < NV; i++)                                                  \
-                acc[i] = _mm256_fmadd_ps(a, _mm256_loadu_ps(vp + 8 * i), acc[i]);                                  \
+                acc[i] = _mm256_fmadd_ps(a, LOAD(vp + 8 * i), acc[i]);                                             \
         }                                                                                                          \
         _Pragma("GCC unroll 16") for (int i = 0; i < NV; i++) _mm256_storeu_ps(o + 8 * i, acc[i]);                 \
     }
-ATTEND_REGS(4)
-ATTEND_REGS(8)
-ATTEND_REGS(16)
+#define LOAD_F32(p) _mm256_loadu_ps(p)
+#define LOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define KEEP(x) (x)
+/* to the nearest F16 value and back */
+#define ROUND_F16(x) _mm256_cvtph_ps(_mm256_cvtps_ph((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+ATTEND_REGS(4, , float, LOAD_F32, KEEP)
+ATTEND_REGS(8, , float, LOAD_F32, KEEP)
+ATTEND_REGS(16, , float, LOAD_F32, KEEP)
+ATTEND_REGS(4, _f16, uint16_t, LOAD_F16, ROUND_F16)
+ATTEND_REGS(8, _f16, uint16_t, LOAD_F16, ROUND_F16)
+ATTEND_REGS(16, _f16, uint16_t, LOAD_F16, ROUND_F16)
 
 /* any head size: 8 lanes at a time through memory, scalar tails */
 static void attend_any(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
@@ -144,9 +180,24 @@ void attend_head(const float *q, const float *k, const float *v, size_t stride, 
     default: attend_any(q, k, v, stride, n, hd, scale, att, o); break;
     }
 }
+
+/* other head sizes over F16 run the plain C loop */
+void attend_head_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd, float scale,
+                     float *att, float *o) {
+    switch (hd) {
+    case 32: attend_regs_4_f16(q, k, v, stride, n, scale, att, o); break;
+    case 64: attend_regs_8_f16(q, k, v, stride, n, scale, att, o); break;
+    case 128: attend_regs_16_f16(q, k, v, stride, n, scale, att, o); break;
+    default: attend_head_f16_ref(q, k, v, stride, n, hd, scale, att, o); break;
+    }
+}
 #else
 void attend_head(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
                  float *att, float *o) {
     attend_head_ref(q, k, v, stride, n, hd, scale, att, o);
+}
+void attend_head_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd, float scale,
+                     float *att, float *o) {
+    attend_head_f16_ref(q, k, v, stride, n, hd, scale, att, o);
 }
 #endif

@@ -6,6 +6,7 @@
 #ifndef TOK_ATTEND_H
 #define TOK_ATTEND_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* att: scratch of n floats. Plain C. */
 void attend_head_ref(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
@@ -14,4 +15,11 @@ void attend_head_ref(const float *q, const float *k, const float *v, size_t stri
  * gives the same outputs as one token at a time. */
 void attend_head(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
                  float *att, float *o);
+/* The same over an F16 cache, with the query and each softmax weight
+ * rounded to F16 before they meet K and V (as llama.cpp's F16 KV path):
+ * otherwise the F32 versions' float steps. */
+void attend_head_f16_ref(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd,
+                         float scale, float *att, float *o);
+void attend_head_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd, float scale,
+                     float *att, float *o);
 #endif

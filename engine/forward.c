@@ -1,14 +1,15 @@
 /*
- * Sessions and the forward pass. A session owns the KV cache (F32, one row
- * per position per layer) and the scratch buffers of one batch; the model is
- * only read, so sessions on one model run independently.
+ * Sessions and the forward pass. A session owns the KV cache (F32, or F16
+ * with kv_f16; one row per position per layer) and the scratch buffers of
+ * one batch; the model is only read, so sessions on one model run
+ * independently.
  *
  * A call evaluates its tokens in batches of n_batch: every weight matrix is
  * then read once per batch (matrix × matrix) rather than once per token,
  * which is what makes prompt processing faster than generation. Only the
  * rows whose logits are wanted go through the output matrix. Memory:
- * 2 · n_layers · n_ctx · kv_dim floats of cache plus O(n_batch · (dim + ffn
- * + vocab)) scratch.
+ * 2 · n_layers · n_ctx · kv_dim values of cache (4 bytes, or 2 with kv_f16)
+ * plus O(n_batch · (dim + ffn + vocab)) scratch.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 #include "model.h"
 
 tok_session_params tok_session_default_params(void) {
-    tok_session_params p = {0, 1, 64};
+    tok_session_params p = {0, 1, 64, false};
     return p;
 }
 
@@ -53,6 +54,8 @@ tok_session *tok_session_new(const tok_model *m, const tok_session_params *p, to
     size_t B = (size_t)s->n_batch, kv_dim = (size_t)c->n_kv_heads * c->head_dim, qd = (size_t)c->n_heads * c->head_dim;
     bool ok = true;
     size_t cache = (size_t)c->n_layers * s->n_ctx * kv_dim;
+    s->kv_f16 = p->kv_f16;
+    if (s->kv_f16) cache = (cache + 1) / 2; /* floats' worth of fp16 pairs */
     s->key_cache = alloc_floats(cache, &ok);
     s->value_cache = alloc_floats(cache, &ok);
     s->x = alloc_floats(B * c->dim, &ok);
@@ -100,12 +103,14 @@ static void forward_batch(tok_session *s, const int32_t *ids, int n, int first_l
         for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm, dim, c->eps);
         matmul_fused(s, 3, (float *const[]){s->q, s->k, s->v}, (const weight *const[]){&L->wq, &L->wk, &L->wv}, s->xb,
                      n, (const float *const[]){L->bq, L->bk, L->bv});
-        float *kc = s->key_cache + (size_t)l * s->n_ctx * kv_dim, *vc = s->value_cache + (size_t)l * s->n_ctx * kv_dim;
+        size_t elt = s->kv_f16 ? sizeof(uint16_t) : sizeof(float), row = (size_t)kv_dim * elt;
+        char *kc = (char *)s->key_cache + (size_t)l * s->n_ctx * row, *vc = (char *)s->value_cache + (size_t)l * s->n_ctx * row;
         for (int t = 0; t < n; t++) {
             rope_rotate(c, m->rope_freqs, s->q + (size_t)t * qd, c->n_heads, pos0 + t);
             rope_rotate(c, m->rope_freqs, s->k + (size_t)t * kv_dim, c->n_kv_heads, pos0 + t);
-            memcpy(kc + (size_t)(pos0 + t) * kv_dim, s->k + (size_t)t * kv_dim, kv_dim * sizeof(float));
-            memcpy(vc + (size_t)(pos0 + t) * kv_dim, s->v + (size_t)t * kv_dim, kv_dim * sizeof(float));
+            /* F16: rounded to nearest even on store, as ggml's fp32 -> fp16 */
+            quant_from_float(s->kv_f16 ? TOK_TYPE_F16 : TOK_TYPE_F32, s->k + (size_t)t * kv_dim, kc + (size_t)(pos0 + t) * row, kv_dim);
+            quant_from_float(s->kv_f16 ? TOK_TYPE_F16 : TOK_TYPE_F32, s->v + (size_t)t * kv_dim, vc + (size_t)(pos0 + t) * row, kv_dim);
         }
         attention(s, l, pos0, n);
         matmul(s, s->xb, &L->wo, s->att_out, n, L->bo);

@@ -70,8 +70,9 @@ struct tok_session {
     const tok_model *m;
     tok_pool *pool;
     int n_ctx, n_batch, n_past;
-    float *key_cache;   /* (layer, n_ctx, kv_dim) */
-    float *value_cache; /* (layer, n_ctx, kv_dim) */
+    void *key_cache;    /* (layer, n_ctx, kv_dim) floats, or fp16 values with kv_f16 */
+    void *value_cache;  /* (layer, n_ctx, kv_dim) */
+    bool kv_f16;
     /* scratch for one batch of up to n_batch tokens */
     float *x;      /* (n_batch, dim) residual stream */
     float *xb;     /* (n_batch, dim) normed input of a block */

@@ -343,8 +343,7 @@ static void attention_chunk(void *ctx, int chunk, int ith) {
     tok_session *s = j->s;
     const model_config *c = &s->m->cfg;
     int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, group = c->n_heads / c->n_kv_heads;
-    const float *kc = s->key_cache + (size_t)j->layer * s->n_ctx * kv_dim;
-    const float *vc = s->value_cache + (size_t)j->layer * s->n_ctx * kv_dim;
+    size_t layer = (size_t)j->layer * s->n_ctx * kv_dim; /* values before this layer's rows */
     float *att = s->att + (size_t)ith * s->n_ctx;
     float scale = 1.0f / sqrtf((float)hd);
     int n_tasks = j->n_tok * c->n_heads, t0 = chunk * j->tasks_per_chunk;
@@ -354,7 +353,13 @@ static void attention_chunk(void *ctx, int chunk, int ith) {
         const float *q = s->q + (size_t)t * c->n_heads * hd + (size_t)h * hd;
         int kvh = h / group;
         float *o = s->att_out + (size_t)t * c->n_heads * hd + (size_t)h * hd;
-        attend_head(q, kc + (size_t)kvh * hd, vc + (size_t)kvh * hd, (size_t)kv_dim, pos + 1, hd, scale, att, o);
+        size_t at = layer + (size_t)kvh * hd;
+        if (s->kv_f16)
+            attend_head_f16(q, (const uint16_t *)s->key_cache + at, (const uint16_t *)s->value_cache + at, (size_t)kv_dim,
+                            pos + 1, hd, scale, att, o);
+        else
+            attend_head(q, (const float *)s->key_cache + at, (const float *)s->value_cache + at, (size_t)kv_dim, pos + 1,
+                        hd, scale, att, o);
     }
 }
 
@@ -362,7 +367,7 @@ void attention(tok_session *s, int layer, int pos0, int n_tok) {
     const model_config *c = &s->m->cfg;
     int n_tasks = n_tok * c->n_heads, nth = tok_pool_size(s->pool);
     /* bytes of K and V read, as for matmul */
-    double work = (double)n_tasks * (pos0 + n_tok) * c->head_dim * 2 * sizeof(float);
+    double work = (double)n_tasks * (pos0 + n_tok) * c->head_dim * 2 * (s->kv_f16 ? sizeof(uint16_t) : sizeof(float));
     int n_chunks = chunk_count(nth, work, n_tasks);
     int per = (n_tasks + n_chunks - 1) / n_chunks;
     n_chunks = (n_tasks + per - 1) / per;

@@ -158,11 +158,14 @@ typedef struct tok_session_params {
     int n_ctx;     /* KV cache positions; 0 = the model's training context */
     int n_threads; /* worker threads including the caller; 0 = 1 */
     int n_batch;   /* prompt tokens per forward batch; 0 = 64 */
+    bool kv_f16;   /* keep K and V as F16 (half the memory, llama.cpp's
+                    * default); false: F32, as the fixtures' primary
+                    * llama.cpp references were made */
 } tok_session_params;
 
 tok_session_params tok_session_default_params(void);
 
-/* A session holds the KV cache (F32) and scratch buffers for one sequence;
+/* A session holds the KV cache (F32, or F16 with kv_f16) and scratch buffers for one sequence;
  * it reads the model, never writes it. */
 tok_session *tok_session_new(const tok_model *m, const tok_session_params *p, tok_error *err);
 void tok_session_free(tok_session *s);

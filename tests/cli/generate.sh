@@ -100,6 +100,37 @@ PY
 greedy data/models/tiny-kjv-Q8_0.gguf tests/data/models/tiny-kjv-reference-Q8_0.json
 greedy tests/data/models/llama-rand-tiny-Q4_0.gguf tests/data/models/llama-rand-tiny-Q4_0.json
 
+# --kv-type f16: llama.cpp's default F16 KV cache, whose continuations the
+# references also hold (greedy_ids_kv_f16): equal on every bundled prompt
+# (tests/unit/test_engine.c applies the near-tie rule to the full suites).
+kvf16() {
+    local model=$1 ref=$2 d=$tmp/kvf16
+    rm -rf "$d" && mkdir "$d"
+    $PY - "$ref" > "$d/cases" <<'PY'
+import json, sys
+for i, p in enumerate(json.load(open(sys.argv[1]))["prompts"]):
+    if p.get("greedy_ids_kv_f16"):
+        print(i, len(p["greedy_ids_kv_f16"]), " ".join(map(str, p["prompt_ids"])))
+PY
+    [ -s "$d/cases" ] || fail "$ref: no greedy_ids_kv_f16"
+    while read -r i n ids; do
+        "$TOK" generate -m "$model" --prompt-ids "$ids" -n "$n" --temp 0 --threads 1 --ignore-eos --json \
+            --kv-type f16 > "$d/$i.json" || fail "$model prompt $i --kv-type f16: exit $?"
+    done < "$d/cases"
+    $PY - "$ref" "$d" <<'PY' || fail "$model: F16-KV greedy generation differs from llama.cpp's"
+import json, sys
+ref, d = json.load(open(sys.argv[1])), sys.argv[2]
+for i, p in enumerate(ref["prompts"]):
+    if not p.get("greedy_ids_kv_f16"):
+        continue
+    got = json.load(open(f"{d}/{i}.json"))
+    assert got["kv_type"] == "f16", got["kv_type"]
+    assert got["ids"] == p["greedy_ids_kv_f16"], (i, got["ids"], p["greedy_ids_kv_f16"])
+PY
+}
+kvf16 data/models/tiny-kjv-Q8_0.gguf tests/data/models/tiny-kjv-reference-Q8_0.json
+kvf16 tests/data/models/llama-rand-tiny-Q4_0.gguf tests/data/models/llama-rand-tiny-Q4_0.json
+
 # The default model is found without -m.
 ids="1 1046 261 2048"
 "$TOK" generate --prompt-ids "$ids" -n 8 --temp 0 --json > "$tmp/d.json" || fail "default model: exit $?"
@@ -172,6 +203,7 @@ expect 2 --prompt-ids "$ids" --frobnicate 3
 expect 2 --prompt-ids "1 x 3"
 expect 2 --prompt-ids "$ids" --logprobs 3
 expect 2 --prompt-ids "$ids" -p "both"
+expect 2 --prompt-ids "$ids" --kv-type f8
 expect 2 --prompt-ids "1 99999"
 expect 2 -n 3
 expect 1 -m "$tmp/missing.gguf" --prompt-ids "$ids"

@@ -51,7 +51,14 @@ static double compare_top(const float *logits, int vocab, const cJSON *top) {
     return worst;
 }
 
-typedef struct { int prompts, greedy_full, greedy_neartie, greedy_bad; double max_dlogprob; } stats;
+typedef struct { int prompts, greedy_full, greedy_neartie, greedy_bad, f16_full, f16_neartie; double max_dlogprob; } stats;
+
+/* Top-1 minus top-2 log-probability of logits (the same as of the raw logits). */
+static double own_margin(const float *logits, int vocab) {
+    int a = argmax(logits, vocab), b = a ? 0 : 1;
+    for (int i = 0; i < vocab; i++) if (i != a && logits[i] > logits[b]) b = i;
+    return (double)logits[a] - logits[b];
+}
 
 static void run_llama_cpp_reference(const char *gguf, const char *json, double tol, stats *st) {
     char *text = check_read_file(json, NULL);
@@ -72,7 +79,9 @@ static void run_llama_cpp_reference(const char *gguf, const char *json, double t
     tok_session *tf = tok_session_new(m, &sp, &err);
     sp.n_threads = 1; sp.n_batch = 64;
     tok_session *gs = tok_session_new(m, &sp, &err);
-    CHECK(tf && gs);
+    sp.kv_f16 = true; /* and one with llama.cpp's default F16 KV cache */
+    tok_session *g16 = tok_session_new(m, &sp, &err);
+    CHECK(tf && gs && g16);
     int32_t *seq = malloc(512 * sizeof *seq);
     float *logits = malloc((size_t)512 * vocab * sizeof(float));
     const cJSON *p;
@@ -120,11 +129,42 @@ static void run_llama_cpp_reference(const char *gguf, const char *json, double t
                       gguf, name, j, margin);
             printf("  %s [%s]: greedy diverged at step %d/%d at a near-tie (margin %.2g)\n", gguf, name, j, ng, margin);
         }
+        /* F16 KV cache against llama.cpp's F16-KV continuation. Up to the
+         * point where that continuation leaves the F32 one, the F32 run's
+         * top log-probabilities give the reference margin; past it none are
+         * stored, and our own top-2 margin must show the near-tie. */
+        int32_t g16ids[256];
+        int n16 = ids_of(cJSON_GetObjectItem(p, "greedy_ids_kv_f16"), g16ids, 256);
+        const cJSON *fdj = cJSON_GetObjectItem(p, "kv_f16_first_difference");
+        int fd = cJSON_IsNumber(fdj) ? fdj->valueint : n16;
+        if (n16 > 0) {
+            tok_session_rewind(g16, 0);
+            CHECK(tok_session_eval(g16, seq, np, logits, false, &err) == 0);
+            int k = 0;
+            for (; k < n16; k++) {
+                int32_t id = argmax(logits, vocab);
+                if (id != g16ids[k]) break;
+                if (k + 1 < n16) CHECK(tok_session_eval(g16, &id, 1, logits, false, &err) == 0);
+            }
+            if (k == n16) st->f16_full++;
+            else {
+                const cJSON *t = k < fd && k < ng ? cJSON_GetArrayItem(gtop, k) : NULL;
+                double margin = t ? cJSON_GetArrayItem(cJSON_GetArrayItem(t, 0), 2)->valuedouble -
+                                        cJSON_GetArrayItem(cJSON_GetArrayItem(t, 1), 2)->valuedouble
+                                  : own_margin(logits, vocab);
+                CHECK_MSG(margin < tol, "%s [%s]: F16-KV greedy differs at step %d where the %s margin is %.3g", gguf,
+                          name, k, t ? "reference" : "own", margin);
+                if (margin < tol) st->f16_neartie++;
+                printf("  %s [%s]: F16-KV greedy diverged at step %d/%d at a near-tie (%s margin %.2g)\n", gguf, name,
+                       k, n16, t ? "reference" : "own", margin);
+            }
+        }
     }
     free(seq);
     free(logits);
     tok_session_free(tf);
     tok_session_free(gs);
+    tok_session_free(g16);
     tok_model_free(m);
     cJSON_Delete(root);
 }
@@ -195,6 +235,9 @@ static void one(const char *gguf, const char *json, bool pytorch) {
     printf("%-60s prompts %d, greedy identical %d, near-tie divergence %d, bad %d, max |dlogprob| %.2g (tol %.2g)\n",
            strrchr(gguf, '/') ? strrchr(gguf, '/') + 1 : gguf, st.prompts, st.greedy_full, st.greedy_neartie,
            st.greedy_bad, st.max_dlogprob, tol);
+    if (!pytorch)
+        printf("%-60s F16 KV cache: greedy identical to llama.cpp's F16-KV run %d, near-tie divergence %d\n", "",
+               st.f16_full, st.f16_neartie);
 }
 
 static void errors(void) {
