@@ -47,6 +47,8 @@ static const char HELP[] =
     "      --chat-template FILE  Jinja chat template instead of the model's\n"
     "  -c, --ctx N             context window (default: the model's)\n"
     "  -t, --threads N         threads (default: 1 for models under 100 MB, else all)\n"
+    "      --kv-type T         local models' KV cache: f32 (default) or f16 (half the\n"
+    "                          memory; llama.cpp's default)\n"
     "  -q, --quiet             no usage table, no notices\n"
     "%s"
     "  -h, --help              this help\n";
@@ -215,6 +217,7 @@ int cmd_run(int argc, char **argv) {
     size_t n_vars = 0;
     bool dry = false, json = false, quiet = false;
     int n_ctx = 0, n_threads = 0;
+    bool kv_f16 = false;
     double budget = -1;
     cli_registry_opts ro = {0};
     cJSON *keep = cJSON_CreateArray(); /* --vars documents */
@@ -260,6 +263,8 @@ int cmd_run(int argc, char **argv) {
                 if (gen_parse_int(CMD, a, v, 1, 1 << 20, &n_ctx)) return USAGE_EXIT;
             } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
                 if (gen_parse_int(CMD, a, v, 1, 512, &n_threads)) return USAGE_EXIT;
+            } else if (!strcmp(a, "--kv-type")) {
+                if (gen_parse_kv_type(CMD, a, v, &kv_f16)) return USAGE_EXIT;
             } else {
                 cli_error(CMD, "unknown option '%s' (see tok run --help)", a);
                 return USAGE_EXIT;
@@ -284,7 +289,7 @@ int cmd_run(int argc, char **argv) {
     int rc = EXIT_RUNTIME;
     FILE *trace = NULL;
     tok_recipe_result res = {0};
-    run_models *models = run_models_new(tok_recipe_dir(r), tmpl, n_ctx, n_threads, quiet, &ro);
+    run_models *models = run_models_new(tok_recipe_dir(r), tmpl, n_ctx, n_threads, kv_f16, quiet, &ro);
     const tok_recipe_backend *b = NULL;
     if (!models) goto done;
     const char *want = model_opt ? model_opt : tok_recipe_model(r);

@@ -35,18 +35,18 @@ typedef struct run_model {
 struct run_models {
     const char *dir, *tmpl;
     int n_ctx, n_threads;
-    bool quiet;
+    bool kv_f16, quiet;
     cli_registry_opts ro;
     tok_registry *reg;
     run_model *ms[MAX_MODELS];
     int n;
 };
 
-run_models *run_models_new(const char *recipe_dir, const char *tmpl, int n_ctx, int n_threads, bool quiet,
+run_models *run_models_new(const char *recipe_dir, const char *tmpl, int n_ctx, int n_threads, bool kv_f16, bool quiet,
                            const cli_registry_opts *ro) {
     run_models *R = calloc(1, sizeof *R);
-    if (R) *R = (run_models){.dir = recipe_dir, .tmpl = tmpl, .n_ctx = n_ctx, .n_threads = n_threads, .quiet = quiet,
-                            .ro = *ro};
+    if (R) *R = (run_models){.dir = recipe_dir, .tmpl = tmpl, .n_ctx = n_ctx, .n_threads = n_threads, .kv_f16 = kv_f16,
+                            .quiet = quiet, .ro = *ro};
     return R;
 }
 
@@ -93,7 +93,8 @@ static int load_local(run_models *R, run_model *x, tok_error *err) {
     if (!(x->chat = gen_load_chat("run", x->m, x->tk, R->tmpl, R->quiet)))
         return fail(err, "%.400s: cannot set up the chat template (see above)%s", x->path, "");
     x->b = (tok_recipe_backend){.model_name = x->path, .model = x->m, .tk = x->tk, .chat = x->chat,
-                                .n_ctx = R->n_ctx, .n_threads = R->n_threads ? R->n_threads : gen_default_threads(x->m)};
+                                .n_ctx = R->n_ctx, .n_threads = R->n_threads ? R->n_threads : gen_default_threads(x->m),
+                                .kv_f16 = R->kv_f16};
     return 0;
 }
 

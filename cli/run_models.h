@@ -11,7 +11,7 @@ typedef struct run_models run_models;
 
 /* recipe_dir: where relative model paths are looked up; tmpl: --chat-template
  * for local models (NULL: the model's); n_ctx, n_threads: 0 for defaults. */
-run_models *run_models_new(const char *recipe_dir, const char *tmpl, int n_ctx, int n_threads, bool quiet,
+run_models *run_models_new(const char *recipe_dir, const char *tmpl, int n_ctx, int n_threads, bool kv_f16, bool quiet,
                            const cli_registry_opts *ro);
 void run_models_free(run_models *R);
 /* A tok_recipe_resolve_fn: ud is the run_models; name NULL: the bundled model. */

@@ -298,6 +298,7 @@ static int run_call(const tok_recipe *r, const rc_step *s, const tok_recipe_back
         tok_session_params sp = tok_session_default_params();
         sp.n_ctx = n_ctx;
         sp.n_threads = b->n_threads;
+        sp.kv_f16 = b->kv_f16;
         if (!(*sess = tok_session_new(b->model, &sp, &e))) {
             rc_fail(err, e.code, "%s: step \"%s\": %s", r->file, s->id, e.msg);
             goto out;

@@ -287,6 +287,7 @@ typedef struct tok_recipe_backend {
     const tok_chat *chat;        /* system + user -> prompt */
     int n_ctx;                   /* context window (0: the model's) */
     int n_threads;
+    bool kv_f16;                 /* sessions keep an F16 KV cache (tok_session_params) */
     bool approximate;            /* tk is a stand-in: counts are estimates */
     const tok_registry *registry; /* with entry: prices for the cost; */
     const tok_model_entry *entry; /* NULL or a local row: costs nothing */

@@ -196,5 +196,10 @@ expect 1 "served over HTTP, which this version does not call yet" "$tmp/http.yam
 expect 1 "no-such.yaml: No such file" "$tmp/no-such.yaml"
 expect 2 "no recipe given" --dry-run
 expect 2 "expected NAME=VALUE" "$r" --var novalue
+expect 2 "expected f16 or f32" "$r" --kv-type f8
+# an F16 KV cache for the local model (tok_session_params.kv_f16): the run completes
+"$TOK" run "$r" --kv-type f16 --json 2> "$tmp/kv.err" > "$tmp/kv.json" || fail "--kv-type f16: $(cat "$tmp/kv.err")"
+/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert all(s["completion_tokens"] > 0 for s in d["steps"]), d' \
+    "$tmp/kv.json" || fail "--kv-type f16: no completion" 
 "$TOK" run --help | grep -q "usage: tok run" || fail "--help"
 echo "run: $n recipes end to end, dry-run counts, budget boundary, errors: ok"
