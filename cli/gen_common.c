@@ -35,7 +35,7 @@ int gen_parse_float(const char *cmd, const char *opt, const char *s, float lo, f
 
 int gen_parse_kv_type(const char *cmd, const char *opt, const char *s, bool *f16) {
     if (!strcmp(s, "f16") || !strcmp(s, "f32")) {
-        *f16 = s[1] == '1';
+        *f16 = !strcmp(s, "f16");
         return 0;
     }
     cli_error(cmd, "%s: expected f16 or f32, got '%s'", opt, s);

@@ -103,14 +103,15 @@ static void forward_batch(tok_session *s, const int32_t *ids, int n, int first_l
         for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm, dim, c->eps);
         matmul_fused(s, 3, (float *const[]){s->q, s->k, s->v}, (const weight *const[]){&L->wq, &L->wk, &L->wv}, s->xb,
                      n, (const float *const[]){L->bq, L->bk, L->bv});
-        size_t elt = s->kv_f16 ? sizeof(uint16_t) : sizeof(float), row = (size_t)kv_dim * elt;
+        /* F16: rounded to nearest even on store, as ggml's fp32 -> fp16 */
+        int kv_type = s->kv_f16 ? TOK_TYPE_F16 : TOK_TYPE_F32;
+        size_t row = quant_row_bytes(kv_type, kv_dim);
         char *kc = (char *)s->key_cache + (size_t)l * s->n_ctx * row, *vc = (char *)s->value_cache + (size_t)l * s->n_ctx * row;
         for (int t = 0; t < n; t++) {
             rope_rotate(c, m->rope_freqs, s->q + (size_t)t * qd, c->n_heads, pos0 + t);
             rope_rotate(c, m->rope_freqs, s->k + (size_t)t * kv_dim, c->n_kv_heads, pos0 + t);
-            /* F16: rounded to nearest even on store, as ggml's fp32 -> fp16 */
-            quant_from_float(s->kv_f16 ? TOK_TYPE_F16 : TOK_TYPE_F32, s->k + (size_t)t * kv_dim, kc + (size_t)(pos0 + t) * row, kv_dim);
-            quant_from_float(s->kv_f16 ? TOK_TYPE_F16 : TOK_TYPE_F32, s->v + (size_t)t * kv_dim, vc + (size_t)(pos0 + t) * row, kv_dim);
+            quant_from_float(kv_type, s->k + (size_t)t * kv_dim, kc + (size_t)(pos0 + t) * row, kv_dim);
+            quant_from_float(kv_type, s->v + (size_t)t * kv_dim, vc + (size_t)(pos0 + t) * row, kv_dim);
         }
         attention(s, l, pos0, n);
         matmul(s, s->xb, &L->wo, s->att_out, n, L->bo);

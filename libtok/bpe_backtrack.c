@@ -229,12 +229,12 @@ static inline int compatible(const bpe_bt *b, uint32_t a, uint32_t c) {
 
 void bpe_bt_free(bpe_bt *b) {
     if (!b) return;
-    if (b->edges) tok_table_free(b->edges, (b->emask + 1) * sizeof *b->edges);
+    tok_table_free(b->edges, (b->emask + 1) * sizeof *b->edges);
     free(b->r2node);
     free(b->r2best);
     free(b->prefix);
     free(b->split);
-    if (b->pairs) tok_table_free(b->pairs, (b->pmask + 1) * sizeof *b->pairs);
+    tok_table_free(b->pairs, (b->pmask + 1) * sizeof *b->pairs);
     free(b->usable);
     tok_table_free(b->memo, ((size_t)1 << MEMO_BITS) * sizeof *b->memo);
     free(b->len);

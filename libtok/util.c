@@ -87,12 +87,8 @@ int tok_bytes_append(tok_bytes *b, const void *data, size_t n) {
     return 0;
 }
 
-char *tok_read_file(const char *path, size_t *len, tok_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
+/* Reads f to its end into a NUL-terminated buffer and closes it. */
+static char *read_stream(FILE *f, const char *path, size_t *len, tok_error *err) {
     char *buf = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
@@ -123,14 +119,29 @@ char *tok_read_file(const char *path, size_t *len, tok_error *err) {
     return buf;
 }
 
+char *tok_read_file(const char *path, size_t *len, tok_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    return read_stream(f, path, len, err);
+}
+
 int tok_file_open(tok_file *f, const char *path, tok_error *err) {
     *f = (tok_file){"", 0, NULL, NULL};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == 0) { /* a pipe, or nothing to map */
-        close(fd);
-        if (!(f->buf = tok_read_file(path, &f->len, err))) return err ? err->code : TOK_EIO;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == 0) {
+        /* a pipe, or nothing to map: read what is open (a FIFO opened a
+         * second time would be a second reader) */
+        FILE *in = fdopen(fd, "rb");
+        if (!in) {
+            close(fd);
+            return tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
+        }
+        if (!(f->buf = read_stream(in, path, &f->len, err))) return err ? err->code : TOK_EIO;
         f->data = f->buf;
         return 0;
     }

@@ -102,8 +102,8 @@ void vocab_free(vocab *v) {
     free(v->off);
     free(v->len);
     free(v->blob);
-    if (v->slots) tok_table_free(v->slots, (v->mask + 1) * sizeof *v->slots);
-    if (v->pairs) tok_table_free(v->pairs, (v->pmask + 1) * sizeof *v->pairs);
+    tok_table_free(v->slots, (v->mask + 1) * sizeof *v->slots);
+    tok_table_free(v->pairs, (v->pmask + 1) * sizeof *v->pairs);
     memset(v, 0, sizeof *v);
 }
 
@@ -138,14 +138,19 @@ static int rehash(vocab *v, tok_error *err) {
     return 0;
 }
 
-int vocab_reserve(vocab *v, uint32_t n_ids, size_t blob_bytes, tok_error *err) {
-    int rc = grow_ids(v, n_ids, err);
-    if (rc || blob_bytes <= v->blob_cap) return rc;
-    char *nb = realloc(v->blob, blob_bytes);
+/* Room for cap bytes of token bytes in the blob (no-op if it has it). */
+static int blob_reserve(vocab *v, size_t cap, tok_error *err) {
+    if (cap <= v->blob_cap) return 0;
+    char *nb = realloc(v->blob, cap);
     if (!nb) return tok_fail(err, TOK_ENOMEM, "out of memory");
     v->blob = nb;
-    v->blob_cap = blob_bytes;
+    v->blob_cap = cap;
     return 0;
+}
+
+int vocab_reserve(vocab *v, uint32_t n_ids, size_t blob_bytes, tok_error *err) {
+    int rc = grow_ids(v, n_ids, err);
+    return rc ? rc : blob_reserve(v, blob_bytes, err);
 }
 
 int vocab_set(vocab *v, int32_t id, const void *bytes, size_t len, int index, tok_error *err) {
@@ -167,10 +172,8 @@ int vocab_set(vocab *v, int32_t id, const void *bytes, size_t len, int index, to
     if (v->blob_cap - v->blob_len < len + 1) {
         size_t cap = v->blob_cap ? v->blob_cap : 1 << 16;
         while (cap - v->blob_len < len + 1) cap *= 2;
-        char *nb = realloc(v->blob, cap);
-        if (!nb) return tok_fail(err, TOK_ENOMEM, "out of memory");
-        v->blob = nb;
-        v->blob_cap = cap;
+        int rc = blob_reserve(v, cap, err);
+        if (rc) return rc;
     }
     if (v->blob_len > UINT32_MAX - len - 1) return tok_fail(err, TOK_EFORMAT, "vocabulary too large");
     memcpy(v->blob + v->blob_len, bytes, len);
@@ -206,7 +209,7 @@ static int pair_rehash(vocab *v, tok_error *err) {
         while (ns[j].key != UINT64_MAX) j = (j + 1) & (cap - 1);
         ns[j] = v->pairs[i];
     }
-    if (v->pairs) tok_table_free(v->pairs, (v->pmask + 1) * sizeof *v->pairs);
+    tok_table_free(v->pairs, (v->pmask + 1) * sizeof *v->pairs);
     v->pairs = ns;
     v->pmask = cap - 1;
     return 0;

@@ -53,6 +53,28 @@ static double compare_top(const float *logits, int vocab, const cJSON *top) {
 
 typedef struct { int prompts, greedy_full, greedy_neartie, greedy_bad, f16_full, f16_neartie; double max_dlogprob; } stats;
 
+/* Greedy decoding from prompt[0, np) in s while it gives want[0, n):
+ * returns how many steps agreed (n: all); logits hold the last step's. */
+static int greedy_agree(tok_session *s, const int32_t *prompt, int np, const int32_t *want, int n, float *logits,
+                        int vocab) {
+    tok_error err = {0};
+    tok_session_rewind(s, 0);
+    CHECK(tok_session_eval(s, prompt, np, logits, false, &err) == 0);
+    int j = 0;
+    for (; j < n; j++) {
+        int32_t id = argmax(logits, vocab);
+        if (id != want[j]) break;
+        if (j + 1 < n) CHECK(tok_session_eval(s, &id, 1, logits, false, &err) == 0);
+    }
+    return j;
+}
+
+/* Top-1 minus top-2 log-probability of a reference's top list. */
+static double ref_margin(const cJSON *top) {
+    return cJSON_GetArrayItem(cJSON_GetArrayItem(top, 0), 2)->valuedouble -
+           cJSON_GetArrayItem(cJSON_GetArrayItem(top, 1), 2)->valuedouble;
+}
+
 /* Top-1 minus top-2 log-probability of logits (the same as of the raw logits). */
 static double own_margin(const float *logits, int vocab) {
     int a = argmax(logits, vocab), b = a ? 0 : 1;
@@ -109,20 +131,11 @@ static void run_llama_cpp_reference(const char *gguf, const char *json, double t
         CHECK_MSG(worst <= tol, "%s [%s]: teacher-forced max |dlogprob| %.3g > %.3g", gguf, name, worst, tol);
         if (worst > st->max_dlogprob) st->max_dlogprob = worst;
         /* free-running greedy */
-        tok_session_rewind(gs, 0);
-        CHECK(tok_session_eval(gs, seq, np, logits, false, &err) == 0);
-        int j = 0;
-        for (; j < ng; j++) {
-            int32_t id = argmax(logits, vocab);
-            if (id != greedy[j]) break;
-            if (j + 1 < ng) CHECK(tok_session_eval(gs, &id, 1, logits, false, &err) == 0);
-        }
+        int j = greedy_agree(gs, seq, np, greedy, ng, logits, vocab);
         if (j == ng) {
             st->greedy_full++;
         } else {
-            const cJSON *t = cJSON_GetArrayItem(gtop, j);
-            double margin = cJSON_GetArrayItem(cJSON_GetArrayItem(t, 0), 2)->valuedouble -
-                            cJSON_GetArrayItem(cJSON_GetArrayItem(t, 1), 2)->valuedouble;
+            double margin = ref_margin(cJSON_GetArrayItem(gtop, j));
             if (margin < tol) st->greedy_neartie++;
             else st->greedy_bad++;
             CHECK_MSG(margin < tol, "%s [%s]: greedy differs at step %d where the reference margin is %.3g",
@@ -138,20 +151,11 @@ static void run_llama_cpp_reference(const char *gguf, const char *json, double t
         const cJSON *fdj = cJSON_GetObjectItem(p, "kv_f16_first_difference");
         int fd = cJSON_IsNumber(fdj) ? fdj->valueint : n16;
         if (n16 > 0) {
-            tok_session_rewind(g16, 0);
-            CHECK(tok_session_eval(g16, seq, np, logits, false, &err) == 0);
-            int k = 0;
-            for (; k < n16; k++) {
-                int32_t id = argmax(logits, vocab);
-                if (id != g16ids[k]) break;
-                if (k + 1 < n16) CHECK(tok_session_eval(g16, &id, 1, logits, false, &err) == 0);
-            }
+            int k = greedy_agree(g16, seq, np, g16ids, n16, logits, vocab);
             if (k == n16) st->f16_full++;
             else {
                 const cJSON *t = k < fd && k < ng ? cJSON_GetArrayItem(gtop, k) : NULL;
-                double margin = t ? cJSON_GetArrayItem(cJSON_GetArrayItem(t, 0), 2)->valuedouble -
-                                        cJSON_GetArrayItem(cJSON_GetArrayItem(t, 1), 2)->valuedouble
-                                  : own_margin(logits, vocab);
+                double margin = t ? ref_margin(t) : own_margin(logits, vocab);
                 CHECK_MSG(margin < tol, "%s [%s]: F16-KV greedy differs at step %d where the %s margin is %.3g", gguf,
                           name, k, t ? "reference" : "own", margin);
                 if (margin < tol) st->f16_neartie++;
