@@ -18,7 +18,14 @@
  * ("1 2"), BENCH_BW_MB (512; 0 skips the bandwidth measurement; only the
  * 1- and/or 2-thread figure the thread counts need is measured), BENCH_BW
  * ("GB/s-1-thread GB/s-2-threads": use these instead of measuring, so a
- * script that runs one model at a time measures the bandwidth once).
+ * script that runs one model at a time measures the bandwidth once),
+ * BENCH_PAIRED_MB (256; 0: off): after every timed tg run the bandwidth is
+ * measured again over this many MiB at the run's thread count (median of 3
+ * passes, ~30 ms), and that run's share of the ceiling taken against it;
+ * the median of those shares is printed as "paired". On a machine whose
+ * speed drifts within minutes (a shared VM) it is the steadier figure: a
+ * bandwidth measured once, minutes before or after, can be from a faster
+ * or slower spell than the run it is compared with.
  * Each result also goes out as one "result ..." line of key=value pairs for
  * scripts (bench/engine_peers.sh).
  */
@@ -83,15 +90,29 @@ static void *bw_read(void *arg) {
     return NULL;
 }
 
-/* GB/s reading mb MiB with nt threads, median of 7 passes. */
-static double measure_bw(size_t mb, int nt) {
+/* The buffer the bandwidth passes read: made (and its pages faulted in)
+ * once, at the largest size asked for. */
+static char *bw_buf;
+static size_t bw_buf_n;
+
+static char *bw_buffer(size_t n) {
+    if (n <= bw_buf_n) return bw_buf;
+    free(bw_buf);
+    bw_buf_n = 0;
+    if (!(bw_buf = aligned_alloc(64, n))) return NULL;
+    memset(bw_buf, 1, n);
+    bw_buf_n = n;
+    return bw_buf;
+}
+
+/* GB/s reading mb MiB with nt threads, median of `passes` passes. */
+static double measure_bw(size_t mb, int nt, int passes) {
     size_t n = mb << 20;
-    char *buf = aligned_alloc(64, n);
-    if (!buf) return 0;
-    for (size_t i = 0; i < n; i += 4096) buf[i] = (char)i; /* fault the pages in */
-    memset(buf, 1, n);
+    char *buf = bw_buffer(n);
+    if (!buf || passes < 1) return 0;
+    if (passes > 7) passes = 7;
     double r[7];
-    for (int pass = 0; pass < 7; pass++) {
+    for (int pass = 0; pass < passes; pass++) {
         bw_part parts[2];
         pthread_t th[2];
         double t0 = now();
@@ -104,8 +125,7 @@ static double measure_bw(size_t mb, int nt) {
         for (int t = 1; t < nt; t++) pthread_join(th[t], NULL);
         r[pass] = (double)n / (now() - t0) / 1e9;
     }
-    free(buf);
-    return median(r, 7);
+    return median(r, passes);
 }
 
 /* ---- models ---- */
@@ -119,6 +139,9 @@ static double bytes_per_token(const tok_model *m) {
     if (e && !in->tied_output) b -= (double)e->nbytes * (1.0 - 1.0 / in->vocab_size);
     return b;
 }
+
+/* MiB of the bandwidth pass after each timed tg run (0: none) */
+static int paired_mb = 256;
 
 static void bench_model(const char *path, int runs, int pp, int tg, const int *threads, int n_thr,
                         const double *bw) {
@@ -140,7 +163,7 @@ static void bench_model(const char *path, int runs, int pp, int tg, const int *t
         sp.n_ctx = pp + tg + 1;
         tok_session *s = tok_session_new(m, &sp, &err);
         if (!s) { fprintf(stderr, "bench_engine: %s\n", err.msg); break; }
-        double ppr[32], tgr[32], ppc[32], tgc[32], load0 = load_avg();
+        double ppr[32], tgr[32], ppc[32], tgc[32], pbw[32], pct[32], load0 = load_avg();
         for (int r = 0; r < runs + 1; r++) { /* run 0 warms the page cache */
             tok_session_rewind(s, 0);
             double c0 = cpu_now(), t0 = now();
@@ -160,20 +183,28 @@ static void bench_model(const char *path, int runs, int pp, int tg, const int *t
             if (r) {
                 ppr[r - 1] = pp / (t1 - t0); tgr[r - 1] = tg / (t3 - t2);
                 ppc[r - 1] = (c1 - c0) / pp * 1e3; tgc[r - 1] = (c3 - c2) / tg * 1e3;
+                /* the read bandwidth of this very moment, at this run's
+                 * thread count: the machine's speed drifts by a third
+                 * within minutes, so each run's share of the ceiling
+                 * is taken against the bandwidth measured beside it */
+                pbw[r - 1] = paired_mb > 0 ? measure_bw((size_t)paired_mb, nt > 1 ? 2 : 1, 3) : 0;
+                pct[r - 1] = pbw[r - 1] > 0 ? 100 * tgr[r - 1] * bpt / (pbw[r - 1] * 1e9) : 0;
             }
         }
         double load = (load0 + load_avg()) / 2;
         double ppm = median(ppr, runs), tgm = median(tgr, runs), ppb = ppr[runs - 1], tgb = tgr[runs - 1];
         double ppcm = median(ppc, runs), tgcm = median(tgc, runs);
         double ceil = bw && bw[nt > 1] > 0 ? bw[nt > 1] * 1e9 / bpt : 0;
+        double pbwm = paired_mb > 0 ? median(pbw, runs) : 0, pctm = paired_mb > 0 ? median(pct, runs) : 0;
         printf("engine  %-22s %7.1f MB/tok  threads %d  pp%-4d %8.1f tok/s (best %8.1f, %6.2f cpu-ms/tok)  "
                "tg%-3d %7.1f tok/s (best %7.1f, %6.2f cpu-ms/tok)",
                base, bpt / 1e6, nt, pp, ppm, ppb, ppcm, tg, tgm, tgb, tgcm);
         if (ceil > 0) printf("  ceiling %.1f tok/s: %.0f%%", ceil, 100 * tgm / ceil);
+        if (pbwm > 0) printf("  paired: %.0f%% of %.1f GB/s", pctm, pbwm);
         printf("  load %.1f\n", load);
         printf("result engine model=%s threads=%d pp=%d pp_tok_s=%.2f pp_best=%.2f pp_cpu_ms=%.3f tg=%d tg_tok_s=%.2f "
-               "tg_best=%.2f tg_cpu_ms=%.3f mb_per_tok=%.1f ceiling_tok_s=%.2f load=%.2f\n",
-               base, nt, pp, ppm, ppb, ppcm, tg, tgm, tgb, tgcm, bpt / 1e6, ceil, load);
+               "tg_best=%.2f tg_cpu_ms=%.3f mb_per_tok=%.1f ceiling_tok_s=%.2f paired_bw_gb_s=%.2f paired_pct=%.1f load=%.2f\n",
+               base, nt, pp, ppm, ppb, ppcm, tg, tgm, tgb, tgcm, bpt / 1e6, ceil, pbwm, pctm, load);
         fflush(stdout);
         tok_session_free(s);
     }
@@ -187,6 +218,7 @@ int main(int argc, char **argv) {
     int pp = getenv("BENCH_PP") ? atoi(getenv("BENCH_PP")) : 128;
     int tg = getenv("BENCH_TG") ? atoi(getenv("BENCH_TG")) : 64;
     int bw_mb = getenv("BENCH_BW_MB") ? atoi(getenv("BENCH_BW_MB")) : 512;
+    if (getenv("BENCH_PAIRED_MB")) paired_mb = atoi(getenv("BENCH_PAIRED_MB"));
     if (runs < 1) runs = 1;
     if (runs > 32) runs = 32;
     if (pp < 1) pp = 1;
@@ -203,7 +235,7 @@ int main(int argc, char **argv) {
         bw_mb = 0;
     } else if (bw_mb > 0) { /* the figures the thread counts asked for need (0: not measured) */
         for (int i = 0; i < n_thr; i++)
-            if (bw[threads[i] > 1] == 0) bw[threads[i] > 1] = measure_bw((size_t)bw_mb, threads[i] > 1 ? 2 : 1);
+            if (bw[threads[i] > 1] == 0) bw[threads[i] > 1] = measure_bw((size_t)bw_mb, threads[i] > 1 ? 2 : 1, 7);
         printf("engine  memory read bandwidth (%d MiB, median of 7): 1 thread %.1f GB/s, 2 threads %.1f GB/s, load %.1f\n",
                bw_mb, bw[0], bw[1], load_avg());
         printf("result membw mb=%d bw1_gb_s=%.2f bw2_gb_s=%.2f\n", bw_mb, bw[0], bw[1]);

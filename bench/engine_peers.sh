@@ -150,8 +150,9 @@ lb_value() { # lb_value MODEL THREADS pp|tg: median tok/s of that llama-bench te
 echo
 echo "### tokens/s, median (tok: $RUNS runs; llama.cpp: $REPS reps), pp$PP and tg$TG"
 echo "tg ceiling = the run's highest read bandwidth (${BWMAX:-not measured} GB/s at 1 / 2 threads) / MB of weights per token"
-echo "| model | threads | tok pp | llama.cpp pp | tok/llama.cpp | tok tg | llama.cpp tg | tok/llama.cpp | tg ceiling | tok % of ceiling | llama.cpp % |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "tok % paired = median over tok's runs of (run's tg x MB per token) / (bandwidth measured right after that run, same thread count)"
+echo "| model | threads | tok pp | llama.cpp pp | tok/llama.cpp | tok tg | llama.cpp tg | tok/llama.cpp | tg ceiling | tok % of ceiling | llama.cpp % | tok % paired |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 while read -r line; do
     case $line in "result engine "*) ;; *) continue ;; esac
     m=$(field "$line" model); m=${m%.gguf}; t=$(field "$line" threads)
@@ -162,9 +163,11 @@ while read -r line; do
     lpp=$(lb_value "$m" "$t" pp); ltg=$(lb_value "$m" "$t" tg)
     r() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
     pc() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "-") printf "%.0f%%", 100 * a / b; else printf "-" }'; }
-    printf '| %s | %s | %.1f | %s | %s | %.1f | %s | %s | %.1f | %s | %s |\n' "$m" "$t" "$pp" \
+    paired=$(field "$line" paired_pct)
+    printf '| %s | %s | %.1f | %s | %s | %.1f | %s | %s | %.1f | %s | %s | %s |\n' "$m" "$t" "$pp" \
         "$( [ "$lpp" = - ] && echo - || printf '%.1f' "$lpp")" "$(r "$pp" "$lpp")" "$tg" \
-        "$( [ "$ltg" = - ] && echo - || printf '%.1f' "$ltg")" "$(r "$tg" "$ltg")" "$ceil" "$(pc "$tg" "$ceil")" "$(pc "$ltg" "$ceil")"
+        "$( [ "$ltg" = - ] && echo - || printf '%.1f' "$ltg")" "$(r "$tg" "$ltg")" "$ceil" "$(pc "$tg" "$ceil")" "$(pc "$ltg" "$ceil")" \
+        "$(awk -v p="${paired:-0}" 'BEGIN { if (p + 0 > 0) printf "%.0f%%", p; else printf "-" }')"
 done <"$WORK/ours.txt"
 if [ $have_lb = 1 ]; then
     j=$(ls "$WORK"/lb-*.jsonl 2>/dev/null | head -n 1)
