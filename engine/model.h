@@ -40,6 +40,7 @@ typedef struct weight {
     void *pack_dst;       /* where its interleaved copy for the matmul kernels goes
                              (repack.c), or NULL: multiplied in the file's layout */
     _Atomic(const void *) packed; /* pack_dst once the copy is made (on first use) */
+    int panels;           /* the copy's panels (repack.h; 0: the plain pair layout), set before packed */
 } weight;
 
 typedef struct layer_weights {

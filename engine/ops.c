@@ -137,18 +137,62 @@ static inline void store8(float *o, const float *v, const float *b) {
 #endif
 }
 
-static void matmul_packed_chunk(void *ctx, int chunk, int ith) {
+/* One panel of a panel-layout matrix (repack.h) for groups [g0, g1) (whole
+ * pairs): the blocks and token tiles as for the pair layout, each pair's
+ * sums started from what out holds after the panel before (first: from
+ * zero) and stored there, the bias added after the last. */
+static void panel_matmul(const packed_kernels *k, const char *pw0, size_t gbytes, int n_in_p, int g0, int g1,
+                         const char *xq, size_t xq_row, int n_tok, const float *bias, float *out, size_t no, bool first,
+                         bool last) {
     static const float zeros[Q4X8];
-    (void)ith;
-    const matmul_job *j = ctx;
-    const weight *w = j->w;
-    const packed_kernels *k = j->pk;
-    int ng = w->n_out / Q4X8, gpc = j->rows_per_chunk / Q4X8;
-    int g0 = chunk * gpc, g1 = g0 + gpc < ng ? g0 + gpc : ng;
-    size_t no = (size_t)w->n_out, gbytes = (size_t)(w->n_in / k->block) * k->group_bytes;
+    int block = (int)(128 * 1024 / gbytes);
+    block = block < 2 ? 2 : block & ~1;
+    int t4 = n_tok / 4 * 4;
+    float v[64];
+    for (int b0 = g0; b0 < g1; b0 += block) {
+        int b1 = b0 + block < g1 ? b0 + block : g1;
+        for (int t = 0; t < n_tok;) {
+            int four = t < t4, nt = four ? 4 : 1;
+            const char *x = xq + (size_t)t * xq_row;
+            for (int g = b0; g < b1; g += 2) {
+                float *o = out + (size_t)t * no + (size_t)g * Q4X8;
+                const char *pw = pw0 + (size_t)g * gbytes;
+                if (four) k->gemm4x2_acc(n_in_p, pw, x, xq_row, first ? NULL : o, no, v);
+                else k->gemv2_acc(n_in_p, pw, x, first ? NULL : o, v);
+                for (int c = 0; c < nt; c++) {
+                    float *oc = o + (size_t)c * no;
+                    if (!last) {
+                        memcpy(oc, v + 16 * c, 16 * sizeof(float));
+                        continue;
+                    }
+                    store8(oc, v + 16 * c, bias ? bias + (size_t)g * Q4X8 : zeros);
+                    store8(oc + Q4X8, v + 16 * c + 8, bias ? bias + (size_t)(g + 1) * Q4X8 : zeros);
+                }
+            }
+            t += nt;
+        }
+    }
+}
+
+void packed_matmul(const packed_kernels *k, const void *packed, int n_in, int n_out, int panels, int g0, int g1,
+                   const void *xqv, size_t xq_row, int n_tok, const float *bias, float *out, size_t no) {
+    static const float zeros[Q4X8];
+    const char *xq = xqv;
+    int nb = n_in / k->block;
+    if (panels > 0) {
+        int pb = k->panel_blocks, ng = n_out / Q4X8;
+        for (int p = 0; p < panels; p++) {
+            int w = nb - p * pb < pb ? nb - p * pb : pb;
+            const char *base = (const char *)packed + (size_t)p * pb * ng * k->group_bytes;
+            panel_matmul(k, base, (size_t)w * k->group_bytes, w * k->block, g0, g1, xq + (size_t)p * pb * k->act_bytes,
+                         xq_row, n_tok, bias, out, no, p == 0, p == panels - 1);
+        }
+        return;
+    }
+    size_t gbytes = (size_t)nb * k->group_bytes;
     int block = (int)(128 * 1024 / gbytes);
     if (block < 1) block = 1;
-    int t4 = j->n_tok / 4 * 4;
+    int t4 = n_tok / 4 * 4;
     /* pairs of groups (repack.h) start at even groups: chunks and blocks
      * hold whole pairs, so only an odd last group runs alone */
     bool x16 = k->gemv2 != NULL;
@@ -156,32 +200,42 @@ static void matmul_packed_chunk(void *ctx, int chunk, int ith) {
     float v[64];
     for (int b0 = g0; b0 < g1; b0 += block) {
         int b1 = b0 + block < g1 ? b0 + block : g1;
-        for (int t = 0; t < j->n_tok;) {
+        for (int t = 0; t < n_tok;) {
             int four = t < t4, nt = four ? 4 : 1;
-            const char *x = j->xq + (size_t)t * j->xq_row;
+            const char *x = xq + (size_t)t * xq_row;
             for (int g = b0; g < b1;) {
-                const char *pw = j->packed + (size_t)g * gbytes;
-                const float *bias = j->bias ? j->bias + (size_t)g * Q4X8 : zeros;
-                float *o = j->out + (size_t)t * no + (size_t)g * Q4X8;
+                const char *pw = (const char *)packed + (size_t)g * gbytes;
+                const float *b = bias ? bias + (size_t)g * Q4X8 : zeros;
+                float *o = out + (size_t)t * no + (size_t)g * Q4X8;
                 if (x16 && g + 1 < b1) { /* a pair (g even): sixteen rows */
-                    const float *bias2 = j->bias ? bias + Q4X8 : zeros;
-                    if (four) k->gemm4x2(w->n_in, pw, x, j->xq_row, v);
-                    else k->gemv2(w->n_in, pw, x, v);
+                    const float *b2 = bias ? b + Q4X8 : zeros;
+                    if (four) k->gemm4x2(n_in, pw, x, xq_row, v);
+                    else k->gemv2(n_in, pw, x, v);
                     for (int c = 0; c < nt; c++) {
-                        store8(o + (size_t)c * no, v + 16 * c, bias);
-                        store8(o + (size_t)c * no + Q4X8, v + 16 * c + 8, bias2);
+                        store8(o + (size_t)c * no, v + 16 * c, b);
+                        store8(o + (size_t)c * no + Q4X8, v + 16 * c + 8, b2);
                     }
                     g += 2;
                     continue;
                 }
-                if (four) k->gemm4(w->n_in, pw, x, j->xq_row, v);
-                else k->gemv(w->n_in, pw, x, v);
-                for (int c = 0; c < nt; c++) store8(o + (size_t)c * no, v + 8 * c, bias);
+                if (four) k->gemm4(n_in, pw, x, xq_row, v);
+                else k->gemv(n_in, pw, x, v);
+                for (int c = 0; c < nt; c++) store8(o + (size_t)c * no, v + 8 * c, b);
                 g++;
             }
             t += nt;
         }
     }
+}
+
+static void matmul_packed_chunk(void *ctx, int chunk, int ith) {
+    (void)ith;
+    const matmul_job *j = ctx;
+    const weight *w = j->w;
+    int ng = w->n_out / Q4X8, gpc = j->rows_per_chunk / Q4X8;
+    int g0 = chunk * gpc, g1 = g0 + gpc < ng ? g0 + gpc : ng;
+    packed_matmul(j->pk, j->packed, w->n_in, w->n_out, w->panels, g0, g1, j->xq, j->xq_row, j->n_tok, j->bias, j->out,
+                  (size_t)w->n_out);
 }
 
 /* One matmul made ready to run: activations quantized into xq (which

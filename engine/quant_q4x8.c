@@ -256,11 +256,11 @@ void q4_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
 #define PAIR_BYTES (2 * sizeof(blk_q4_0x8))
 static inline __m512i chunk2(const uint8_t *blk, int c) { return _mm512_loadu_si512(blk + 32 + 64 * c); }
 
-void q4_0x16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
+void q4_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *acc0, float out[16]) {
     const uint8_t *w = wv;
     const blk_q8s *x = xv;
     const __m512i m4 = _mm512_set1_epi8(15), mhi = _mm512_set1_epi8((char)0xf0);
-    __m512 acc = _mm512_setzero_ps();
+    __m512 acc = acc0 ? _mm512_loadu_ps(acc0) : _mm512_setzero_ps();
     for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
         const int8_t *y = x[i].qs;
 #if PREFETCH_X16
@@ -284,13 +284,19 @@ void q4_0x16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
     }
     _mm512_storeu_ps(out, acc);
 }
+void q4_0x16_gemv(int n_in, const void *w, const void *x, float out[16]) { q4_0x16_gemv_acc(n_in, w, x, NULL, out); }
 
-void q4_0x16_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float out[64]) {
+void q4_0x16_gemm4_acc(int n_in, const void *wv, const void *xv, size_t xs, const float *a, size_t as,
+                       float out[64]) {
     const uint8_t *w = wv;
     const blk_q8s *x0 = xv, *x1 = (const void *)((const char *)xv + xs), *x2 = (const void *)((const char *)xv + 2 * xs),
                   *x3 = (const void *)((const char *)xv + 3 * xs);
     const __m512i m4 = _mm512_set1_epi8(15);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    if (a) {
+        acc0 = _mm512_loadu_ps(a); acc1 = _mm512_loadu_ps(a + as);
+        acc2 = _mm512_loadu_ps(a + 2 * as); acc3 = _mm512_loadu_ps(a + 3 * as);
+    }
     for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
         __m512i p0 = _mm512_setzero_si512(), p1 = p0, p2 = p0, p3 = p0;
         for (int c = 0; c < 4; c++) {
@@ -310,5 +316,8 @@ void q4_0x16_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float ou
     }
     _mm512_storeu_ps(out, acc0); _mm512_storeu_ps(out + 16, acc1);
     _mm512_storeu_ps(out + 32, acc2); _mm512_storeu_ps(out + 48, acc3);
+}
+void q4_0x16_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[64]) {
+    q4_0x16_gemm4_acc(n_in, w, x, xs, NULL, 0, out);
 }
 #endif

@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -36,20 +37,28 @@ static void quant_q8Ks(const float *x, void *y, int n) { q8Ks_quantize(x, y, n);
 
 #if defined(TOK_HAVE_X16)
 #define X16(a, b) a, b
+#define PANELS(n, a, b) n, a, b
 #else
 #define X16(a, b) NULL, NULL
+#define PANELS(n, a, b) 0, NULL, NULL
 #endif
+/* Q4_0 panels of 64 blocks (2048 inputs): a sixteen-row group's slice is
+ * 18 KB and its activations 4.6 KB, well inside L1 (repack.h). Q8_0's
+ * one-token kernel keeps eight accumulators per row (its float order is
+ * the row-major kernel's) and Q4_K's activations are half as large per
+ * weight byte (its kernel lost ~3% at 5632 inputs): no panels for them. */
+#define Q4_0_PANEL 64
 /* the blocks' fields (repack.h), for the pair layout */
 static const pair_field q4_0_fields[] = {{16, 1}, {32, 4}, {0, 0}};
 static const pair_field q8_0_fields[] = {{16, 1}, {32, 8}, {0, 0}};
 static const pair_field q4_K_fields[] = {{16, 2}, {8, 8}, {16, 4}, {32, 32}, {0, 0}};
 static const packed_kernels kernels[] = {
     {TOK_TYPE_Q4_0, QK, sizeof(blk_q4_0x8), sizeof(blk_q8s), pack_q4_0, quant_q8s, q4_0x8_gemv, q4_0x8_gemm4,
-     X16(q4_0x16_gemv, q4_0x16_gemm4), q4_0_fields},
+     X16(q4_0x16_gemv, q4_0x16_gemm4), q4_0_fields, PANELS(Q4_0_PANEL, q4_0x16_gemv_acc, q4_0x16_gemm4_acc)},
     {TOK_TYPE_Q8_0, QK, sizeof(blk_q8_0x8), sizeof(blk_q8s), pack_q8_0, quant_q8s, q8_0x8_gemv, q8_0x8_gemm4,
-     X16(q8_0x16_gemv, q8_0x16_gemm4), q8_0_fields},
+     X16(q8_0x16_gemv, q8_0x16_gemm4), q8_0_fields, 0, NULL, NULL},
     {TOK_TYPE_Q4_K, QK_K, sizeof(blk_q4_Kx8), sizeof(blk_q8Ks), pack_q4_K, quant_q8Ks, q4_Kx8_gemv, q4_Kx8_gemm4,
-     X16(q4_Kx16_gemv, q4_Kx16_gemm4), q4_K_fields},
+     X16(q4_Kx16_gemv, q4_Kx16_gemm4), q4_K_fields, 0, NULL, NULL},
 };
 
 const packed_kernels *packed_kernels_of(int type) {
@@ -84,6 +93,25 @@ void packed_interleave_pairs(const packed_kernels *k, void *packed, int n_in, in
                     o += 2 * f->bytes;
                 }
         }
+    }
+}
+
+int packed_panels(const packed_kernels *k, int n_in, int n_out) {
+    if (!k->panel_blocks || !k->gemv2_acc || n_out % (2 * Q4X8) || n_in % k->block) return 0;
+    int nb = n_in / k->block;
+    return nb > k->panel_blocks ? (nb + k->panel_blocks - 1) / k->panel_blocks : 0;
+}
+
+void packed_make_panels(const packed_kernels *k, void *packed, int n_in, int n_out, void *tmp) {
+    int panels = packed_panels(k, n_in, n_out);
+    if (!panels) return;
+    size_t blk2 = 2 * k->group_bytes, nb = (size_t)(n_in / k->block), pb = (size_t)k->panel_blocks;
+    int pairs = n_out / (2 * Q4X8);
+    memcpy(tmp, packed, (size_t)pairs * nb * blk2);
+    char *o = packed;
+    for (int p = 0; p < panels; p++) {
+        size_t i0 = (size_t)p * pb, w = nb - i0 < pb ? nb - i0 : pb;
+        for (int q = 0; q < pairs; q++, o += w * blk2) memcpy(o, (const char *)tmp + ((size_t)q * nb + i0) * blk2, w * blk2);
     }
 }
 
@@ -148,6 +176,7 @@ int model_repack(tok_model *m, tok_error *err) {
         size_t bytes = packed_bytes(ws[i]);
         if (!bytes) continue;
         ws[i]->pack_dst = at;
+        ws[i]->panels = 0;
         atomic_init(&ws[i]->packed, NULL);
         at += bytes;
     }
@@ -168,6 +197,13 @@ const void *model_packed(const tok_model *m, const weight *w) {
         const packed_kernels *k = packed_kernels_of(w->type);
         k->pack(w->data, w->pack_dst, w->n_in, w->n_out);
         packed_interleave_pairs(k, w->pack_dst, w->n_in, w->n_out, m->pack_tmp);
+        /* panels need a copy of the matrix for a moment; without the
+         * memory the pair layout serves, only slower */
+        int panels = packed_panels(k, w->n_in, w->n_out);
+        void *tmp = panels ? malloc((size_t)w->n_out / Q4X8 * group_bytes(w, k)) : NULL;
+        if (tmp) packed_make_panels(k, w->pack_dst, w->n_in, w->n_out, tmp);
+        mw->panels = tmp ? panels : 0;
+        free(tmp);
         release_pages(w->data, (size_t)w->n_out * w->row_bytes);
         p = w->pack_dst;
         atomic_store_explicit(&mw->packed, p, memory_order_release);

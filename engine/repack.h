@@ -120,6 +120,13 @@ void q8_0x16_gemv(int n_in, const void *w, const void *x, float out[16]);
 void q8_0x16_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[64]);
 void q4_Kx16_gemv(int n_in, const void *w, const void *x, float out[16]);
 void q4_Kx16_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[64]);
+/* The same, each token's sixteen sums started from acc + t·acc_stride
+ * (NULL: from zero) instead of zero: a row cut into consecutive column
+ * ranges and run range by range, the accumulators carried, gives the
+ * bit-identical result of one run (Q4_0 only; see packed_make_panels). */
+void q4_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *acc, float out[16]);
+void q4_0x16_gemm4_acc(int n_in, const void *w, const void *x, size_t x_stride, const float *acc, size_t acc_stride,
+                       float out[64]);
 
 /* ---- the table matmul uses ---- */
 /* A run of count fields of one size in an 8-row block, in block order (the
@@ -139,6 +146,12 @@ typedef struct packed_kernels {
     void (*gemv2)(int n_in, const void *w, const void *x, float out[16]);
     void (*gemm4x2)(int n_in, const void *w, const void *x, size_t x_stride, float out[64]);
     const pair_field *fields; /* the block's fields, ending with {0, 0} */
+    /* panels (packed_make_panels): their width in blocks and the kernels
+     * that carry accumulators across them, or 0 and NULL */
+    int panel_blocks;
+    void (*gemv2_acc)(int n_in, const void *w, const void *x, const float *acc, float out[16]);
+    void (*gemm4x2_acc)(int n_in, const void *w, const void *x, size_t x_stride, const float *acc, size_t acc_stride,
+                        float out[64]);
 } packed_kernels;
 /* NULL when the type has no packed layout. */
 const packed_kernels *packed_kernels_of(int type);
@@ -147,4 +160,37 @@ const packed_kernels *packed_kernels_of(int type);
  * an odd last group stays as it is. tmp: scratch of two groups' bytes.
  * Nothing is done where k has no sixteen-row kernels. */
 void packed_interleave_pairs(const packed_kernels *k, void *packed, int n_in, int n_out, void *tmp);
+
+/* Panels: long rows in column ranges of k->panel_blocks blocks.
+ * Why: a one-token kernel meets each activation block once per group of
+ * rows, so between two uses of an activation cache line a whole group of
+ * weights streams through L1. A sixteen-row Q4_0 group of 5632 inputs is
+ * 50 KB, more than the 48 KB L1 of the test machine: the activations are
+ * evicted and fetched again for every group, and the kernel alone read
+ * 0.71-0.81 of a plain read loop's bandwidth at 5632-8192 inputs against
+ * 0.87-1.05 at 2048 (one and two threads alike; a compact activation
+ * layout did not help, a 3-5 KB window of activations did). In the panel
+ * layout the matrix is stored panel after panel (the last one narrower),
+ * and within a panel pair after pair, each pair's blocks of that panel in
+ * the pair layout; a matmul runs panel by panel, each row's accumulator
+ * carried from one panel to the next (the _acc kernels), so each
+ * activation slice stays in L1 for every group it meets and results are
+ * bit for bit those of the plain pair layout. Streamed panel after panel
+ * the matrix is still read front to back (at 5632-8192 inputs 0.91-1.01 of
+ * the read loop).
+ * packed_panels: the number of panels for such a matrix, or 0 where the
+ * layout does not apply (no _acc kernels, n_out not a multiple of 16, rows
+ * of at most one panel). packed_make_panels rewrites a pair-layout matrix
+ * (packed_interleave_pairs) into panels; tmp: scratch of the matrix's
+ * size. */
+int packed_panels(const packed_kernels *k, int n_in, int n_out);
+void packed_make_panels(const packed_kernels *k, void *packed, int n_in, int n_out, void *tmp);
+
+/* out[t·out_stride + r] = row r · activation row t (+ bias[r]) for the
+ * rows of groups [g0, g1) (whole pairs where k has sixteen-row kernels),
+ * t < n_tok, of a packed matrix in the pair layout (panels = 0) or in
+ * panels (panels = packed_panels(...)); xq holds n_tok activation rows of
+ * k's format, xq_row bytes apart. The matmul's per-chunk work (ops.c). */
+void packed_matmul(const packed_kernels *k, const void *packed, int n_in, int n_out, int panels, int g0, int g1,
+                   const void *xq, size_t xq_row, int n_tok, const float *bias, float *out, size_t out_stride);
 #endif
