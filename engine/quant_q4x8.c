@@ -266,20 +266,21 @@ void q4_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *acc
 #if PREFETCH_X16
         for (int k = 0; k < 5; k++) _mm_prefetch((const char *)w + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
 #endif
-        /* high nibbles left in place: 16·v, so that chain sums 16× its
-         * products and one exact shift per block recovers them */
+        /* two chains: the low nibbles from -8·Σx (the recentring), the
+         * high ones left in place (16·v, masked, not shifted) from zero,
+         * their exact sum divided by 16 with one shift per block */
         __m512i v0 = chunk2(w, 0), v1 = chunk2(w, 1), v2 = chunk2(w, 2), v3 = chunk2(w, 3);
-        __m512i lo0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v0, m4), bcast4z(y));
-        __m512i lo1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v1, m4), bcast4z(y + 8));
-        __m512i hi0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v0, mhi), bcast4z(y + 4));
-        __m512i hi1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v1, mhi), bcast4z(y + 12));
-        lo0 = _mm512_dpbusd_epi32(lo0, _mm512_and_si512(v2, m4), bcast4z(y + 16));
-        lo1 = _mm512_dpbusd_epi32(lo1, _mm512_and_si512(v3, m4), bcast4z(y + 24));
-        hi0 = _mm512_dpbusd_epi32(hi0, _mm512_and_si512(v2, mhi), bcast4z(y + 20));
-        hi1 = _mm512_dpbusd_epi32(hi1, _mm512_and_si512(v3, mhi), bcast4z(y + 28));
-        __m512i hi = _mm512_srai_epi32(_mm512_add_epi32(hi0, hi1), 4);
+        __m512i lo = _mm512_set1_epi32(-x[i].s8), hi = _mm512_setzero_si512();
+        lo = dpbusd_b4(lo, _mm512_and_si512(v0, m4), y);
+        hi = dpbusd_b4(hi, _mm512_and_si512(v0, mhi), y + 4);
+        lo = dpbusd_b4(lo, _mm512_and_si512(v1, m4), y + 8);
+        hi = dpbusd_b4(hi, _mm512_and_si512(v1, mhi), y + 12);
+        lo = dpbusd_b4(lo, _mm512_and_si512(v2, m4), y + 16);
+        hi = dpbusd_b4(hi, _mm512_and_si512(v2, mhi), y + 20);
+        lo = dpbusd_b4(lo, _mm512_and_si512(v3, m4), y + 24);
+        hi = dpbusd_b4(hi, _mm512_and_si512(v3, mhi), y + 28);
         __m512 d = _mm512_mul_ps(halves16(w), _mm512_set1_ps(x[i].d));
-        __m512i s = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(lo0, lo1), hi), _mm512_set1_epi32(x[i].s8));
+        __m512i s = _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4));
         acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc);
     }
     _mm512_storeu_ps(out, acc);
@@ -303,7 +304,7 @@ void q4_0x16_gemm4_acc(int n_in, const void *wv, const void *xv, size_t xs, cons
             __m512i v = chunk2(w, c);
             __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
 #define STEP(p, xt) \
-    p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(p, lo, bcast4z(xt[i].qs + 8 * c)), hi, bcast4z(xt[i].qs + 8 * c + 4))
+    p = dpbusd_b4(dpbusd_b4(p, lo, xt[i].qs + 8 * c), hi, xt[i].qs + 8 * c + 4)
             STEP(p0, x0); STEP(p1, x1); STEP(p2, x2); STEP(p3, x3);
 #undef STEP
         }

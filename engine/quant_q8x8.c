@@ -181,8 +181,7 @@ void q8_0x16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
         __m512 d = _mm512_mul_ps(halves16(w), _mm512_set1_ps(x[i].d));
 #define STEP(c, acc)                                                                                                   \
     do {                                                                                                               \
-        __m512i s = _mm512_dpbusd_epi32(_mm512_set1_epi32(-16 * x[i].g8[c]), _mm512_xor_si512(chunk2(w, c), flip),     \
-                                        bcast4z(y + 4 * c));                                                           \
+        __m512i s = dpbusd_b4(_mm512_set1_epi32(-16 * x[i].g8[c]), _mm512_xor_si512(chunk2(w, c), flip), y + 4 * c); \
         acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc);                                                          \
     } while (0)
         STEP(0, a0); STEP(1, a1); STEP(2, a2); STEP(3, a3); STEP(4, a4); STEP(5, a5); STEP(6, a6); STEP(7, a7);
