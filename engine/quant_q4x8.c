@@ -256,7 +256,8 @@ void q4_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
 #define PAIR_BYTES (2 * sizeof(blk_q4_0x8))
 static inline __m512i chunk2(const uint8_t *blk, int c) { return _mm512_loadu_si512(blk + 32 + 64 * c); }
 
-void q4_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *acc0, float out[16]) {
+void q4_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *acc0, float *out, bool last) {
+    (void)last; /* the sums are the outputs */
     const uint8_t *w = wv;
     const blk_q8s *x = xv;
     const __m512i m4 = _mm512_set1_epi8(15), mhi = _mm512_set1_epi8((char)0xf0);
@@ -285,7 +286,7 @@ void q4_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *acc
     }
     _mm512_storeu_ps(out, acc);
 }
-void q4_0x16_gemv(int n_in, const void *w, const void *x, float out[16]) { q4_0x16_gemv_acc(n_in, w, x, NULL, out); }
+void q4_0x16_gemv(int n_in, const void *w, const void *x, float out[16]) { q4_0x16_gemv_acc(n_in, w, x, NULL, out, true); }
 
 void q4_0x16_gemm4_acc(int n_in, const void *wv, const void *xv, size_t xs, const float *a, size_t as,
                        float out[64]) {

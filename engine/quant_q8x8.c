@@ -168,11 +168,16 @@ static inline __m512i signed_x(const int8_t *p, __mmask64 neg) {
     return _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
 }
 
-void q8_0x16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
+void q8_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *in, float *out, bool last) {
     const uint8_t *w = wv;
     const blk_q8s *x = xv;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    if (in) {
+        a0 = _mm512_loadu_ps(in); a1 = _mm512_loadu_ps(in + 16); a2 = _mm512_loadu_ps(in + 32);
+        a3 = _mm512_loadu_ps(in + 48); a4 = _mm512_loadu_ps(in + 64); a5 = _mm512_loadu_ps(in + 80);
+        a6 = _mm512_loadu_ps(in + 96); a7 = _mm512_loadu_ps(in + 112);
+    }
     for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
         const int8_t *y = x[i].qs;
 #if PREFETCH_X16
@@ -187,16 +192,28 @@ void q8_0x16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
         STEP(0, a0); STEP(1, a1); STEP(2, a2); STEP(3, a3); STEP(4, a4); STEP(5, a5); STEP(6, a6); STEP(7, a7);
 #undef STEP
     }
+    if (!last) { /* the eight sums per row, for the next columns */
+        _mm512_storeu_ps(out, a0); _mm512_storeu_ps(out + 16, a1); _mm512_storeu_ps(out + 32, a2);
+        _mm512_storeu_ps(out + 48, a3); _mm512_storeu_ps(out + 64, a4); _mm512_storeu_ps(out + 80, a5);
+        _mm512_storeu_ps(out + 96, a6); _mm512_storeu_ps(out + 112, a7);
+        return;
+    }
     __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a4), _mm512_add_ps(a2, a6)),
                              _mm512_add_ps(_mm512_add_ps(a1, a5), _mm512_add_ps(a3, a7)));
     _mm512_storeu_ps(out, s);
 }
+void q8_0x16_gemv(int n_in, const void *w, const void *x, float out[16]) { q8_0x16_gemv_acc(n_in, w, x, NULL, out, true); }
 
-void q8_0x16_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float out[64]) {
+void q8_0x16_gemm4_acc(int n_in, const void *wv, const void *xv, size_t xs, const float *a, size_t as,
+                       float out[64]) {
     const uint8_t *w = wv;
     const blk_q8s *x0 = xv, *x1 = (const void *)((const char *)xv + xs), *x2 = (const void *)((const char *)xv + 2 * xs),
                   *x3 = (const void *)((const char *)xv + 3 * xs);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    if (a) {
+        acc0 = _mm512_loadu_ps(a); acc1 = _mm512_loadu_ps(a + as);
+        acc2 = _mm512_loadu_ps(a + 2 * as); acc3 = _mm512_loadu_ps(a + 3 * as);
+    }
     for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
         __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
         for (int c = 0; c < 8; c++) {
@@ -215,5 +232,8 @@ void q8_0x16_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float ou
     }
     _mm512_storeu_ps(out, acc0); _mm512_storeu_ps(out + 16, acc1);
     _mm512_storeu_ps(out + 32, acc2); _mm512_storeu_ps(out + 48, acc3);
+}
+void q8_0x16_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[64]) {
+    q8_0x16_gemm4_acc(n_in, w, x, xs, NULL, 0, out);
 }
 #endif

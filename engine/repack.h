@@ -19,6 +19,7 @@
  */
 #ifndef TOK_REPACK_H
 #define TOK_REPACK_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -120,12 +121,20 @@ void q8_0x16_gemv(int n_in, const void *w, const void *x, float out[16]);
 void q8_0x16_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[64]);
 void q4_Kx16_gemv(int n_in, const void *w, const void *x, float out[16]);
 void q4_Kx16_gemm4(int n_in, const void *w, const void *x, size_t x_stride, float out[64]);
-/* The same, each token's sixteen sums started from acc + t·acc_stride
- * (NULL: from zero) instead of zero: a row cut into consecutive column
- * ranges and run range by range, the accumulators carried, gives the
- * bit-identical result of one run (Q4_0 only; see packed_make_panels). */
-void q4_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *acc, float out[16]);
+/* The same over a range of columns, the float accumulators carried in and
+ * out, so that a row cut into consecutive column ranges and run range by
+ * range gives the bit-identical result of one run (packed_make_panels).
+ * gemm4_acc: each token's sixteen sums start from acc + t·acc_stride
+ * (NULL: zero). gemv_acc: the sums start from the state `in` (NULL: zero)
+ * and go to `out`: the outputs when `last`, else the state for the next
+ * range. The state is 16 floats for Q4_0 (the outputs themselves) and 128
+ * for Q8_0, whose one-token kernel keeps eight sums per row (the order of
+ * the row-major kernel) until its last block. */
+void q4_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *in, float *out, bool last);
 void q4_0x16_gemm4_acc(int n_in, const void *w, const void *x, size_t x_stride, const float *acc, size_t acc_stride,
+                       float out[64]);
+void q8_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *in, float *out, bool last);
+void q8_0x16_gemm4_acc(int n_in, const void *w, const void *x, size_t x_stride, const float *acc, size_t acc_stride,
                        float out[64]);
 
 /* ---- the table matmul uses ---- */
@@ -149,7 +158,8 @@ typedef struct packed_kernels {
     /* panels (packed_make_panels): their width in blocks and the kernels
      * that carry accumulators across them, or 0 and NULL */
     int panel_blocks;
-    void (*gemv2_acc)(int n_in, const void *w, const void *x, const float *acc, float out[16]);
+    int gemv_state; /* floats of gemv2_acc's state between panels (<= 128) */
+    void (*gemv2_acc)(int n_in, const void *w, const void *x, const float *in, float *out, bool last);
     void (*gemm4x2_acc)(int n_in, const void *w, const void *x, size_t x_stride, const float *acc, size_t acc_stride,
                         float out[64]);
 } packed_kernels;

@@ -21,8 +21,8 @@
  * the row-major Q4_K reference dot of every original row (which checks the
  * packing of values, scales and mins), including extreme blocks (all
  * nibbles 15, 6-bit scales and mins 63, activations ±127). Panels (long
- * Q4_0 rows in column ranges, accumulators carried): the same results as
- * the pair layout and the plain C kernels, bit for bit.
+ * Q4_0 and Q8_0 rows in column ranges, accumulators carried): the same
+ * results as the pair layout and the plain C kernels, bit for bit.
  */
 #include <math.h>
 #include <stdio.h>
@@ -354,31 +354,45 @@ static void test_q8_0(void) {
     free(w); free(p); free(xs); free(x0);
 }
 
-/* Panels (repack.h): a Q4_0 matrix of 150 blocks per row (panels of 64,
- * 64 and 22) through packed_matmul in the panel layout equals the same
- * matrix in the plain pair layout bit for bit, for 7 tokens (a four-token
- * tile and three single tokens), with a bias, whole and in two row ranges;
- * and both equal the plain C 8-row kernels plus the bias. */
-static void test_panels(void) {
-    const packed_kernels *k = packed_kernels_of(TOK_TYPE_Q4_0);
-    enum { PN_IN = 150 * QK, PN_OUT = 48, PNB = PN_IN / QK, PT = 7 };
-    CHECK(packed_panels(k, 64 * QK, PN_OUT) == 0);      /* one panel's width: plain layout */
-    CHECK(packed_panels(k, PN_IN, PN_OUT - 8) == 0);    /* not whole pairs */
+/* Panels (repack.h): a matrix of 150 blocks per row (Q4_0: panels of 64,
+ * 64 and 22 blocks; Q8_0: 32 x 4 and 22) and 40 pairs of row groups (more
+ * than one run of pairs) through packed_matmul in the panel layout equals
+ * the same matrix in the plain pair layout bit for bit, for 7 tokens (a
+ * four-token tile and three single tokens) and for one token alone, with
+ * a bias, whole and in two row ranges; and both equal the plain C 8-row
+ * kernels plus the bias. */
+static void panels_of(int type) {
+    const packed_kernels *k = packed_kernels_of(type);
+    enum { PN_IN = 150 * QK, PN_OUT = 640, PNB = PN_IN / QK, PT = 7 };
+    const char *name = type == TOK_TYPE_Q4_0 ? "Q4_0" : "Q8_0";
+    CHECK(packed_panels(k, k->panel_blocks * QK, PN_OUT) == 0); /* one panel's width: plain layout */
+    CHECK(packed_panels(k, PN_IN, PN_OUT - 8) == 0);             /* not whole pairs */
     if (!k->gemv2_acc) {
         CHECK(packed_panels(k, PN_IN, PN_OUT) == 0);
-        printf("panels: not built here (no AVX-512 VNNI kernels)\n");
+        printf("panels %s: not built here (no AVX-512 VNNI kernels)\n", name);
         return;
     }
     int panels = packed_panels(k, PN_IN, PN_OUT);
-    CHECK(panels == 3);
-    size_t bytes = (size_t)PN_OUT / Q4X8 * PNB * sizeof(blk_q4_0x8);
-    blk_q4_0 *w = malloc((size_t)PN_OUT * PNB * sizeof *w);
-    blk_q4_0x8 *groups = malloc(bytes);
+    CHECK(panels == (PNB + k->panel_blocks - 1) / k->panel_blocks && panels > 2);
+    size_t bytes = (size_t)PN_OUT / Q4X8 * PNB * k->group_bytes;
+    size_t rowb = type == TOK_TYPE_Q4_0 ? sizeof(blk_q4_0) : sizeof(blk_q8_0);
+    char *w = malloc((size_t)PN_OUT * PNB * rowb), *groups = malloc(bytes);
     char *plain = malloc(bytes), *pan = malloc(bytes), *tmp = malloc(bytes);
     blk_q8s *xs = malloc((size_t)PT * PNB * sizeof *xs);
-    float x[PN_IN], bias[PN_OUT], a[PT * PN_OUT], b[PT * PN_OUT], c[PT * PN_OUT];
-    random_q4_0(w, PN_OUT * PNB, 0);
-    q4_0x8_pack(w, groups, PN_IN, PN_OUT);
+    float x[PN_IN], bias[PN_OUT];
+    float *a = malloc(sizeof(float) * PT * PN_OUT), *b = malloc(sizeof(float) * PT * PN_OUT),
+          *c = malloc(sizeof(float) * PT * PN_OUT);
+    if (type == TOK_TYPE_Q4_0) {
+        random_q4_0((blk_q4_0 *)w, PN_OUT * PNB, 0);
+        q4_0x8_pack(w, (blk_q4_0x8 *)groups, PN_IN, PN_OUT);
+    } else {
+        blk_q8_0 *q = (blk_q8_0 *)w;
+        for (int i = 0; i < PN_OUT * PNB; i++) {
+            q[i].d = fp32_to_fp16(0.001f + 0.01f * fabsf(uniform()));
+            for (int j = 0; j < QK; j++) q[i].qs[j] = (int8_t)next();
+        }
+        q8_0x8_pack(w, (blk_q8_0x8 *)groups, PN_IN, PN_OUT);
+    }
     memcpy(plain, groups, bytes);
     packed_interleave_pairs(k, plain, PN_IN, PN_OUT, tmp);
     memcpy(pan, plain, bytes);
@@ -390,28 +404,45 @@ static void test_panels(void) {
     }
     for (int r = 0; r < PN_OUT; r++) bias[r] = uniform();
     size_t xrow = PNB * sizeof(blk_q8s);
-    packed_matmul(k, plain, PN_IN, PN_OUT, 0, 0, PN_OUT / Q4X8, xs, xrow, PT, bias, a, PN_OUT);
-    packed_matmul(k, pan, PN_IN, PN_OUT, panels, 0, PN_OUT / Q4X8, xs, xrow, PT, bias, b, PN_OUT);
+    int ng = PN_OUT / Q4X8;
+    packed_matmul(k, plain, PN_IN, PN_OUT, 0, 0, ng, xs, xrow, PT, bias, a, PN_OUT);
+    packed_matmul(k, pan, PN_IN, PN_OUT, panels, 0, ng, xs, xrow, PT, bias, b, PN_OUT);
     packed_matmul(k, pan, PN_IN, PN_OUT, panels, 0, 2, xs, xrow, PT, bias, c, PN_OUT);
-    packed_matmul(k, pan, PN_IN, PN_OUT, panels, 2, PN_OUT / Q4X8, xs, xrow, PT, bias, c, PN_OUT);
-    CHECK_MSG(memcmp(a, b, sizeof a) == 0, "panels: the panel layout's results differ from the pair layout's");
-    CHECK_MSG(memcmp(a, c, sizeof a) == 0, "panels: results differ when the rows are run in two ranges");
+    packed_matmul(k, pan, PN_IN, PN_OUT, panels, 2, ng, xs, xrow, PT, bias, c, PN_OUT);
+    /* one token alone (generation: Q4_0 runs all pairs per panel then) */
+    float *a1 = malloc(sizeof(float) * PN_OUT), *b1 = malloc(sizeof(float) * PN_OUT);
+    packed_matmul(k, plain, PN_IN, PN_OUT, 0, 0, ng, xs + 4 * PNB, xrow, 1, bias, a1, PN_OUT);
+    packed_matmul(k, pan, PN_IN, PN_OUT, panels, 0, ng, xs + 4 * PNB, xrow, 1, bias, b1, PN_OUT);
+    CHECK_MSG(memcmp(a1, b1, sizeof(float) * PN_OUT) == 0 && memcmp(a1, a + 4 * PN_OUT, sizeof(float) * PN_OUT) == 0,
+              "panels %s: one token differs from the pair layout or from the same token in a batch", name);
+    free(a1); free(b1);
+    size_t n = sizeof(float) * PT * PN_OUT;
+    CHECK_MSG(memcmp(a, b, n) == 0, "panels %s: the panel layout's results differ from the pair layout's", name);
+    CHECK_MSG(memcmp(a, c, n) == 0, "panels %s: results differ when the rows are run in two ranges", name);
     int differ = 0;
-    for (int g = 0; g < PN_OUT / Q4X8; g++) {
+    for (int g = 0; g < ng; g++) {
         float r4[32], r1[8];
-        q4_0x8_gemm4_ref(PN_IN, groups + (size_t)g * PNB, xs, xrow, r4);
+        const char *pg = groups + (size_t)g * PNB * k->group_bytes;
+        if (type == TOK_TYPE_Q4_0) q4_0x8_gemm4_ref(PN_IN, pg, xs, xrow, r4);
+        else q8_0x8_gemm4_ref(PN_IN, pg, xs, xrow, r4);
         for (int t = 0; t < PT; t++) {
-            if (t >= 4) q4_0x8_gemv_ref(PN_IN, groups + (size_t)g * PNB, xs + (size_t)t * PNB, r1);
+            if (t >= 4 && type == TOK_TYPE_Q4_0) q4_0x8_gemv_ref(PN_IN, pg, xs + (size_t)t * PNB, r1);
+            else if (t >= 4) q8_0x8_gemv_ref(PN_IN, pg, xs + (size_t)t * PNB, r1);
             for (int r = 0; r < Q4X8; r++) {
                 float want = (t < 4 ? r4[8 * t + r] : r1[r]) + bias[g * Q4X8 + r];
                 differ += memcmp(&want, &b[t * PN_OUT + g * Q4X8 + r], 4) != 0;
             }
         }
     }
-    CHECK_MSG(differ == 0, "panels: %d outputs differ from the plain C 8-row kernels", differ);
-    printf("panels: %d rows x %d inputs in %d panels, %d tokens: = pair layout = plain C, bit for bit\n", PN_OUT, PN_IN,
-           panels, PT);
-    free(w); free(groups); free(plain); free(pan); free(tmp); free(xs);
+    CHECK_MSG(differ == 0, "panels %s: %d outputs differ from the plain C 8-row kernels", name, differ);
+    printf("panels %s: %d rows x %d inputs in %d panels, %d tokens: = pair layout = plain C, bit for bit\n", name, PN_OUT,
+           PN_IN, panels, PT);
+    free(w); free(groups); free(plain); free(pan); free(tmp); free(xs); free(a); free(b); free(c);
+}
+
+static void test_panels(void) {
+    panels_of(TOK_TYPE_Q4_0);
+    panels_of(TOK_TYPE_Q8_0);
 }
 
 int main(void) {
