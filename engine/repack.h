@@ -182,12 +182,13 @@ void packed_interleave_pairs(const packed_kernels *k, void *packed, int n_in, in
  * layout did not help, a 3-5 KB window of activations did). In the panel
  * layout the matrix is stored panel after panel (the last one narrower),
  * and within a panel pair after pair, each pair's blocks of that panel in
- * the pair layout; a matmul runs panel by panel, each row's accumulator
- * carried from one panel to the next (the _acc kernels), so each
- * activation slice stays in L1 for every group it meets and results are
- * bit for bit those of the plain pair layout. Streamed panel after panel
- * the matrix is still read front to back (at 5632-8192 inputs 0.91-1.01 of
- * the read loop).
+ * the pair layout; a matmul runs a run of pairs panel by panel (ops.c),
+ * each row's accumulators carried from one panel to the next (the _acc
+ * kernels), so each activation slice stays in L1 for every pair of the
+ * run and results are bit for bit those of the plain pair layout; each
+ * panel's slice of the run is one forward stream (at 5632-8192 inputs
+ * the Q4_0 kernel then read 0.91-1.01 of the read loop). Q4_0 and Q8_0
+ * (repack.c has the widths).
  * packed_panels: the number of panels for such a matrix, or 0 where the
  * layout does not apply (no _acc kernels, n_out not a multiple of 16, rows
  * of at most one panel). packed_make_panels rewrites a pair-layout matrix
