@@ -137,6 +137,18 @@ static inline void store8(float *o, const float *v, const float *b) {
 #endif
 }
 
+/* The results v of nt tokens for the pair of groups g, g+1 into out
+ * (rows of no floats) plus the bias (NULL: none) */
+static inline void store_pair(float *out, size_t no, int g, const float *v, int nt, const float *bias) {
+    static const float zeros[Q4X8];
+    const float *b = bias ? bias + (size_t)g * Q4X8 : zeros, *b2 = bias ? b + Q4X8 : zeros;
+    float *o = out + (size_t)g * Q4X8;
+    for (int c = 0; c < nt; c++) {
+        store8(o + (size_t)c * no, v + 16 * c, b);
+        store8(o + (size_t)c * no + Q4X8, v + 16 * c + 8, b2);
+    }
+}
+
 /* Rows of groups [g0, g1) (whole pairs) of a panel-layout matrix
  * (repack.h): PANEL_PAIRS pairs at a time, panel after panel, so each
  * panel's activation slice stays in L1 for all of them (and the pairs'
@@ -147,7 +159,6 @@ static inline void store8(float *o, const float *v, const float *b) {
 enum { PANEL_PAIRS = 16 };
 static void panel_matmul(const packed_kernels *k, const char *packed, int n_in, int n_out, int panels, int g0, int g1,
                          const char *xq, size_t xq_row, int n_tok, const float *bias, float *out, size_t no) {
-    static const float zeros[Q4X8];
     float st[PANEL_PAIRS][3][128], v[64];
     int nb = n_in / k->block, pb = k->panel_blocks, ng = n_out / Q4X8, t4 = n_tok / 4 * 4;
     /* Q4_0's state is its outputs: one token then runs all its pairs per
@@ -180,10 +191,7 @@ static void panel_matmul(const packed_kernels *k, const char *packed, int n_in, 
                         k->gemv2_acc(w * k->block, pw, x, first ? NULL : sp, last ? v : sp, last);
                         if (!last) continue;
                     }
-                    for (int c = 0; c < nt; c++) {
-                        store8(o + (size_t)c * no, v + 16 * c, bias ? bias + (size_t)g * Q4X8 : zeros);
-                        store8(o + (size_t)c * no + Q4X8, v + 16 * c + 8, bias ? bias + (size_t)(g + 1) * Q4X8 : zeros);
-                    }
+                    store_pair(out + (size_t)t * no, no, g, v, nt, bias);
                 }
                 t += nt;
             }
@@ -195,12 +203,11 @@ void packed_matmul(const packed_kernels *k, const void *packed, int n_in, int n_
                    const void *xqv, size_t xq_row, int n_tok, const float *bias, float *out, size_t no) {
     static const float zeros[Q4X8];
     const char *xq = xqv;
-    int nb = n_in / k->block;
     if (panels > 0) {
         panel_matmul(k, packed, n_in, n_out, panels, g0, g1, xq, xq_row, n_tok, bias, out, no);
         return;
     }
-    size_t gbytes = (size_t)nb * k->group_bytes;
+    size_t gbytes = (size_t)(n_in / k->block) * k->group_bytes;
     int block = (int)(128 * 1024 / gbytes);
     if (block < 1) block = 1;
     int t4 = n_tok / 4 * 4;
@@ -216,19 +223,15 @@ void packed_matmul(const packed_kernels *k, const void *packed, int n_in, int n_
             const char *x = xq + (size_t)t * xq_row;
             for (int g = b0; g < b1;) {
                 const char *pw = (const char *)packed + (size_t)g * gbytes;
-                const float *b = bias ? bias + (size_t)g * Q4X8 : zeros;
-                float *o = out + (size_t)t * no + (size_t)g * Q4X8;
                 if (x16 && g + 1 < b1) { /* a pair (g even): sixteen rows */
-                    const float *b2 = bias ? b + Q4X8 : zeros;
                     if (four) k->gemm4x2(n_in, pw, x, xq_row, v);
                     else k->gemv2(n_in, pw, x, v);
-                    for (int c = 0; c < nt; c++) {
-                        store8(o + (size_t)c * no, v + 16 * c, b);
-                        store8(o + (size_t)c * no + Q4X8, v + 16 * c + 8, b2);
-                    }
+                    store_pair(out + (size_t)t * no, no, g, v, nt, bias);
                     g += 2;
                     continue;
                 }
+                const float *b = bias ? bias + (size_t)g * Q4X8 : zeros;
+                float *o = out + (size_t)t * no + (size_t)g * Q4X8;
                 if (four) k->gemm4(n_in, pw, x, xq_row, v);
                 else k->gemv(n_in, pw, x, v);
                 for (int c = 0; c < nt; c++) store8(o + (size_t)c * no, v + 8 * c, b);

@@ -288,7 +288,6 @@ static inline __m512i mins_dot16(const uint8_t *blk, const blk_q8Ks *x) {
 void q4_Kx16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
     const uint8_t *w = wv;
     const blk_q8Ks *x = xv;
-    const __m512i m4 = _mm512_set1_epi8(15), mhi = _mm512_set1_epi8((char)0xf0);
     __m512 acc = _mm512_setzero_ps();
     for (int i = 0; i < n_in / QK_K; i++, w += PAIR_BYTES) {
         __m512i isum = _mm512_setzero_si512();
@@ -300,18 +299,7 @@ void q4_Kx16_gemv(int n_in, const void *wv, const void *xv, float out[16]) {
 #if PREFETCH_X16
             for (int k = 0; k < 4; k++) _mm_prefetch((const char *)w + P_QS + 256 * j + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
 #endif
-            /* high nibbles masked in place (16·v), the chain's exact sum
-             * divided by 16 once (as in q4_0x16_gemv_acc) */
-            __m512i v0 = chunk2(w, j, 0), v1 = chunk2(w, j, 1), v2 = chunk2(w, j, 2), v3 = chunk2(w, j, 3);
-            __m512i plo = dpbusd_b4(_mm512_setzero_si512(), _mm512_and_si512(v0, m4), y);
-            __m512i phi = dpbusd_b4(_mm512_setzero_si512(), _mm512_and_si512(v0, mhi), y + 4);
-            plo = dpbusd_b4(plo, _mm512_and_si512(v1, m4), y + 8);
-            phi = dpbusd_b4(phi, _mm512_and_si512(v1, mhi), y + 12);
-            plo = dpbusd_b4(plo, _mm512_and_si512(v2, m4), y + 16);
-            phi = dpbusd_b4(phi, _mm512_and_si512(v2, mhi), y + 20);
-            plo = dpbusd_b4(plo, _mm512_and_si512(v3, m4), y + 24);
-            phi = dpbusd_b4(phi, _mm512_and_si512(v3, mhi), y + 28);
-            __m512i sum = _mm512_add_epi32(plo, _mm512_srai_epi32(phi, 4));
+            __m512i sum = nib32_dot16(w + P_QS + 256 * j, y, _mm512_setzero_si512());
             isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(sum, scales16(w, j)));
         }
         __m512i msum = mins_dot16(w, &x[i]);

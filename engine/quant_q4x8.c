@@ -239,13 +239,12 @@ void q4_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
  * the first group followed by the same chunk of the second, so one 64-byte
  * load gives rows 0-7 in the low lanes and rows 8-15 in the high ones, and
  * one broadcast of four activation bytes still meets every row. vpdpbusd
- * replaces maddubs + add + madd. The one-token kernel is written out for
- * the four chunks (the compiler kept a loop with register copies, ~70
- * instructions per block) and leaves the high nibbles in place (masked,
- * not shifted: 16·v, at most 240 · 128 · 4 per product sum) in chains of
- * their own, whose exact sum one arithmetic shift per block divides by
- * 16: per block of sixteen rows 4 loads, 8 masks, 8 vpdpbusd on four
- * chains, 1 shift, and the float steps of q4_0x8_gemv_ref per lane (~35
+ * replaces maddubs + add + madd. The one-token kernel sums a block with
+ * nib32_dot16 (quant_x16.h: written out for the four chunks, where the
+ * compiler had kept a loop with register copies, ~70 instructions per
+ * block; high nibbles masked in place), its low chain started from -8·Σx:
+ * per block of sixteen rows 4 loads, 8 masks, 8 vpdpbusd on two chains,
+ * 1 shift, and the float steps of q4_0x8_gemv_ref per lane (~35
  * instructions; on cached weights 1.14-1.6x the former speed, from memory
  * level to +3%). */
 #if defined(TOK_HAVE_X16)
@@ -260,28 +259,14 @@ void q4_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *acc
     (void)last; /* the sums are the outputs */
     const uint8_t *w = wv;
     const blk_q8s *x = xv;
-    const __m512i m4 = _mm512_set1_epi8(15), mhi = _mm512_set1_epi8((char)0xf0);
     __m512 acc = acc0 ? _mm512_loadu_ps(acc0) : _mm512_setzero_ps();
     for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
         const int8_t *y = x[i].qs;
 #if PREFETCH_X16
         for (int k = 0; k < 5; k++) _mm_prefetch((const char *)w + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
 #endif
-        /* two chains: the low nibbles from -8·Σx (the recentring), the
-         * high ones left in place (16·v, masked, not shifted) from zero,
-         * their exact sum divided by 16 with one shift per block */
-        __m512i v0 = chunk2(w, 0), v1 = chunk2(w, 1), v2 = chunk2(w, 2), v3 = chunk2(w, 3);
-        __m512i lo = _mm512_set1_epi32(-x[i].s8), hi = _mm512_setzero_si512();
-        lo = dpbusd_b4(lo, _mm512_and_si512(v0, m4), y);
-        hi = dpbusd_b4(hi, _mm512_and_si512(v0, mhi), y + 4);
-        lo = dpbusd_b4(lo, _mm512_and_si512(v1, m4), y + 8);
-        hi = dpbusd_b4(hi, _mm512_and_si512(v1, mhi), y + 12);
-        lo = dpbusd_b4(lo, _mm512_and_si512(v2, m4), y + 16);
-        hi = dpbusd_b4(hi, _mm512_and_si512(v2, mhi), y + 20);
-        lo = dpbusd_b4(lo, _mm512_and_si512(v3, m4), y + 24);
-        hi = dpbusd_b4(hi, _mm512_and_si512(v3, mhi), y + 28);
+        __m512i s = nib32_dot16(w + 32, y, _mm512_set1_epi32(-x[i].s8));
         __m512 d = _mm512_mul_ps(halves16(w), _mm512_set1_ps(x[i].d));
-        __m512i s = _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4));
         acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc);
     }
     _mm512_storeu_ps(out, acc);
