@@ -26,7 +26,7 @@ void tok_session_free(tok_session *s) {
     tok_pool_free(s->pool);
     free(s->key_cache); free(s->value_cache);
     free(s->x); free(s->xb); free(s->q); free(s->k); free(s->v); free(s->att_out); free(s->att);
-    free(s->hb); free(s->hb2); free(s->logits); free(s->xq);
+    free(s->hb); free(s->hb2); free(s->logits); free(s->xq); free(s->rope_cs);
     free(s);
 }
 
@@ -68,6 +68,7 @@ tok_session *tok_session_new(const tok_model *m, const tok_session_params *p, to
     s->hb = alloc_floats(B * c->ffn_dim, &ok);
     s->hb2 = alloc_floats(B * c->ffn_dim, &ok);
     s->logits = alloc_floats(B * c->vocab, &ok);
+    s->rope_cs = alloc_floats(B * (size_t)c->n_rot, &ok);
     /* widest activation row: F32 of max(dim, ffn, qd) values bounds every dot type */
     size_t widest = (size_t)(c->dim > c->ffn_dim ? c->dim : c->ffn_dim);
     if (qd > widest) widest = qd;
@@ -89,44 +90,34 @@ void tok_session_rewind(tok_session *s, int n_past) {
     if (n_past >= 0 && n_past < s->n_past) s->n_past = n_past;
 }
 
-/* One batch of n tokens at positions n_past..; logits for rows [first, n). */
+/* One batch of n tokens at positions n_past..; logits for rows [first, n).
+ * Each block's residual add is done with the next block's norm
+ * (norm_rows), per token, and a token's RoPE and cache store by attention. */
 static void forward_batch(tok_session *s, const int32_t *ids, int n, int first_logit) {
     const tok_model *m = s->m;
     const model_config *c = &m->cfg;
-    int dim = c->dim, hd = c->head_dim, qd = c->n_heads * hd, kv_dim = c->n_kv_heads * hd, pos0 = s->n_past;
-    for (int t = 0; t < n; t++)
+    int dim = c->dim, pos0 = s->n_past;
+    for (int t = 0; t < n; t++) {
+        rope_angles(c, m->rope_freqs, pos0 + t, s->rope_cs + (size_t)t * c->n_rot);
         m->tok_embd.q->to_float((const char *)m->tok_embd.data + (size_t)ids[t] * m->tok_embd.row_bytes,
                                 s->x + (size_t)t * dim, dim);
+    }
     for (int l = 0; l < c->n_layers; l++) {
         const layer_weights *L = &m->layers[l];
-        /* attention block */
-        for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm, dim, c->eps);
+        /* attention block (after layer 0, x += the previous block's output first) */
+        norm_rows(s, L->attn_norm, 0, n, l > 0);
         matmul_fused(s, 3, (float *const[]){s->q, s->k, s->v}, (const weight *const[]){&L->wq, &L->wk, &L->wv}, s->xb,
                      n, (const float *const[]){L->bq, L->bk, L->bv});
-        /* F16: rounded to nearest even on store, as ggml's fp32 -> fp16 */
-        int kv_type = s->kv_f16 ? TOK_TYPE_F16 : TOK_TYPE_F32;
-        size_t row = quant_row_bytes(kv_type, kv_dim);
-        char *kc = (char *)s->key_cache + (size_t)l * s->n_ctx * row, *vc = (char *)s->value_cache + (size_t)l * s->n_ctx * row;
-        for (int t = 0; t < n; t++) {
-            rope_rotate(c, m->rope_freqs, s->q + (size_t)t * qd, c->n_heads, pos0 + t);
-            rope_rotate(c, m->rope_freqs, s->k + (size_t)t * kv_dim, c->n_kv_heads, pos0 + t);
-            quant_from_float(kv_type, s->k + (size_t)t * kv_dim, kc + (size_t)(pos0 + t) * row, kv_dim);
-            quant_from_float(kv_type, s->v + (size_t)t * kv_dim, vc + (size_t)(pos0 + t) * row, kv_dim);
-        }
         attention(s, l, pos0, n);
         matmul(s, s->xb, &L->wo, s->att_out, n, L->bo);
-        for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
         /* SwiGLU feed-forward block */
-        for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm, dim, c->eps);
+        norm_rows(s, L->ffn_norm, 0, n, true);
         matmul_swiglu(s, s->hb, s->hb2, &L->w_gate, &L->w_up, s->xb, n);
         matmul(s, s->xb, &L->w_down, s->hb, n, NULL);
-        for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
     }
-    int nl = n - first_logit;
-    if (nl <= 0) return;
-    for (int t = 0; t < nl; t++)
-        rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)(first_logit + t) * dim, m->output_norm, dim, c->eps);
-    matmul(s, s->logits, &m->output, s->xb, nl, NULL);
+    if (first_logit >= n) return;
+    norm_rows(s, m->output_norm, first_logit, n, true);
+    matmul(s, s->logits, &m->output, s->xb + (size_t)first_logit * dim, n - first_logit, NULL);
 }
 
 int tok_session_eval(tok_session *s, const int32_t *ids, int n, float *logits, bool all_logits, tok_error *err) {

@@ -83,6 +83,7 @@ struct tok_session {
     float *att;    /* (n_threads, n_ctx) attention scores, one row per thread */
     float *hb, *hb2; /* (n_batch, ffn) */
     float *logits; /* (n_batch, vocab) */
+    float *rope_cs;/* (n_batch, n_rot) RoPE cosines and sines of the batch's positions */
     void *xq;      /* quantized activation rows: (n_batch, row bytes of the widest input) */
     size_t xq_row_cap;
 };
@@ -97,7 +98,10 @@ const void *model_packed(const tok_model *m, const weight *w);
 
 /* ---- building blocks (ops.c) ---- */
 void rmsnorm(float *out, const float *x, const float *w, int n, float eps);
-void rope_rotate(const model_config *c, const float *freqs, float *vec, int n_heads, int pos);
+void rope_angles(const model_config *c, const float *freqs, int pos, float *cs);
+void rope_rotate(const model_config *c, const float *cs, float *vec, int n_heads);
+/* Rows [t0, t1) of the batch: x += xb first if add, then xb = RMSNorm(x) · w. */
+void norm_rows(tok_session *s, const float *w, int t0, int t1, bool add);
 /* out[t][r] = W row r · x[t] (+ bias[r]) for t < n_tok; threaded over rows. */
 void matmul(tok_session *s, float *out, const weight *w, const float *x, int n_tok, const float *bias);
 /* n matmuls of the same input x (Q/K/V, gate/up) in as few pool runs as the
@@ -109,6 +113,8 @@ void matmul_fused(tok_session *s, int n, float *const *outs, const weight *const
  * threads that computed each row range; up is scratch of out's size. */
 void matmul_swiglu(tok_session *s, float *out, float *up, const weight *w_gate, const weight *w_up, const float *x,
                    int n_tok);
-/* Causal attention of n_tok new tokens at positions pos0.. for one layer. */
+/* Causal attention of n_tok new tokens at positions pos0.. for one layer:
+ * rotates their queries and keys (RoPE, angles in rope_cs) and stores keys
+ * and values in the cache first. */
 void attention(tok_session *s, int layer, int pos0, int n_tok);
 #endif

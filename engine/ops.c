@@ -38,27 +38,89 @@ void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     for (int i = 0; i < n; i++) out[i] = (x[i] * scale) * w[i];
 }
 
-/* Rotates the first n_rot dims of each of n_heads heads of vec (head_dim
- * apart) by the angles of position pos. */
-void rope_rotate(const model_config *c, const float *freqs, float *vec, int n_heads, int pos) {
+/* The angles of position pos: cs[i] = cos, cs[n_rot/2 + i] = sin of
+ * theta_i, built by repeated multiplication by base^(-2/n_rot) in float as
+ * ggml does. Computed once per position of a batch and used by every layer,
+ * for Q and K alike. */
+void rope_angles(const model_config *c, const float *freqs, int pos, float *cs) {
     float theta_scale = powf(c->rope_base, -2.0f / (float)c->n_rot);
-    float cosv[512], sinv[512]; /* n_rot/2 <= 512: checked at load */
     float theta = (float)pos;
-    for (int i = 0; i < c->n_rot / 2; i++) {
+    int half = c->n_rot / 2;
+    for (int i = 0; i < half; i++) {
         float t = c->rope_freq_scale * (freqs ? theta / freqs[i] : theta);
-        cosv[i] = cosf(t);
-        sinv[i] = sinf(t);
+        cs[i] = cosf(t);
+        cs[half + i] = sinf(t);
         theta *= theta_scale;
     }
+}
+
+/* Rotates the first n_rot dims of each of n_heads heads of vec (head_dim
+ * apart) by the angles cs of rope_angles. */
+void rope_rotate(const model_config *c, const float *cs, float *vec, int n_heads) {
+    int half = c->n_rot / 2;
+    const float *cosv = cs, *sinv = cs + half;
     for (int h = 0; h < n_heads; h++) {
         float *v = vec + (size_t)h * c->head_dim;
-        for (int i = 0; i < c->n_rot / 2; i++) {
-            int a = c->rope_neox ? i : 2 * i, b = c->rope_neox ? i + c->n_rot / 2 : 2 * i + 1;
+        for (int i = 0; i < half; i++) {
+            int a = c->rope_neox ? i : 2 * i, b = c->rope_neox ? i + half : 2 * i + 1;
             float x0 = v[a], x1 = v[b];
             v[a] = x0 * cosv[i] - x1 * sinv[i];
             v[b] = x0 * sinv[i] + x1 * cosv[i];
         }
     }
+}
+
+/* ---- per-token steps of a batch ---- */
+
+/* The steps between matmuls (residual add, RMSNorm, activation
+ * quantization, RoPE and the KV cache store) are independent per token:
+ * for a batch they run on the pool, a few tokens per chunk (done by the
+ * caller alone they left the other threads idle for ~10% of a prompt at 2
+ * threads); a single token runs them inline, as a hand-off would cost
+ * more than the step. */
+typedef void (*token_fn)(const void *ctx, int t);
+typedef struct {
+    token_fn fn;
+    const void *ctx;
+    int t0, t1, per;
+} token_job;
+
+static void token_chunk(void *ctx, int chunk, int ith) {
+    (void)ith;
+    const token_job *j = ctx;
+    int a = j->t0 + chunk * j->per, b = a + j->per < j->t1 ? a + j->per : j->t1;
+    for (int t = a; t < b; t++) j->fn(j->ctx, t);
+}
+
+static void for_tokens(tok_session *s, int t0, int t1, token_fn fn, const void *ctx) {
+    int n = t1 - t0, nth = tok_pool_size(s->pool);
+    if (nth == 1 || n < 4) {
+        for (int t = t0; t < t1; t++) fn(ctx, t);
+        return;
+    }
+    int n_chunks = n / 2 < 4 * nth ? n / 2 : 4 * nth, per = (n + n_chunks - 1) / n_chunks;
+    token_job j = {fn, ctx, t0, t1, per};
+    tok_pool_run(s->pool, token_chunk, &j, (n + per - 1) / per);
+}
+
+typedef struct {
+    tok_session *s;
+    const float *w;
+    bool add;
+} norm_job;
+
+static void norm_token(const void *ctx, int t) {
+    const norm_job *j = ctx;
+    const model_config *c = &j->s->m->cfg;
+    float *x = j->s->x + (size_t)t * c->dim, *xb = j->s->xb + (size_t)t * c->dim;
+    if (j->add)
+        for (int i = 0; i < c->dim; i++) x[i] += xb[i];
+    rmsnorm(xb, x, j->w, c->dim, c->eps);
+}
+
+void norm_rows(tok_session *s, const float *w, int t0, int t1, bool add) {
+    norm_job j = {s, w, add};
+    for_tokens(s, t0, t1, norm_token, &j);
 }
 
 /* ---- matmul ---- */
@@ -279,6 +341,30 @@ static uintptr_t act_format(const tok_model *m, const weight *w) {
     return (uintptr_t)w->q->dot_type;
 }
 
+/* Activation rows into s->xq: with the packed kernels' quantizer q, or
+ * else as dot type dt. */
+typedef struct {
+    void (*q)(const float *x, void *y, int n);
+    int dt, n_in;
+    const float *x;
+    char *xq;
+    size_t xrow;
+} quant_job;
+
+static void quantize_token(const void *ctx, int t) {
+    const quant_job *j = ctx;
+    const float *x = j->x + (size_t)t * j->n_in;
+    char *y = j->xq + (size_t)t * j->xrow;
+    if (j->q) j->q(x, y, j->n_in);
+    else quant_from_float(j->dt, x, y, j->n_in);
+}
+
+static void quantize_rows(tok_session *s, void (*q)(const float *, void *, int), int dt, const float *x, int n_in,
+                          size_t xrow, int n_tok) {
+    quant_job j = {q, dt, n_in, x, s->xq, xrow};
+    for_tokens(s, 0, n_tok, quantize_token, &j);
+}
+
 static void matmul_prepare(tok_session *s, float *out, const weight *w, const float *x, int n_tok, const float *bias,
                            bool quantize, matmul_prep *p) {
     const void *packed = model_packed(s->m, w);
@@ -287,8 +373,7 @@ static void matmul_prepare(tok_session *s, float *out, const weight *w, const fl
     if (packed) {
         const packed_kernels *k = packed_kernels_of(w->type);
         size_t xrow = (size_t)(w->n_in / k->block) * k->act_bytes;
-        if (quantize)
-            for (int t = 0; t < n_tok; t++) k->quantize(x + (size_t)t * w->n_in, (char *)s->xq + (size_t)t * xrow, w->n_in);
+        if (quantize) quantize_rows(s, k->quantize, 0, x, w->n_in, xrow, n_tok);
         int ng = w->n_out / Q4X8, n_chunks = chunk_count(nth, work, ng);
         int per = (ng + n_chunks - 1) / n_chunks;
         if (k->gemv2 && per % 2) per++; /* whole pairs for the sixteen-row kernels */
@@ -301,9 +386,7 @@ static void matmul_prepare(tok_session *s, float *out, const weight *w, const fl
     size_t xrow = quant_row_bytes(dt, w->n_in);
     const char *xq = s->xq;
     if (dt == TOK_TYPE_F32) xq = (const char *)x;
-    else if (quantize)
-        for (int t = 0; t < n_tok; t++)
-            quant_from_float(dt, x + (size_t)t * w->n_in, (char *)s->xq + (size_t)t * xrow, w->n_in);
+    else if (quantize) quantize_rows(s, NULL, dt, x, w->n_in, xrow, n_tok);
     /* The four-column kernels only pay when the same row meets >= 4 tokens. */
     quant_dot4_fn dot4 = n_tok >= 4 ? quant_dot4_avx2(w->type) : NULL;
     int n_chunks = chunk_count(nth, work, w->n_out / MIN_CHUNK_ROWS);
@@ -399,13 +482,41 @@ void matmul_swiglu(tok_session *s, float *out, float *up, const weight *w_gate, 
 
 /* ---- attention ---- */
 
+/* Token t's query heads [h0, h1) and key heads [kv0, kv1) rotated (RoPE at
+ * position pos0 + t), and its key and value heads [kv0, kv1) stored in the
+ * cache (F16: rounded to nearest even on store, as ggml's fp32 -> fp16). */
+static void place_heads(tok_session *s, int layer, int pos0, int t, int h0, int h1, int kv0, int kv1) {
+    const model_config *c = &s->m->cfg;
+    int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, type = s->kv_f16 ? TOK_TYPE_F16 : TOK_TYPE_F32;
+    const float *cs = s->rope_cs + (size_t)t * c->n_rot;
+    float *q = s->q + (size_t)t * c->n_heads * hd, *k = s->k + (size_t)t * kv_dim, *v = s->v + (size_t)t * kv_dim;
+    rope_rotate(c, cs, q + (size_t)h0 * hd, h1 - h0);
+    rope_rotate(c, cs, k + (size_t)kv0 * hd, kv1 - kv0);
+    size_t row = quant_row_bytes(type, kv_dim);
+    size_t at = ((size_t)layer * s->n_ctx + (size_t)(pos0 + t)) * row + quant_row_bytes(type, (int64_t)kv0 * hd);
+    int n = (kv1 - kv0) * hd;
+    quant_from_float(type, k + (size_t)kv0 * hd, (char *)s->key_cache + at, n);
+    quant_from_float(type, v + (size_t)kv0 * hd, (char *)s->value_cache + at, n);
+}
+
 typedef struct {
     tok_session *s;
     int layer, pos0, n_tok, tasks_per_chunk;
+    bool place; /* one token: each chunk places its own heads first */
 } attn_job;
 
+static void place_token(const void *ctx, int t) {
+    const attn_job *j = ctx;
+    const model_config *c = &j->s->m->cfg;
+    place_heads(j->s, j->layer, j->pos0, t, 0, c->n_heads, 0, c->n_kv_heads);
+}
+
 /* Chunk = a contiguous range of (token, head) tasks; ith picks this
- * thread's row of score scratch. */
+ * thread's row of score scratch. With place, the tasks are the heads of
+ * one token in whole groups of queries that share a key head, and the
+ * chunk rotates and caches them before it attends, in the same pool run
+ * (generation: one fork-join less per layer, and the work no longer
+ * waits on the caller alone). */
 static void attention_chunk(void *ctx, int chunk, int ith) {
     const attn_job *j = ctx;
     tok_session *s = j->s;
@@ -416,6 +527,7 @@ static void attention_chunk(void *ctx, int chunk, int ith) {
     float scale = 1.0f / sqrtf((float)hd);
     int n_tasks = j->n_tok * c->n_heads, t0 = chunk * j->tasks_per_chunk;
     int t1 = t0 + j->tasks_per_chunk < n_tasks ? t0 + j->tasks_per_chunk : n_tasks;
+    if (j->place) place_heads(s, j->layer, j->pos0, 0, t0, t1, t0 / group, t1 / group);
     for (int task = t0; task < t1; task++) {
         int t = task / c->n_heads, h = task % c->n_heads, pos = j->pos0 + t;
         const float *q = s->q + (size_t)t * c->n_heads * hd + (size_t)h * hd;
@@ -433,12 +545,14 @@ static void attention_chunk(void *ctx, int chunk, int ith) {
 
 void attention(tok_session *s, int layer, int pos0, int n_tok) {
     const model_config *c = &s->m->cfg;
-    int n_tasks = n_tok * c->n_heads, nth = tok_pool_size(s->pool);
+    int n_tasks = n_tok * c->n_heads, nth = tok_pool_size(s->pool), group = c->n_heads / c->n_kv_heads;
+    attn_job j = {s, layer, pos0, n_tok, 0, n_tok == 1};
+    if (!j.place) for_tokens(s, 0, n_tok, place_token, &j);
     /* bytes of K and V read, as for matmul */
     double work = (double)n_tasks * (pos0 + n_tok) * c->head_dim * 2 * (s->kv_f16 ? sizeof(uint16_t) : sizeof(float));
-    int n_chunks = chunk_count(nth, work, n_tasks);
+    int n_chunks = chunk_count(nth, work, j.place ? c->n_kv_heads : n_tasks);
     int per = (n_tasks + n_chunks - 1) / n_chunks;
-    n_chunks = (n_tasks + per - 1) / per;
-    attn_job j = {s, layer, pos0, n_tok, per};
-    tok_pool_run(s->pool, attention_chunk, &j, n_chunks);
+    if (j.place) per = (per + group - 1) / group * group;
+    j.tasks_per_chunk = per;
+    tok_pool_run(s->pool, attention_chunk, &j, (n_tasks + per - 1) / per);
 }

@@ -6,7 +6,9 @@
  * decoding from the prompt must reproduce greedy_ids, except that a
  * divergence is accepted at a near-tie of the reference (top-2 margin below
  * the tolerance), where comparison stops. Also checks the PyTorch reference
- * of tiny-kjv F32/F16 and that two sessions on one model agree.
+ * of tiny-kjv F32/F16 and that two sessions on one model agree, and that
+ * 2 threads give the very logits of 1 (batches whose per-token steps run on
+ * the pool, one-token steps whose attention chunks place their own heads).
  * Local fixtures always run; the full set runs when $SHARED is present.
  */
 #include <cjson/cJSON.h>
@@ -261,8 +263,49 @@ static void errors(void) {
     tok_model_free(m);
 }
 
+/* 1 and 2 threads, same batch size: bit-identical logits over a prompt of
+ * several batches and a continuation long enough that one token's
+ * attention is cut into chunks (each rotating and caching its own key
+ * heads; the models have grouped queries), with F32 and F16 caches. */
+static void threads_agree(const char *gguf) {
+    tok_error err = {0};
+    tok_model *m = tok_model_load(gguf, NULL, &err);
+    CHECK_MSG(m != NULL, "%s", err.msg);
+    if (!m) return;
+    int vocab = tok_model_get_info(m)->vocab_size, n_ctx = tok_model_get_info(m)->ctx_train;
+    for (int f16 = 0; f16 < 2; f16++) {
+        tok_session_params sp = tok_session_default_params();
+        sp.n_ctx = n_ctx; sp.n_batch = 32; sp.kv_f16 = f16;
+        tok_session *one = tok_session_new(m, &sp, &err);
+        sp.n_threads = 2;
+        tok_session *two = tok_session_new(m, &sp, &err);
+        CHECK(one && two);
+        float *a = malloc((size_t)vocab * sizeof(float)), *b = malloc((size_t)vocab * sizeof(float));
+        int32_t prompt[80];
+        for (int i = 0; i < 80; i++) prompt[i] = 1 + (i * 37) % (vocab - 1);
+        CHECK(tok_session_eval(one, prompt, 80, a, false, &err) == 0);
+        CHECK(tok_session_eval(two, prompt, 80, b, false, &err) == 0);
+        int differ = memcmp(a, b, (size_t)vocab * sizeof(float)) != 0, steps = 0;
+        while (!differ && tok_session_n_past(one) < n_ctx) {
+            int32_t id = argmax(a, vocab);
+            CHECK(tok_session_eval(one, &id, 1, a, false, &err) == 0);
+            CHECK(tok_session_eval(two, &id, 1, b, false, &err) == 0);
+            differ = memcmp(a, b, (size_t)vocab * sizeof(float)) != 0;
+            steps++;
+        }
+        CHECK_MSG(!differ, "%s (%s cache): 2 threads differ from 1 after the prompt and %d steps", gguf,
+                  f16 ? "F16" : "F32", steps);
+        free(a); free(b);
+        tok_session_free(one);
+        tok_session_free(two);
+    }
+    tok_model_free(m);
+}
+
 int main(void) {
     errors();
+    threads_agree("tests/data/models/llama-rand-tiny-Q4_0.gguf");
+    threads_agree("data/models/tiny-kjv-Q8_0.gguf");
     one("tests/data/models/llama-rand-tiny-Q4_0.gguf", "tests/data/models/llama-rand-tiny-Q4_0.json", false);
     one("data/models/tiny-kjv-Q8_0.gguf", "tests/data/models/tiny-kjv-reference-Q8_0.json", false);
     const char *shared = getenv("SHARED");
