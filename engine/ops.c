@@ -214,20 +214,16 @@ static inline void store_pair(float *out, size_t no, int g, const float *v, int 
 /* Rows of groups [g0, g1) (whole pairs) of a panel-layout matrix
  * (repack.h): PANEL_PAIRS pairs at a time, panel after panel, so each
  * panel's activation slice stays in L1 for all of them (and the pairs'
- * panel slice, ~300 KB, in L2 for every token tile). Four-token tiles
- * carry their sums in out; one-token steps carry the kernel's state in
- * out (Q4_0: the sums are the outputs) or st (Q8_0: eight sums per row).
- * The bias is added after the last panel. */
+ * panel slice, ~300 KB, in L2 for every token tile). The kernels carry
+ * their sums in out from one panel to the next; the bias is added after
+ * the last. One token runs all the chunk's pairs per panel (the longest
+ * reuse of each slice; paired runs: ~2% ahead of runs of 16 pairs). */
 enum { PANEL_PAIRS = 16 };
 static void panel_matmul(const packed_kernels *k, const char *packed, int n_in, int n_out, int panels, int g0, int g1,
                          const char *xq, size_t xq_row, int n_tok, const float *bias, float *out, size_t no) {
-    float st[PANEL_PAIRS][3][128], v[64];
+    float v[64];
     int nb = n_in / k->block, pb = k->panel_blocks, ng = n_out / Q4X8, t4 = n_tok / 4 * 4;
-    /* Q4_0's state is its outputs: one token then runs all its pairs per
-     * panel (the longest reuse of each slice; paired runs: ~2% ahead of
-     * runs of 16 pairs) */
-    bool own = k->gemv_state <= 16;
-    int span = own && n_tok == 1 ? g1 - g0 : 2 * PANEL_PAIRS;
+    int span = n_tok == 1 ? g1 - g0 : 2 * PANEL_PAIRS;
     for (int s0 = g0; s0 < g1; s0 += span) {
         int s1 = s0 + span < g1 ? s0 + span : g1;
         for (int p = 0; p < panels; p++) {
@@ -249,8 +245,7 @@ static void panel_matmul(const packed_kernels *k, const char *packed, int n_in, 
                             continue;
                         }
                     } else {
-                        float *sp = own ? o : st[(g - s0) / 2][t - t4];
-                        k->gemv2_acc(w * k->block, pw, x, first ? NULL : sp, last ? v : sp, last);
+                        k->gemv2_acc(w * k->block, pw, x, first ? NULL : o, last ? v : o);
                         if (!last) continue;
                     }
                     store_pair(out + (size_t)t * no, no, g, v, nt, bias);

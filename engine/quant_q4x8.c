@@ -74,11 +74,6 @@ void q4_0x8_unpack_row(const blk_q4_0x8 *src, void *dst, int n_in, int r) {
 
 /* ---- activations ---- */
 
-/* the group sums g8 from the values */
-static inline void q8s_groups(blk_q8s *y) {
-    for (int l = 0; l < 8; l++) y->g8[l] = 8 * (y->qs[4 * l] + y->qs[4 * l + 1] + y->qs[4 * l + 2] + y->qs[4 * l + 3]);
-}
-
 void q8s_quantize_ref(const float *x, blk_q8s *y, int n) {
     for (int i = 0; i < n / QK; i++) {
         blk_q8_0 b;
@@ -87,7 +82,6 @@ void q8s_quantize_ref(const float *x, blk_q8s *y, int n) {
         for (int j = 0; j < QK; j++) s += y[i].qs[j] = b.qs[j];
         y[i].d = fp16_to_fp32(b.d);
         y[i].s8 = 8 * s;
-        q8s_groups(&y[i]);
     }
 }
 
@@ -168,7 +162,6 @@ void q8s_quantize(const float *x, blk_q8s *y, int n) {
         __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)y[i].qs, p);
-        q8s_groups(&y[i]);
     }
 }
 
@@ -255,8 +248,7 @@ void q4_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
 #define PAIR_BYTES (2 * sizeof(blk_q4_0x8))
 static inline __m512i chunk2(const uint8_t *blk, int c) { return _mm512_loadu_si512(blk + 32 + 64 * c); }
 
-void q4_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *acc0, float *out, bool last) {
-    (void)last; /* the sums are the outputs */
+void q4_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *acc0, float out[16]) {
     const uint8_t *w = wv;
     const blk_q8s *x = xv;
     __m512 acc = acc0 ? _mm512_loadu_ps(acc0) : _mm512_setzero_ps();
@@ -271,7 +263,7 @@ void q4_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *acc
     }
     _mm512_storeu_ps(out, acc);
 }
-void q4_0x16_gemv(int n_in, const void *w, const void *x, float out[16]) { q4_0x16_gemv_acc(n_in, w, x, NULL, out, true); }
+void q4_0x16_gemv(int n_in, const void *w, const void *x, float out[16]) { q4_0x16_gemv_acc(n_in, w, x, NULL, out); }
 
 void q4_0x16_gemm4_acc(int n_in, const void *wv, const void *xv, size_t xs, const float *a, size_t as,
                        float out[64]) {

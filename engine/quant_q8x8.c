@@ -10,11 +10,15 @@
  * moves onto the activation (sign_epi8) and its magnitude stays (abs_epi8;
  * -128 reads as 128, still exact). Two such products can reach 2·128·127,
  * so every maddubs is widened by madd at once instead of summing in int16.
- * gemm4 (prompts) accumulates acc = fma(d_w·d_x, isum, acc) per block; gemv
- * (generation) keeps the row-major kernel's float order, one accumulator
- * per group of four values (see quant_q4x8.c), so generation reproduces it
- * bit for bit. Each AVX2 kernel equals its plain C reference bit for bit.
- * Cost: ~28 vector instructions per 256 multiply-adds (gemm4), ~50 (gemv).
+ * Both kernels sum each block exactly in integers and then accumulate
+ * acc = fma(d_w·d_x, isum, acc), as the Q4_0 ones do: gemv (generation)
+ * equals gemm4 (prompts) bit for bit, and both are within float rounding of
+ * the row-major kernel, which keeps a float per group of four values. (gemv
+ * used to keep that order too, bit for bit the row-major kernel, at eight
+ * conversions and multiply-adds per block where one does: at 2 threads
+ * the one-token kernel, not the memory, bounded generation.) Each AVX2
+ * kernel equals its plain C reference bit for bit. Cost: ~28 vector
+ * instructions per 256 multiply-adds (gemm4), ~32 (gemv).
  */
 #include <math.h>
 
@@ -35,22 +39,19 @@ void q8_0x8_pack(const void *src, blk_q8_0x8 *dst, int n_in, int n_out) {
         }
 }
 
-/* One token: the row-major kernel's float order (see q4_0x8_gemv_ref):
- * chunk c is accumulator c, summed ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). */
+/* One token: per block and row one exact integer sum, acc += d_w·d_x·isum
+ * (gemm4's order). */
 void q8_0x8_gemv_ref(int n_in, const void *wv, const void *xv, float out[8]) {
     const blk_q8_0x8 *w = wv;
     const blk_q8s *x = xv;
     for (int r = 0; r < Q4X8; r++) {
-        float a[8] = {0};
+        float acc = 0;
         for (int i = 0; i < n_in / QK; i++) {
-            float d = fp16_to_fp32(w[i].d[r]) * x[i].d;
-            for (int c = 0; c < 8; c++) {
-                int s = 0;
-                for (int j = 0; j < 4; j++) s += w[i].qs[32 * c + 4 * r + j] * x[i].qs[4 * c + j];
-                a[c] = fmaf(d, (float)s, a[c]);
-            }
+            int s = 0;
+            for (int k = 0; k < QK; k++) s += w[i].qs[32 * (k / 4) + 4 * r + k % 4] * x[i].qs[k];
+            acc = fmaf(fp16_to_fp32(w[i].d[r]) * x[i].d, (float)s, acc);
         }
-        out[r] = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+        out[r] = acc;
     }
 }
 
@@ -86,21 +87,20 @@ void q8_0x8_gemv(int n_in, const void *wv, const void *xv, float out[8]) {
     const blk_q8_0x8 *w = wv;
     const blk_q8s *x = xv;
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[8];
-    for (int c = 0; c < 8; c++) acc[c] = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n_in / QK; i++) {
         const int8_t *q = w[i].qs, *y = x[i].qs;
         for (int k = 0; k < 5; k++) _mm_prefetch((const char *)(w + i) + PREFETCH_AHEAD + 64 * k, _MM_HINT_T0);
-        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[i].d)), _mm256_set1_ps(x[i].d));
+        __m256i s = _mm256_setzero_si256();
         for (int c = 0; c < 8; c++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
             __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(bcast4(y + 4 * c), v));
-            acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), acc[c]);
+            s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones));
         }
+        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[i].d)), _mm256_set1_ps(x[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc);
     }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[2], acc[6])),
-                             _mm256_add_ps(_mm256_add_ps(acc[1], acc[5]), _mm256_add_ps(acc[3], acc[7])));
-    _mm256_storeu_ps(out, s);
+    _mm256_storeu_ps(out, acc);
 }
 
 void q8_0x8_gemm4(int n_in, const void *wv, const void *xv, size_t xs, float out[32]) {
@@ -140,15 +140,14 @@ void q8_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
  * first group followed by chunk c of the second, so one 64-byte load holds
  * rows 0-7 (low lanes) and 8-15. vpdpbusd multiplies unsigned by signed
  * bytes. gemv (one token) offsets the weights instead: w ^ 0x80 is w + 128
- * as an unsigned byte, and the sum starts from -128 times the group's
- * activation sum (the block's g8, 8x that sum, times 16), so each 4-product
- * sum is exactly the signed one with a third of the instructions of moving
- * the sign onto the activation. gemm4 does that (AVX-512 has no sign_epi8:
+ * as an unsigned byte, and the block's sum starts from -128 times its
+ * activation sum (the block's s8, 8x that sum, times -16), so it is exactly
+ * the signed one with a third of the instructions of moving the sign onto
+ * the activation. gemm4 does that (AVX-512 has no sign_epi8:
  * bytes of negative weights select 0 - x, |x| <= 127 so the negation is
  * exact, times |w|, -128 reading as 128), once per weight for four tokens.
- * gemv keeps one accumulator per chunk and the 8-row kernel's final sum
- * order (bit for bit the row-major kernel, as q8_0x8_gemv); gemm4 sums each
- * block exactly first (q8_0x8_gemm4_ref's order).
+ * Both sum each block exactly first (the 8-row kernels' order); gemv in
+ * two integer chains (even and odd chunks), whose sum is the same integer.
  * No software prefetch for gemv: on 400 MB of weights, one thread, the
  * hardware's stream prefetch alone reads at the bandwidth of a plain read
  * loop, and prefetching 4 KB ahead cost ~15%; in the model, paired runs,
@@ -168,41 +167,32 @@ static inline __m512i signed_x(const int8_t *p, __mmask64 neg) {
     return _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
 }
 
-void q8_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *in, float *out, bool last) {
+void q8_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *in, float out[16]) {
     const uint8_t *w = wv;
     const blk_q8s *x = xv;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    if (in) {
-        a0 = _mm512_loadu_ps(in); a1 = _mm512_loadu_ps(in + 16); a2 = _mm512_loadu_ps(in + 32);
-        a3 = _mm512_loadu_ps(in + 48); a4 = _mm512_loadu_ps(in + 64); a5 = _mm512_loadu_ps(in + 80);
-        a6 = _mm512_loadu_ps(in + 96); a7 = _mm512_loadu_ps(in + 112);
-    }
+    __m512 acc = in ? _mm512_loadu_ps(in) : _mm512_setzero_ps();
     for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
         const int8_t *y = x[i].qs;
 #if PREFETCH_X16
         for (int k = 0; k < 9; k++) _mm_prefetch((const char *)w + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
 #endif
+        /* -128·Σy (s8 = 8·Σy) undoes the +128 of the flipped weights */
+        __m512i a = _mm512_set1_epi32(-16 * x[i].s8), b = _mm512_setzero_si512();
+        a = dpbusd_b4(a, _mm512_xor_si512(chunk2(w, 0), flip), y);
+        b = dpbusd_b4(b, _mm512_xor_si512(chunk2(w, 1), flip), y + 4);
+        a = dpbusd_b4(a, _mm512_xor_si512(chunk2(w, 2), flip), y + 8);
+        b = dpbusd_b4(b, _mm512_xor_si512(chunk2(w, 3), flip), y + 12);
+        a = dpbusd_b4(a, _mm512_xor_si512(chunk2(w, 4), flip), y + 16);
+        b = dpbusd_b4(b, _mm512_xor_si512(chunk2(w, 5), flip), y + 20);
+        a = dpbusd_b4(a, _mm512_xor_si512(chunk2(w, 6), flip), y + 24);
+        b = dpbusd_b4(b, _mm512_xor_si512(chunk2(w, 7), flip), y + 28);
         __m512 d = _mm512_mul_ps(halves16(w), _mm512_set1_ps(x[i].d));
-#define STEP(c, acc)                                                                                                   \
-    do {                                                                                                               \
-        __m512i s = dpbusd_b4(_mm512_set1_epi32(-16 * x[i].g8[c]), _mm512_xor_si512(chunk2(w, c), flip), y + 4 * c); \
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc);                                                          \
-    } while (0)
-        STEP(0, a0); STEP(1, a1); STEP(2, a2); STEP(3, a3); STEP(4, a4); STEP(5, a5); STEP(6, a6); STEP(7, a7);
-#undef STEP
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(_mm512_add_epi32(a, b)), acc);
     }
-    if (!last) { /* the eight sums per row, for the next columns */
-        _mm512_storeu_ps(out, a0); _mm512_storeu_ps(out + 16, a1); _mm512_storeu_ps(out + 32, a2);
-        _mm512_storeu_ps(out + 48, a3); _mm512_storeu_ps(out + 64, a4); _mm512_storeu_ps(out + 80, a5);
-        _mm512_storeu_ps(out + 96, a6); _mm512_storeu_ps(out + 112, a7);
-        return;
-    }
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a4), _mm512_add_ps(a2, a6)),
-                             _mm512_add_ps(_mm512_add_ps(a1, a5), _mm512_add_ps(a3, a7)));
-    _mm512_storeu_ps(out, s);
+    _mm512_storeu_ps(out, acc);
 }
-void q8_0x16_gemv(int n_in, const void *w, const void *x, float out[16]) { q8_0x16_gemv_acc(n_in, w, x, NULL, out, true); }
+void q8_0x16_gemv(int n_in, const void *w, const void *x, float out[16]) { q8_0x16_gemv_acc(n_in, w, x, NULL, out); }
 
 void q8_0x16_gemm4_acc(int n_in, const void *wv, const void *xv, size_t xs, const float *a, size_t as,
                        float out[64]) {

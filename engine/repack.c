@@ -37,10 +37,10 @@ static void quant_q8Ks(const float *x, void *y, int n) { q8Ks_quantize(x, y, n);
 
 #if defined(TOK_HAVE_X16)
 #define X16(a, b) a, b
-#define PANELS(n, st, a, b) n, st, a, b
+#define PANELS(n, a, b) n, a, b
 #else
 #define X16(a, b) NULL, NULL
-#define PANELS(n, st, a, b) 0, 0, NULL, NULL
+#define PANELS(n, a, b) 0, NULL, NULL
 #endif
 /* Panels (repack.h): Q4_0 64 blocks (2048 inputs: a pair's slice is 18 KB
  * and its activations 4.6 KB, well inside L1), Q8_0 32 (1024 inputs: 17 KB
@@ -54,11 +54,11 @@ static const pair_field q8_0_fields[] = {{16, 1}, {32, 8}, {0, 0}};
 static const pair_field q4_K_fields[] = {{16, 2}, {8, 8}, {16, 4}, {32, 32}, {0, 0}};
 static const packed_kernels kernels[] = {
     {TOK_TYPE_Q4_0, QK, sizeof(blk_q4_0x8), sizeof(blk_q8s), pack_q4_0, quant_q8s, q4_0x8_gemv, q4_0x8_gemm4,
-     X16(q4_0x16_gemv, q4_0x16_gemm4), q4_0_fields, PANELS(Q4_0_PANEL, 16, q4_0x16_gemv_acc, q4_0x16_gemm4_acc)},
+     X16(q4_0x16_gemv, q4_0x16_gemm4), q4_0_fields, PANELS(Q4_0_PANEL, q4_0x16_gemv_acc, q4_0x16_gemm4_acc)},
     {TOK_TYPE_Q8_0, QK, sizeof(blk_q8_0x8), sizeof(blk_q8s), pack_q8_0, quant_q8s, q8_0x8_gemv, q8_0x8_gemm4,
-     X16(q8_0x16_gemv, q8_0x16_gemm4), q8_0_fields, PANELS(Q8_0_PANEL, 128, q8_0x16_gemv_acc, q8_0x16_gemm4_acc)},
+     X16(q8_0x16_gemv, q8_0x16_gemm4), q8_0_fields, PANELS(Q8_0_PANEL, q8_0x16_gemv_acc, q8_0x16_gemm4_acc)},
     {TOK_TYPE_Q4_K, QK_K, sizeof(blk_q4_Kx8), sizeof(blk_q8Ks), pack_q4_K, quant_q8Ks, q4_Kx8_gemv, q4_Kx8_gemm4,
-     X16(q4_Kx16_gemv, q4_Kx16_gemm4), q4_K_fields, 0, 0, NULL, NULL},
+     X16(q4_Kx16_gemv, q4_Kx16_gemm4), q4_K_fields, 0, NULL, NULL},
 };
 
 const packed_kernels *packed_kernels_of(int type) {

@@ -25,10 +25,8 @@
 
 #include "quant.h"
 
-/* One activation block: x ≈ d·qs, s8 = 8·Σqs, g8[l] = 8·(qs[4l] + ... +
- * qs[4l+3]) (the one-token Q4_0 kernel recentres each group of four
- * products with it). 72 bytes. */
-typedef struct { float d; int32_t s8; int32_t g8[8]; int8_t qs[QK]; } blk_q8s;
+/* One activation block: x ≈ d·qs, s8 = 8·Σqs. 40 bytes. */
+typedef struct { float d; int32_t s8; int8_t qs[QK]; } blk_q8s;
 
 /* Eight Q4_0 blocks (the same 32 columns of eight consecutive rows).
  * d[r] is row r's fp16 scale. qs: four chunks of 32 bytes; in chunk c,
@@ -125,15 +123,11 @@ void q4_Kx16_gemm4(int n_in, const void *w, const void *x, size_t x_stride, floa
  * out, so that a row cut into consecutive column ranges and run range by
  * range gives the bit-identical result of one run (packed_make_panels).
  * gemm4_acc: each token's sixteen sums start from acc + t·acc_stride
- * (NULL: zero). gemv_acc: the sums start from the state `in` (NULL: zero)
- * and go to `out`: the outputs when `last`, else the state for the next
- * range. The state is 16 floats for Q4_0 (the outputs themselves) and 128
- * for Q8_0, whose one-token kernel keeps eight sums per row (the order of
- * the row-major kernel) until its last block. */
-void q4_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *in, float *out, bool last);
+ * (NULL: zero). gemv_acc: the sixteen sums start from acc (NULL: zero). */
+void q4_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *acc, float out[16]);
 void q4_0x16_gemm4_acc(int n_in, const void *w, const void *x, size_t x_stride, const float *acc, size_t acc_stride,
                        float out[64]);
-void q8_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *in, float *out, bool last);
+void q8_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *acc, float out[16]);
 void q8_0x16_gemm4_acc(int n_in, const void *w, const void *x, size_t x_stride, const float *acc, size_t acc_stride,
                        float out[64]);
 
@@ -158,8 +152,7 @@ typedef struct packed_kernels {
     /* panels (packed_make_panels): their width in blocks and the kernels
      * that carry accumulators across them, or 0 and NULL */
     int panel_blocks;
-    int gemv_state; /* floats of gemv2_acc's state between panels (<= 128) */
-    void (*gemv2_acc)(int n_in, const void *w, const void *x, const float *in, float *out, bool last);
+    void (*gemv2_acc)(int n_in, const void *w, const void *x, const float *acc, float out[16]);
     void (*gemm4x2_acc)(int n_in, const void *w, const void *x, size_t x_stride, const float *acc, size_t acc_stride,
                         float out[64]);
 } packed_kernels;
