@@ -1,5 +1,6 @@
 /*
- * Attention for one head of one query token (attend.h), plain C and AVX2.
+ * Attention for one head of one query token (attend.h), plain C, AVX2 and
+ * (where built for it) AVX-512 with the AVX2 kernels' float steps.
  *
  * The fast path holds the query and the output row in registers for head
  * sizes 32, 64 and 128 (llama2.c shapes, TinyLlama and Llama 2 use 64,
@@ -140,6 +141,56 @@ ATTEND_REGS(4, _f16, uint16_t, LOAD_F16, ROUND_F16)
 ATTEND_REGS(8, _f16, uint16_t, LOAD_F16, ROUND_F16)
 ATTEND_REGS(16, _f16, uint16_t, LOAD_F16, ROUND_F16)
 
+#if defined(__AVX512F__)
+/* The same kernels with sixteen lanes: vector pair (2j, 2j+1) of the query,
+ * K and V rows in one register, so the even chain of the q·k dot runs in
+ * lanes 0-7 and the odd one in lanes 8-15, their sum is the two halves
+ * added, and o's lanes are independent anyway: every float step is the
+ * eight-lane kernel's, in half the instructions (prompts of a few hundred
+ * tokens spent more time here than in the matmuls). */
+#define ATTEND_REGSZ(NV, SUF, T, LOADZ, RNDZ, RND)                                                                   \
+    static inline __m256 dot_lanesz_##NV##SUF(const __m512 *q, const T *k) {                                       \
+        __m512 s = _mm512_mul_ps(q[0], LOADZ(k));                                                                  \
+        _Pragma("GCC unroll 8") for (int j = 1; j < NV / 2; j++) s = _mm512_fmadd_ps(q[j], LOADZ(k + 16 * j), s); \
+        return _mm256_add_ps(_mm512_castps512_ps256(s), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1))); \
+    }                                                                                                              \
+    static void attend_regsz_##NV##SUF(const float *qp, const T *k, const T *v, size_t stride, int n,              \
+                                       float scale, float *att, float *o) {                                        \
+        __m512 q[NV / 2], acc[NV / 2];                                                                             \
+        _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) q[j] = RNDZ(_mm512_loadu_ps(qp + 16 * j));        \
+        int p = 0;                                                                                                 \
+        for (; p + 8 <= n; p += 8) {                                                                               \
+            __m256 d[8];                                                                                           \
+            _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) d[i] = dot_lanesz_##NV##SUF(q, k + (size_t)(p + i) * stride); \
+            _mm256_storeu_ps(att + p, _mm256_mul_ps(lane_sum8(d), _mm256_set1_ps(scale)));                         \
+        }                                                                                                          \
+        for (; p < n; p++) att[p] = lane_sum(dot_lanesz_##NV##SUF(q, k + (size_t)p * stride)) * scale;             \
+        float max = -INFINITY;                                                                                     \
+        for (p = 0; p < n; p++) if (att[p] > max) max = att[p];                                                    \
+        float inv = (float)(1.0 / exp_shift_sum(att, n, max));                                                     \
+        _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) acc[j] = _mm512_setzero_ps();                     \
+        for (p = 0; p < n; p++) {                                                                                  \
+            __m512 a = _mm512_broadcastss_ps(_mm256_castps256_ps128(RND(_mm256_set1_ps(att[p] * inv))));          \
+            const T *vp = v + (size_t)p * stride;                                                                  \
+            _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++)                                               \
+                acc[j] = _mm512_fmadd_ps(a, LOADZ(vp + 16 * j), acc[j]);                                           \
+        }                                                                                                          \
+        _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) _mm512_storeu_ps(o + 16 * j, acc[j]);             \
+    }
+#define LOADZ_F32(p) _mm512_loadu_ps(p)
+#define LOADZ_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define ROUNDZ_F16(x) _mm512_cvtph_ps(_mm512_cvtps_ph((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+ATTEND_REGSZ(4, , float, LOADZ_F32, KEEP, KEEP)
+ATTEND_REGSZ(8, , float, LOADZ_F32, KEEP, KEEP)
+ATTEND_REGSZ(16, , float, LOADZ_F32, KEEP, KEEP)
+ATTEND_REGSZ(4, _f16, uint16_t, LOADZ_F16, ROUNDZ_F16, ROUND_F16)
+ATTEND_REGSZ(8, _f16, uint16_t, LOADZ_F16, ROUNDZ_F16, ROUND_F16)
+ATTEND_REGSZ(16, _f16, uint16_t, LOADZ_F16, ROUNDZ_F16, ROUND_F16)
+#define REGS(NV, SUF) attend_regsz_##NV##SUF
+#else
+#define REGS(NV, SUF) attend_regs_##NV##SUF
+#endif
+
 /* any head size: 8 lanes at a time through memory, scalar tails */
 static void attend_any(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
                        float *att, float *o) {
@@ -171,8 +222,8 @@ static void attend_any(const float *q, const float *k, const float *v, size_t st
     }
 }
 
-void attend_head(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
-                 float *att, float *o) {
+void attend_head8(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
+                  float *att, float *o) {
     switch (hd) {
     case 32: attend_regs_4(q, k, v, stride, n, scale, att, o); break;
     case 64: attend_regs_8(q, k, v, stride, n, scale, att, o); break;
@@ -181,13 +232,33 @@ void attend_head(const float *q, const float *k, const float *v, size_t stride, 
     }
 }
 
+void attend_head(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
+                 float *att, float *o) {
+    switch (hd) {
+    case 32: REGS(4, )(q, k, v, stride, n, scale, att, o); break;
+    case 64: REGS(8, )(q, k, v, stride, n, scale, att, o); break;
+    case 128: REGS(16, )(q, k, v, stride, n, scale, att, o); break;
+    default: attend_any(q, k, v, stride, n, hd, scale, att, o); break;
+    }
+}
+
 /* other head sizes over F16 run the plain C loop */
-void attend_head_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd, float scale,
-                     float *att, float *o) {
+void attend_head8_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd,
+                      float scale, float *att, float *o) {
     switch (hd) {
     case 32: attend_regs_4_f16(q, k, v, stride, n, scale, att, o); break;
     case 64: attend_regs_8_f16(q, k, v, stride, n, scale, att, o); break;
     case 128: attend_regs_16_f16(q, k, v, stride, n, scale, att, o); break;
+    default: attend_head_f16_ref(q, k, v, stride, n, hd, scale, att, o); break;
+    }
+}
+
+void attend_head_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd, float scale,
+                     float *att, float *o) {
+    switch (hd) {
+    case 32: REGS(4, _f16)(q, k, v, stride, n, scale, att, o); break;
+    case 64: REGS(8, _f16)(q, k, v, stride, n, scale, att, o); break;
+    case 128: REGS(16, _f16)(q, k, v, stride, n, scale, att, o); break;
     default: attend_head_f16_ref(q, k, v, stride, n, hd, scale, att, o); break;
     }
 }
@@ -198,6 +269,14 @@ void attend_head(const float *q, const float *k, const float *v, size_t stride, 
 }
 void attend_head_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd, float scale,
                      float *att, float *o) {
+    attend_head_f16_ref(q, k, v, stride, n, hd, scale, att, o);
+}
+void attend_head8(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
+                  float *att, float *o) {
+    attend_head_ref(q, k, v, stride, n, hd, scale, att, o);
+}
+void attend_head8_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd,
+                      float scale, float *att, float *o) {
     attend_head_f16_ref(q, k, v, stride, n, hd, scale, att, o);
 }
 #endif

@@ -22,4 +22,11 @@ void attend_head_f16_ref(const float *q, const uint16_t *k, const uint16_t *v, s
                          float scale, float *att, float *o);
 void attend_head_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd, float scale,
                      float *att, float *o);
+/* The eight-lane (AVX2) kernels: where the build has AVX-512, attend_head
+ * and attend_head_f16 run sixteen-lane ones, which must equal these bit
+ * for bit (tests); elsewhere these are the ones they run. */
+void attend_head8(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
+                  float *att, float *o);
+void attend_head8_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd,
+                      float scale, float *att, float *o);
 #endif
