@@ -154,9 +154,10 @@ ATTEND_REGS(16, _f16, uint16_t, LOAD_F16, ROUND_F16)
         _Pragma("GCC unroll 8") for (int j = 1; j < NV / 2; j++) s = _mm512_fmadd_ps(q[j], LOADZ(k + 16 * j), s); \
         return _mm256_add_ps(_mm512_castps512_ps256(s), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1))); \
     }                                                                                                              \
-    static void attend_regsz_##NV##SUF(const float *qp, const T *k, const T *v, size_t stride, int n,              \
-                                       float scale, float *att, float *o) {                                        \
-        __m512 q[NV / 2], acc[NV / 2];                                                                             \
+    /* att = exp(scores - max); returns 1 / their sum */                                                           \
+    static inline float scoresz_##NV##SUF(const float *qp, const T *k, size_t stride, int n, float scale,          \
+                                          float *att) {                                                            \
+        __m512 q[NV / 2];                                                                                          \
         _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) q[j] = RNDZ(_mm512_loadu_ps(qp + 16 * j));        \
         int p = 0;                                                                                                 \
         for (; p + 8 <= n; p += 8) {                                                                               \
@@ -167,15 +168,55 @@ ATTEND_REGS(16, _f16, uint16_t, LOAD_F16, ROUND_F16)
         for (; p < n; p++) att[p] = lane_sum(dot_lanesz_##NV##SUF(q, k + (size_t)p * stride)) * scale;             \
         float max = -INFINITY;                                                                                     \
         for (p = 0; p < n; p++) if (att[p] > max) max = att[p];                                                    \
-        float inv = (float)(1.0 / exp_shift_sum(att, n, max));                                                     \
-        _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) acc[j] = _mm512_setzero_ps();                     \
-        for (p = 0; p < n; p++) {                                                                                  \
-            __m512 a = _mm512_broadcastss_ps(_mm256_castps256_ps128(RND(_mm256_set1_ps(att[p] * inv))));          \
+        return (float)(1.0 / exp_shift_sum(att, n, max));                                                          \
+    }                                                                                                              \
+    static inline __m512 weightz_##NV##SUF(float a) {                                                              \
+        return _mm512_broadcastss_ps(_mm256_castps256_ps128(RND(_mm256_set1_ps(a))));                             \
+    }                                                                                                              \
+    /* acc += a_p · v_p over positions [p0, p1), in order */                                                       \
+    static inline void vaccz_##NV##SUF(__m512 *acc, const T *v, size_t stride, int p0, int p1, const float *att,   \
+                                       float inv) {                                                                \
+        for (int p = p0; p < p1; p++) {                                                                            \
+            __m512 a = weightz_##NV##SUF(att[p] * inv);                                                            \
             const T *vp = v + (size_t)p * stride;                                                                  \
             _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++)                                               \
                 acc[j] = _mm512_fmadd_ps(a, LOADZ(vp + 16 * j), acc[j]);                                           \
         }                                                                                                          \
+    }                                                                                                              \
+    static void attend_regsz_##NV##SUF(const float *qp, const T *k, const T *v, size_t stride, int n,              \
+                                       float scale, float *att, float *o) {                                        \
+        float inv = scoresz_##NV##SUF(qp, k, stride, n, scale, att);                                               \
+        __m512 acc[NV / 2];                                                                                        \
+        _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) acc[j] = _mm512_setzero_ps();                     \
+        vaccz_##NV##SUF(acc, v, stride, 0, n, att, inv);                                                           \
         _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) _mm512_storeu_ps(o + 16 * j, acc[j]);             \
+    }                                                                                                              \
+    /* NQ queries, query i over n + i positions (consecutive tokens): each                                         \
+     * query's float steps are attend_regsz's, but the positions all of them                                       \
+     * see are walked once, every V row loaded once for all, and the                                               \
+     * queries' NQ x NV/2 accumulation chains are independent: one query's                                         \
+     * chains are bound by the FMA latency, position after position */                                             \
+    static void attend_multiz_##NV##SUF(const float *const *qp, const T *k, const T *v, size_t stride, int n,      \
+                                        float scale, float *att, size_t att_stride, float *const *o) {             \
+        enum { NQ = NV >= 16 ? 2 : 4 };                                                                            \
+        float inv[NQ];                                                                                             \
+        for (int i = 0; i < NQ; i++) inv[i] = scoresz_##NV##SUF(qp[i], k, stride, n + i, scale, att + i * att_stride); \
+        __m512 acc[NQ][NV / 2];                                                                                    \
+        _Pragma("GCC unroll 4") for (int i = 0; i < NQ; i++)                                                       \
+            _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) acc[i][j] = _mm512_setzero_ps();              \
+        for (int p = 0; p < n; p++) {                                                                              \
+            const T *vp = v + (size_t)p * stride;                                                                  \
+            __m512 vv[NV / 2];                                                                                     \
+            _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) vv[j] = LOADZ(vp + 16 * j);                   \
+            _Pragma("GCC unroll 4") for (int i = 0; i < NQ; i++) {                                                 \
+                __m512 a = weightz_##NV##SUF(att[i * att_stride + p] * inv[i]);                                    \
+                _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) acc[i][j] = _mm512_fmadd_ps(a, vv[j], acc[i][j]); \
+            }                                                                                                      \
+        }                                                                                                          \
+        for (int i = 0; i < NQ; i++) {                                                                             \
+            vaccz_##NV##SUF(acc[i], v, stride, n, n + i, att + i * att_stride, inv[i]);                            \
+            _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) _mm512_storeu_ps(o[i] + 16 * j, acc[i][j]);   \
+        }                                                                                                          \
     }
 #define LOADZ_F32(p) _mm512_loadu_ps(p)
 #define LOADZ_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
@@ -262,6 +303,32 @@ void attend_head_f16(const float *q, const uint16_t *k, const uint16_t *v, size_
     default: attend_head_f16_ref(q, k, v, stride, n, hd, scale, att, o); break;
     }
 }
+#if defined(__AVX512F__)
+#define MULTI(NV, SUF, NQ)                                                                                            \
+    for (; i + NQ <= nq; i += NQ) attend_multiz_##NV##SUF(q + i, k, v, stride, n + i, scale, att, att_stride, o + i)
+void attend_heads(const float *const *q, const float *k, const float *v, size_t stride, int n, int nq, int hd,
+                  float scale, float *att, size_t att_stride, float *const *o) {
+    int i = 0;
+    switch (hd) {
+    case 32: MULTI(4, , 4); break;
+    case 64: MULTI(8, , 4); break;
+    case 128: MULTI(16, , 2); break;
+    default: break;
+    }
+    for (; i < nq; i++) attend_head(q[i], k, v, stride, n + i, hd, scale, att, o[i]);
+}
+void attend_heads_f16(const float *const *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int nq,
+                      int hd, float scale, float *att, size_t att_stride, float *const *o) {
+    int i = 0;
+    switch (hd) {
+    case 32: MULTI(4, _f16, 4); break;
+    case 64: MULTI(8, _f16, 4); break;
+    case 128: MULTI(16, _f16, 2); break;
+    default: break;
+    }
+    for (; i < nq; i++) attend_head_f16(q[i], k, v, stride, n + i, hd, scale, att, o[i]);
+}
+#endif
 #else
 void attend_head(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
                  float *att, float *o) {
@@ -278,5 +345,18 @@ void attend_head8(const float *q, const float *k, const float *v, size_t stride,
 void attend_head8_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd,
                       float scale, float *att, float *o) {
     attend_head_f16_ref(q, k, v, stride, n, hd, scale, att, o);
+}
+#endif
+
+#if !defined(__AVX512F__) || !defined(__AVX2__) || !defined(__FMA__) || !defined(__F16C__)
+void attend_heads(const float *const *q, const float *k, const float *v, size_t stride, int n, int nq, int hd,
+                  float scale, float *att, size_t att_stride, float *const *o) {
+    (void)att_stride;
+    for (int i = 0; i < nq; i++) attend_head(q[i], k, v, stride, n + i, hd, scale, att, o[i]);
+}
+void attend_heads_f16(const float *const *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int nq,
+                      int hd, float scale, float *att, size_t att_stride, float *const *o) {
+    (void)att_stride;
+    for (int i = 0; i < nq; i++) attend_head_f16(q[i], k, v, stride, n + i, hd, scale, att, o[i]);
 }
 #endif

@@ -22,6 +22,15 @@ void attend_head_f16_ref(const float *q, const uint16_t *k, const uint16_t *v, s
                          float scale, float *att, float *o);
 void attend_head_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd, float scale,
                      float *att, float *o);
+/* The queries of nq consecutive tokens of one head, query i over n + i
+ * positions: o[i] is attend_head's (attend_head_f16's) result bit for bit,
+ * but with AVX-512 the positions all of them see are walked once for up
+ * to four queries together (prompt batches). att: scratch of nq rows of
+ * att_stride >= n + nq floats. */
+void attend_heads(const float *const *q, const float *k, const float *v, size_t stride, int n, int nq, int hd,
+                  float scale, float *att, size_t att_stride, float *const *o);
+void attend_heads_f16(const float *const *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int nq,
+                      int hd, float scale, float *att, size_t att_stride, float *const *o);
 /* The eight-lane (AVX2) kernels: where the build has AVX-512, attend_head
  * and attend_head_f16 run sixteen-lane ones, which must equal these bit
  * for bit (tests); elsewhere these are the ones they run. */

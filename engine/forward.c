@@ -64,7 +64,7 @@ tok_session *tok_session_new(const tok_model *m, const tok_session_params *p, to
     s->k = alloc_floats(B * kv_dim, &ok);
     s->v = alloc_floats(B * kv_dim, &ok);
     s->att_out = alloc_floats(B * qd, &ok);
-    s->att = alloc_floats((size_t)nt * s->n_ctx, &ok);
+    s->att = alloc_floats((size_t)nt * ATT_ROWS * ((size_t)s->n_ctx + ATT_ROWS), &ok);
     s->hb = alloc_floats(B * c->ffn_dim, &ok);
     s->hb2 = alloc_floats(B * c->ffn_dim, &ok);
     s->logits = alloc_floats(B * c->vocab, &ok);

@@ -67,6 +67,7 @@ struct tok_model {
 };
 
 /* ---- run state ---- */
+#define ATT_ROWS 4 /* queries of a prompt batch attended together (attend_heads) */
 struct tok_session {
     const tok_model *m;
     tok_pool *pool;
@@ -80,7 +81,7 @@ struct tok_session {
     float *q;      /* (n_batch, n_heads*hd) */
     float *k, *v;  /* (n_batch, kv_dim) */
     float *att_out;/* (n_batch, n_heads*hd) */
-    float *att;    /* (n_threads, n_ctx) attention scores, one row per thread */
+    float *att;    /* (n_threads, ATT_ROWS, n_ctx + ATT_ROWS) attention scores, rows per thread */
     float *hb, *hb2; /* (n_batch, ffn) */
     float *logits; /* (n_batch, vocab) */
     float *rope_cs;/* (n_batch, n_rot) RoPE cosines and sines of the batch's positions */

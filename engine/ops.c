@@ -506,45 +506,54 @@ static void place_token(const void *ctx, int t) {
     place_heads(j->s, j->layer, j->pos0, t, 0, c->n_heads, 0, c->n_kv_heads);
 }
 
-/* Chunk = a contiguous range of (token, head) tasks; ith picks this
- * thread's row of score scratch. With place, the tasks are the heads of
- * one token in whole groups of queries that share a key head, and the
- * chunk rotates and caches them before it attends, in the same pool run
- * (generation: one fork-join less per layer, and the work no longer
- * waits on the caller alone). */
+/* Chunk = a contiguous range of tasks; ith picks this thread's rows of
+ * score scratch. One token (place): a task is a head, chunks hold whole
+ * groups of query heads sharing a key head, and each chunk rotates and
+ * caches them before it attends, in the same pool run (generation: one
+ * fork-join less per layer, and the work no longer waits on the caller
+ * alone). A batch: a task is a head and ATT_ROWS consecutive tokens,
+ * attended together (attend_heads: each K/V row read once for all). */
 static void attention_chunk(void *ctx, int chunk, int ith) {
     const attn_job *j = ctx;
     tok_session *s = j->s;
     const model_config *c = &s->m->cfg;
-    int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, group = c->n_heads / c->n_kv_heads;
+    int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, qd = c->n_heads * hd, group = c->n_heads / c->n_kv_heads;
     size_t layer = (size_t)j->layer * s->n_ctx * kv_dim; /* values before this layer's rows */
-    float *att = s->att + (size_t)ith * s->n_ctx;
+    size_t att_stride = (size_t)s->n_ctx + ATT_ROWS;
+    float *att = s->att + (size_t)ith * ATT_ROWS * att_stride;
     float scale = 1.0f / sqrtf((float)hd);
-    int n_tasks = j->n_tok * c->n_heads, t0 = chunk * j->tasks_per_chunk;
-    int t1 = t0 + j->tasks_per_chunk < n_tasks ? t0 + j->tasks_per_chunk : n_tasks;
+    int quads = (j->n_tok + ATT_ROWS - 1) / ATT_ROWS, n_tasks = j->place ? c->n_heads : quads * c->n_heads;
+    int t0 = chunk * j->tasks_per_chunk, t1 = t0 + j->tasks_per_chunk < n_tasks ? t0 + j->tasks_per_chunk : n_tasks;
     if (j->place) place_heads(s, j->layer, j->pos0, 0, t0, t1, t0 / group, t1 / group);
     for (int task = t0; task < t1; task++) {
-        int t = task / c->n_heads, h = task % c->n_heads, pos = j->pos0 + t;
-        const float *q = s->q + (size_t)t * c->n_heads * hd + (size_t)h * hd;
-        int kvh = h / group;
-        float *o = s->att_out + (size_t)t * c->n_heads * hd + (size_t)h * hd;
-        size_t at = layer + (size_t)kvh * hd;
+        int h = j->place ? task : task / quads, tok = j->place ? 0 : task % quads * ATT_ROWS;
+        int nq = j->n_tok - tok < ATT_ROWS ? j->n_tok - tok : ATT_ROWS;
+        const float *q[ATT_ROWS];
+        float *o[ATT_ROWS];
+        for (int i = 0; i < nq; i++) {
+            q[i] = s->q + (size_t)(tok + i) * qd + (size_t)h * hd;
+            o[i] = s->att_out + (size_t)(tok + i) * qd + (size_t)h * hd;
+        }
+        size_t at = layer + (size_t)(h / group) * hd;
+        int n = j->pos0 + tok + 1;
         if (s->kv_f16)
-            attend_head_f16(q, (const uint16_t *)s->key_cache + at, (const uint16_t *)s->value_cache + at, (size_t)kv_dim,
-                            pos + 1, hd, scale, att, o);
+            attend_heads_f16(q, (const uint16_t *)s->key_cache + at, (const uint16_t *)s->value_cache + at,
+                             (size_t)kv_dim, n, nq, hd, scale, att, att_stride, o);
         else
-            attend_head(q, (const float *)s->key_cache + at, (const float *)s->value_cache + at, (size_t)kv_dim, pos + 1,
-                        hd, scale, att, o);
+            attend_heads(q, (const float *)s->key_cache + at, (const float *)s->value_cache + at, (size_t)kv_dim, n,
+                         nq, hd, scale, att, att_stride, o);
     }
 }
 
 void attention(tok_session *s, int layer, int pos0, int n_tok) {
     const model_config *c = &s->m->cfg;
-    int n_tasks = n_tok * c->n_heads, nth = tok_pool_size(s->pool), group = c->n_heads / c->n_kv_heads;
+    int nth = tok_pool_size(s->pool), group = c->n_heads / c->n_kv_heads;
     attn_job j = {s, layer, pos0, n_tok, 0, n_tok == 1};
     if (!j.place) for_tokens(s, 0, n_tok, place_token, &j);
+    int n_tasks = j.place ? c->n_heads : (n_tok + ATT_ROWS - 1) / ATT_ROWS * c->n_heads;
     /* bytes of K and V read, as for matmul */
-    double work = (double)n_tasks * (pos0 + n_tok) * c->head_dim * 2 * (s->kv_f16 ? sizeof(uint16_t) : sizeof(float));
+    double work = (double)n_tok * c->n_heads * (pos0 + n_tok) * c->head_dim * 2 *
+                  (s->kv_f16 ? sizeof(uint16_t) : sizeof(float));
     int n_chunks = chunk_count(nth, work, j.place ? c->n_kv_heads : n_tasks);
     int per = (n_tasks + n_chunks - 1) / n_chunks;
     if (j.place) per = (per + group - 1) / group * group;

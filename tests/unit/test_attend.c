@@ -9,7 +9,9 @@
  * and with one position (softmax weight 1, exact in F16) each gives bit for
  * bit its F32 version's result on the widened K, V and the F16-rounded
  * query: the F16 path rounds nothing else. Where the build has AVX-512,
- * the sixteen-lane kernels equal the eight-lane ones bit for bit.
+ * the sixteen-lane kernels equal the eight-lane ones bit for bit. The
+ * queries of up to five consecutive tokens together (attend_heads, F32 and
+ * F16) give each its attend_head result bit for bit.
  */
 #include <math.h>
 #include <stdint.h>
@@ -30,7 +32,7 @@ static float uniform(void) {
 int main(void) {
     static const int hds[] = {32, 64, 128, 48};
     enum { MAXN = 83, HEADS = 2 };
-    int far = 0, unstable = 0, cases = 0, f16_differ = 0, lanes_differ = 0;
+    int far = 0, unstable = 0, cases = 0, f16_differ = 0, lanes_differ = 0, multi_differ = 0;
     double worst = 0;
     for (size_t hi = 0; hi < sizeof hds / sizeof *hds; hi++) {
         int hd = hds[hi];
@@ -85,6 +87,28 @@ int main(void) {
                 attend_head_ref(qr, kw + hd, vw + hd, stride, n, hd, scale, att2, f3);
                 if (memcmp(f2, f3, sizeof(float) * (size_t)hd)) f16_differ++;
             }
+            /* consecutive tokens: query i over n + i positions */
+            if (n + 5 <= MAXN)
+                for (int nq = 1; nq <= 5; nq++) {
+                    float qs[5][128], om[5][128], *op[5];
+                    const float *qv[5];
+                    static float atts[5 * (MAXN + 8)];
+                    for (int i = 0; i < nq; i++) {
+                        for (int d = 0; d < hd; d++) qs[i][d] = uniform() * 2;
+                        qv[i] = qs[i];
+                        op[i] = om[i];
+                    }
+                    for (int half = 0; half < 2; half++) {
+                        if (half) attend_heads_f16(qv, k16 + hd, v16 + hd, stride, n, nq, hd, scale, atts, MAXN + 8, op);
+                        else attend_heads(qv, kh, vh, stride, n, nq, hd, scale, atts, MAXN + 8, op);
+                        for (int i = 0; i < nq; i++) {
+                            float one[128];
+                            if (half) attend_head_f16(qs[i], k16 + hd, v16 + hd, stride, n + i, hd, scale, att2, one);
+                            else attend_head(qs[i], kh, vh, stride, n + i, hd, scale, att2, one);
+                            if (memcmp(one, om[i], sizeof(float) * (size_t)hd)) multi_differ++;
+                        }
+                    }
+                }
             cases++;
         }
         free(k);
@@ -96,6 +120,7 @@ int main(void) {
     }
     CHECK_MSG(far == 0, "attend_head differs from the plain C version in %d values", far);
     CHECK_MSG(unstable == 0, "attend_head is not deterministic in %d cases", unstable);
+    CHECK_MSG(multi_differ == 0, "attend_heads differs from attend_head one query at a time in %d results", multi_differ);
     CHECK_MSG(lanes_differ == 0, "the sixteen-lane kernels differ from the eight-lane ones in %d cases", lanes_differ);
     CHECK_MSG(f16_differ == 0, "over F16 with one position, %d results differ from the F32 version on the widened values", f16_differ);
     printf("attend_head: %d cases (head sizes 32/64/128/48, 1..%d positions), worst |fast - plain C| %.1e\n", cases,
