@@ -36,18 +36,10 @@ void q4_Kx8_pack(const void *src, blk_q4_Kx8 *dst, int n_in, int n_out) {
     const blk_q4_K *s = src;
     int nb = n_in / QK_K;
     for (int g = 0; g < n_out / Q4X8; g++)
-        for (int i = 0; i < nb; i++) {
-            blk_q4_Kx8 *o = dst + (size_t)g * nb + i;
-            for (int r = 0; r < Q4X8; r++) {
+        for (int r = 0; r < Q4X8; r++)
+            for (int i = 0; i < nb; i++) {
+                blk_q4_Kx8 *o = dst + (size_t)g * nb + i;
                 const blk_q4_K *b = s + (size_t)(g * Q4X8 + r) * nb + i;
-                /* values in order: sub-blocks 2k and 2k+1 are the low and
-                 * high nibbles of the same 32 bytes */
-                uint8_t v[QK_K];
-                for (int k = 0; k < 4; k++)
-                    for (int l = 0; l < 32; l++) {
-                        v[64 * k + l] = b->qs[32 * k + l] & 15;
-                        v[64 * k + 32 + l] = b->qs[32 * k + l] >> 4;
-                    }
                 o->d[r] = b->d;
                 o->dmin[r] = b->dmin;
                 for (int j = 0; j < 8; j++) {
@@ -55,13 +47,21 @@ void q4_Kx8_pack(const void *src, blk_q4_Kx8 *dst, int n_in, int n_out) {
                     scale_min(j, b->scales, &sc, &m);
                     o->sc[j][r] = (uint8_t)sc;
                     o->mn[j / 2][2 * r + j % 2] = (uint8_t)m;
-                    const uint8_t *vj = v + 32 * j;
-                    for (int c = 0; c < 4; c++)
-                        for (int k = 0; k < 4; k++)
-                            o->qs[j][32 * c + 4 * r + k] = (uint8_t)(vj[8 * c + k] | vj[8 * c + 4 + k] << 4);
                 }
+                /* sub-blocks 2k and 2k+1 are the low and high nibbles of
+                 * the same 32 bytes; chunk c of each holds their values
+                 * 8c..8c+3 and 8c+4..8c+7 (repack.h) */
+                for (int k = 0; k < 4; k++)
+                    for (int c = 0; c < 4; c++) {
+                        uint32_t lo, hi, v;
+                        memcpy(&lo, b->qs + 32 * k + 8 * c, 4);
+                        memcpy(&hi, b->qs + 32 * k + 8 * c + 4, 4);
+                        v = nibble_lo(lo, hi);
+                        memcpy(&o->qs[2 * k][32 * c + 4 * r], &v, 4);
+                        v = nibble_hi(lo, hi);
+                        memcpy(&o->qs[2 * k + 1][32 * c + 4 * r], &v, 4);
+                    }
             }
-        }
 }
 
 void q8Ks_quantize_ref(const float *x, blk_q8Ks *y, int n) {

@@ -37,29 +37,22 @@
 /* Row r of a group: the block's 16 bytes as four words a, b, c, d (values
  * 0-3 / 16-19 in a's bytes' low / high nibbles, 4-7 / 20-23 in b's, 8-11 /
  * 24-27 in c's, 12-15 / 28-31 in d's) give chunk 0 = a's and b's low
- * nibbles, chunk 1 = c's and d's, chunk 2 and 3 their high nibbles; the
- * masks keep every nibble inside its byte, so the word operations are byte
- * operations (the first forward pass spent ~45% of its time here when it
- * moved one nibble at a time). */
-static inline uint32_t lo_nibbles(uint32_t lo, uint32_t hi) { return (lo & 0x0f0f0f0fu) | (hi & 0x0f0f0f0fu) << 4; }
-static inline uint32_t hi_nibbles(uint32_t lo, uint32_t hi) { return (lo >> 4 & 0x0f0f0f0fu) | (hi & 0xf0f0f0f0u); }
-
+ * nibbles, chunk 1 = c's and d's, chunk 2 and 3 their high nibbles
+ * (nibble_lo / nibble_hi, repack.h). */
 void q4_0x8_pack(const void *src, blk_q4_0x8 *dst, int n_in, int n_out) {
     const blk_q4_0 *s = src;
     int nb = n_in / QK;
-    /* row by row within a group: each source row is read as one forward
-     * stream, the group's packed blocks (nb x 144 bytes) stay in cache */
-    for (int g = 0; g < n_out / Q4X8; g++)
+    for (int g = 0; g < n_out / Q4X8; g++) /* row by row (repack.h) */
         for (int r = 0; r < Q4X8; r++)
             for (int i = 0; i < nb; i++) {
                 blk_q4_0x8 *o = dst + (size_t)g * nb + i;
                 const blk_q4_0 *b = s + (size_t)(g * Q4X8 + r) * nb + i;
                 uint32_t w[4], c[4];
                 memcpy(w, b->qs, sizeof w);
-                c[0] = lo_nibbles(w[0], w[1]);
-                c[1] = lo_nibbles(w[2], w[3]);
-                c[2] = hi_nibbles(w[0], w[1]);
-                c[3] = hi_nibbles(w[2], w[3]);
+                c[0] = nibble_lo(w[0], w[1]);
+                c[1] = nibble_lo(w[2], w[3]);
+                c[2] = nibble_hi(w[0], w[1]);
+                c[3] = nibble_hi(w[2], w[3]);
                 o->d[r] = b->d;
                 for (int k = 0; k < 4; k++) memcpy(&o->qs[32 * k + 4 * r], &c[k], 4);
             }

@@ -28,15 +28,15 @@
 void q8_0x8_pack(const void *src, blk_q8_0x8 *dst, int n_in, int n_out) {
     const blk_q8_0 *s = src;
     int nb = n_in / QK;
+    /* row by row within a group (see nibble_lo in repack.h) */
     for (int g = 0; g < n_out / Q4X8; g++)
-        for (int i = 0; i < nb; i++) {
-            blk_q8_0x8 *o = dst + (size_t)g * nb + i;
-            for (int r = 0; r < Q4X8; r++) {
+        for (int r = 0; r < Q4X8; r++)
+            for (int i = 0; i < nb; i++) {
+                blk_q8_0x8 *o = dst + (size_t)g * nb + i;
                 const blk_q8_0 *b = s + (size_t)(g * Q4X8 + r) * nb + i;
                 o->d[r] = b->d;
                 for (int c = 0; c < 8; c++) memcpy(&o->qs[32 * c + 4 * r], &b->qs[4 * c], 4);
             }
-        }
 }
 
 /* One token: per block and row one exact integer sum, acc += d_w·d_x·isum
