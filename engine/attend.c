@@ -228,9 +228,28 @@ ATTEND_REGSZ(4, _f16, uint16_t, LOADZ_F16, ROUNDZ_F16, ROUND_F16)
 ATTEND_REGSZ(8, _f16, uint16_t, LOADZ_F16, ROUNDZ_F16, ROUND_F16)
 ATTEND_REGSZ(16, _f16, uint16_t, LOADZ_F16, ROUNDZ_F16, ROUND_F16)
 #define REGS(NV, SUF) attend_regsz_##NV##SUF
+/* up to NQ queries at a time where the head size has a kernel for them */
+#define MULTI(NV, SUF, NQ)                                                                                            \
+    for (; i + NQ <= nq; i += NQ) attend_multiz_##NV##SUF(q + i, k, v, stride, n + i, scale, att, att_stride, o + i)
+#define MULTI_BY_HEAD_SIZE(SUF)                                                                                       \
+    switch (hd) {                                                                                                      \
+    case 32: MULTI(4, SUF, 4); break;                                                                                  \
+    case 64: MULTI(8, SUF, 4); break;                                                                                  \
+    case 128: MULTI(16, SUF, 2); break;                                                                                \
+    default: break;                                                                                                    \
+    }
 #else
 #define REGS(NV, SUF) attend_regs_##NV##SUF
 #endif
+#define REGS8(NV, SUF) attend_regs_##NV##SUF
+/* the register kernel F of head size hd, or OTHER */
+#define BY_HEAD_SIZE(F, SUF, OTHER)                                                                                   \
+    switch (hd) {                                                                                                      \
+    case 32: F(4, SUF)(q, k, v, stride, n, scale, att, o); break;                                                      \
+    case 64: F(8, SUF)(q, k, v, stride, n, scale, att, o); break;                                                      \
+    case 128: F(16, SUF)(q, k, v, stride, n, scale, att, o); break;                                                    \
+    default: OTHER; break;                                                                                             \
+    }
 
 /* any head size: 8 lanes at a time through memory, scalar tails */
 static void attend_any(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
@@ -265,70 +284,24 @@ static void attend_any(const float *q, const float *k, const float *v, size_t st
 
 void attend_head8(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
                   float *att, float *o) {
-    switch (hd) {
-    case 32: attend_regs_4(q, k, v, stride, n, scale, att, o); break;
-    case 64: attend_regs_8(q, k, v, stride, n, scale, att, o); break;
-    case 128: attend_regs_16(q, k, v, stride, n, scale, att, o); break;
-    default: attend_any(q, k, v, stride, n, hd, scale, att, o); break;
-    }
+    BY_HEAD_SIZE(REGS8, , attend_any(q, k, v, stride, n, hd, scale, att, o))
 }
 
 void attend_head(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
                  float *att, float *o) {
-    switch (hd) {
-    case 32: REGS(4, )(q, k, v, stride, n, scale, att, o); break;
-    case 64: REGS(8, )(q, k, v, stride, n, scale, att, o); break;
-    case 128: REGS(16, )(q, k, v, stride, n, scale, att, o); break;
-    default: attend_any(q, k, v, stride, n, hd, scale, att, o); break;
-    }
+    BY_HEAD_SIZE(REGS, , attend_any(q, k, v, stride, n, hd, scale, att, o))
 }
 
 /* other head sizes over F16 run the plain C loop */
 void attend_head8_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd,
                       float scale, float *att, float *o) {
-    switch (hd) {
-    case 32: attend_regs_4_f16(q, k, v, stride, n, scale, att, o); break;
-    case 64: attend_regs_8_f16(q, k, v, stride, n, scale, att, o); break;
-    case 128: attend_regs_16_f16(q, k, v, stride, n, scale, att, o); break;
-    default: attend_head_f16_ref(q, k, v, stride, n, hd, scale, att, o); break;
-    }
+    BY_HEAD_SIZE(REGS8, _f16, attend_head_f16_ref(q, k, v, stride, n, hd, scale, att, o))
 }
 
 void attend_head_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int hd, float scale,
                      float *att, float *o) {
-    switch (hd) {
-    case 32: REGS(4, _f16)(q, k, v, stride, n, scale, att, o); break;
-    case 64: REGS(8, _f16)(q, k, v, stride, n, scale, att, o); break;
-    case 128: REGS(16, _f16)(q, k, v, stride, n, scale, att, o); break;
-    default: attend_head_f16_ref(q, k, v, stride, n, hd, scale, att, o); break;
-    }
+    BY_HEAD_SIZE(REGS, _f16, attend_head_f16_ref(q, k, v, stride, n, hd, scale, att, o))
 }
-#if defined(__AVX512F__)
-#define MULTI(NV, SUF, NQ)                                                                                            \
-    for (; i + NQ <= nq; i += NQ) attend_multiz_##NV##SUF(q + i, k, v, stride, n + i, scale, att, att_stride, o + i)
-void attend_heads(const float *const *q, const float *k, const float *v, size_t stride, int n, int nq, int hd,
-                  float scale, float *att, size_t att_stride, float *const *o) {
-    int i = 0;
-    switch (hd) {
-    case 32: MULTI(4, , 4); break;
-    case 64: MULTI(8, , 4); break;
-    case 128: MULTI(16, , 2); break;
-    default: break;
-    }
-    for (; i < nq; i++) attend_head(q[i], k, v, stride, n + i, hd, scale, att, o[i]);
-}
-void attend_heads_f16(const float *const *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int nq,
-                      int hd, float scale, float *att, size_t att_stride, float *const *o) {
-    int i = 0;
-    switch (hd) {
-    case 32: MULTI(4, _f16, 4); break;
-    case 64: MULTI(8, _f16, 4); break;
-    case 128: MULTI(16, _f16, 2); break;
-    default: break;
-    }
-    for (; i < nq; i++) attend_head_f16(q[i], k, v, stride, n + i, hd, scale, att, o[i]);
-}
-#endif
 #else
 void attend_head(const float *q, const float *k, const float *v, size_t stride, int n, int hd, float scale,
                  float *att, float *o) {
@@ -348,15 +321,20 @@ void attend_head8_f16(const float *q, const uint16_t *k, const uint16_t *v, size
 }
 #endif
 
-#if !defined(__AVX512F__) || !defined(__AVX2__) || !defined(__FMA__) || !defined(__F16C__)
+/* Where no multi-query kernel is built (or the head size has none), one
+ * query after another. */
+#if !defined(MULTI_BY_HEAD_SIZE)
+#define MULTI_BY_HEAD_SIZE(SUF) (void)att_stride
+#endif
 void attend_heads(const float *const *q, const float *k, const float *v, size_t stride, int n, int nq, int hd,
                   float scale, float *att, size_t att_stride, float *const *o) {
-    (void)att_stride;
-    for (int i = 0; i < nq; i++) attend_head(q[i], k, v, stride, n + i, hd, scale, att, o[i]);
+    int i = 0;
+    MULTI_BY_HEAD_SIZE();
+    for (; i < nq; i++) attend_head(q[i], k, v, stride, n + i, hd, scale, att, o[i]);
 }
 void attend_heads_f16(const float *const *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int nq,
                       int hd, float scale, float *att, size_t att_stride, float *const *o) {
-    (void)att_stride;
-    for (int i = 0; i < nq; i++) attend_head_f16(q[i], k, v, stride, n + i, hd, scale, att, o[i]);
+    int i = 0;
+    MULTI_BY_HEAD_SIZE(_f16);
+    for (; i < nq; i++) attend_head_f16(q[i], k, v, stride, n + i, hd, scale, att, o[i]);
 }
-#endif

@@ -186,10 +186,9 @@ static void matmul_chunk(void *ctx, int chunk, int ith) {
  * Groups are walked in blocks of <= 128 KB of weights; within a block each
  * four-token tile of activations stays in L1 while it meets every group
  * (gemm4: 8 rows x 4 tokens per inner loop), and the block stays in L2 for
- * all tiles. Leftover tokens (and generation) use the one-token kernel; for
- * Q8_0 it sums in a different float order than the tile (see repack.h), so
- * a batch agrees with token-at-a-time within rounding (Q4_0, Q4_K: bit for
- * bit). */
+ * all tiles. Leftover tokens (and generation) use the one-token kernel,
+ * whose float order is the tile's (repack.h), so a batch gives bit for bit
+ * the results of token-at-a-time. */
 /* o[r] = v[r] + b[r] for the eight rows of a group */
 static inline void store8(float *o, const float *v, const float *b) {
 #if defined(__AVX2__)
@@ -522,11 +521,11 @@ static void attention_chunk(void *ctx, int chunk, int ith) {
     size_t att_stride = (size_t)s->n_ctx + ATT_ROWS;
     float *att = s->att + (size_t)ith * ATT_ROWS * att_stride;
     float scale = 1.0f / sqrtf((float)hd);
-    int quads = (j->n_tok + ATT_ROWS - 1) / ATT_ROWS, n_tasks = j->place ? c->n_heads : quads * c->n_heads;
+    int quads = (j->n_tok + ATT_ROWS - 1) / ATT_ROWS, n_tasks = quads * c->n_heads; /* one token: quads = 1 */
     int t0 = chunk * j->tasks_per_chunk, t1 = t0 + j->tasks_per_chunk < n_tasks ? t0 + j->tasks_per_chunk : n_tasks;
     if (j->place) place_heads(s, j->layer, j->pos0, 0, t0, t1, t0 / group, t1 / group);
     for (int task = t0; task < t1; task++) {
-        int h = j->place ? task : task / quads, tok = j->place ? 0 : task % quads * ATT_ROWS;
+        int h = task / quads, tok = task % quads * ATT_ROWS;
         int nq = j->n_tok - tok < ATT_ROWS ? j->n_tok - tok : ATT_ROWS;
         const float *q[ATT_ROWS];
         float *o[ATT_ROWS];
@@ -550,7 +549,7 @@ void attention(tok_session *s, int layer, int pos0, int n_tok) {
     int nth = tok_pool_size(s->pool), group = c->n_heads / c->n_kv_heads;
     attn_job j = {s, layer, pos0, n_tok, 0, n_tok == 1};
     if (!j.place) for_tokens(s, 0, n_tok, place_token, &j);
-    int n_tasks = j.place ? c->n_heads : (n_tok + ATT_ROWS - 1) / ATT_ROWS * c->n_heads;
+    int n_tasks = (n_tok + ATT_ROWS - 1) / ATT_ROWS * c->n_heads;
     /* bytes of K and V read, as for matmul */
     double work = (double)n_tok * c->n_heads * (pos0 + n_tok) * c->head_dim * 2 *
                   (s->kv_f16 ? sizeof(uint16_t) : sizeof(float));

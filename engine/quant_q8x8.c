@@ -39,8 +39,7 @@ void q8_0x8_pack(const void *src, blk_q8_0x8 *dst, int n_in, int n_out) {
             }
 }
 
-/* One token: per block and row one exact integer sum, acc += d_w·d_x·isum
- * (gemm4's order). */
+/* One token: per block and row one exact integer sum, acc += d_w·d_x·isum. */
 void q8_0x8_gemv_ref(int n_in, const void *wv, const void *xv, float out[8]) {
     const blk_q8_0x8 *w = wv;
     const blk_q8s *x = xv;
@@ -55,21 +54,9 @@ void q8_0x8_gemv_ref(int n_in, const void *wv, const void *xv, float out[8]) {
     }
 }
 
-/* Four tokens: one integer sum per block and row, acc += d·isum. */
-void q8_0x8_gemm4_ref(int n_in, const void *wv, const void *x, size_t x_stride, float out[32]) {
-    const blk_q8_0x8 *w = wv;
-    for (int t = 0; t < 4; t++) {
-        const blk_q8s *xt = (const blk_q8s *)((const char *)x + (size_t)t * x_stride);
-        for (int r = 0; r < Q4X8; r++) {
-            float acc = 0;
-            for (int i = 0; i < n_in / QK; i++) {
-                int s = 0;
-                for (int k = 0; k < QK; k++) s += w[i].qs[32 * (k / 4) + 4 * r + k % 4] * xt[i].qs[k];
-                acc = fmaf(fp16_to_fp32(w[i].d[r]) * xt[i].d, (float)s, acc);
-            }
-            out[8 * t + r] = acc;
-        }
-    }
+/* Four tokens: the one-token order per token. */
+void q8_0x8_gemm4_ref(int n_in, const void *w, const void *x, size_t x_stride, float out[32]) {
+    for (int t = 0; t < 4; t++) q8_0x8_gemv_ref(n_in, w, (const char *)x + (size_t)t * x_stride, out + 8 * t);
 }
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)

@@ -19,7 +19,6 @@
  */
 #ifndef TOK_REPACK_H
 #define TOK_REPACK_H
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,12 +61,9 @@ void q8s_quantize(const float *x, blk_q8s *y, int n);
  * t < n_tok, activation row t starting x_stride bytes after row t-1.
  * gemm4 handles n_tok = 4, gemv n_tok = 1. Each AVX2 kernel does the float
  * operations of its plain C one in the same order (bit-identical). For
- * Q8_0, gemv keeps the float order of the row-major kernel (bit-identical
- * to quant_dot_avx2: generation is unchanged by repacking) while gemm4
- * sums each block exactly first (faster, within rounding); for Q4_0 both
- * sum each block exactly first (gemv = gemm4 bit for bit, within rounding
- * of the row-major kernel); for Q4_K all of them follow the row-major
- * kernel's order. */
+ * Q4_0 and Q8_0 both sum each block exactly first (gemv = gemm4 bit for
+ * bit, within rounding of the row-major kernel); for Q4_K all of them
+ * follow the row-major kernel's order. */
 void q4_0x8_gemv_ref(int n_in, const void *w, const void *x, float out[8]);
 void q4_0x8_gemm4_ref(int n_in, const void *w, const void *x, size_t x_stride, float out[32]);
 void q4_0x8_gemv(int n_in, const void *w, const void *x, float out[8]);
