@@ -243,11 +243,15 @@ void q4_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
  * per block of sixteen rows 4 loads, 8 masks, 8 vpdpbusd on two chains,
  * 1 shift, and the float steps of q4_0x8_gemv_ref per lane (~35
  * instructions; on cached weights 1.14-1.6x the former speed, from memory
- * level to +3%). */
+ * level to +3%). No software prefetch: alone on 600 MB of weights, one
+ * thread, the kernel streams at a plain read loop's speed without it and
+ * ~20% slower with five lines 4 KB ahead per block (1-16 KB ahead, or
+ * each line once: the same); in the model, paired rounds, TinyLlama Q4_0
+ * generation +8-12% at one thread, level at two. */
 #if defined(TOK_HAVE_X16)
 #include "quant_x16.h"
 #ifndef PREFETCH_X16
-#define PREFETCH_X16 4096
+#define PREFETCH_X16 0
 #endif
 #define PAIR_BYTES (2 * sizeof(blk_q4_0x8))
 static inline __m512i chunk2(const uint8_t *blk, int c) { return _mm512_loadu_si512(blk + 32 + 64 * c); }

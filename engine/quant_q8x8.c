@@ -139,8 +139,8 @@ void q8_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
  * hardware's stream prefetch alone reads at the bandwidth of a plain read
  * loop, and prefetching 4 KB ahead cost ~15%; in the model, paired runs,
  * TinyLlama Q8_0 generation +8% at 1 thread, +0-10% at 2, stories110M
- * +15% / equal. (The Q4_0 and Q4_K kernels keep theirs: without it Q4_K
- * lost 9% at 2 threads.) */
+ * +15% / equal. (Q4_0's sixteen-row kernel has none either; Q4_K's keeps
+ * its own: without it Q4_K lost 7-9% at 2 threads.) */
 #if defined(TOK_HAVE_X16)
 #include "quant_x16.h"
 #ifndef PREFETCH_X16
