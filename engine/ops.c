@@ -371,6 +371,7 @@ static void matmul_prepare(tok_session *s, float *out, const weight *w, const fl
         int ng = w->n_out / Q4X8, n_chunks = chunk_count(nth, work, ng);
         int per = (ng + n_chunks - 1) / n_chunks;
         if (k->gemv2 && per % 2) per++; /* whole pairs for the sixteen-row kernels */
+        if ((ng + per - 1) / per > 1) k = packed_kernels_threaded(k);
         p->j = (matmul_job){out, w, s->xq, xrow, n_tok, per * Q4X8, bias, NULL, k, packed};
         p->fn = matmul_packed_chunk;
         p->n_chunks = (ng + per - 1) / per;

@@ -28,6 +28,7 @@
  * multiply-adds (gemm4), ~40 (gemv); no memory beyond the caller's buffers.
  */
 #include <math.h>
+#include <stdbool.h>
 
 #include "engine.h"
 #include "repack.h"
@@ -243,35 +244,43 @@ void q4_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
  * per block of sixteen rows 4 loads, 8 masks, 8 vpdpbusd on two chains,
  * 1 shift, and the float steps of q4_0x8_gemv_ref per lane (~35
  * instructions; on cached weights 1.14-1.6x the former speed, from memory
- * level to +3%). No software prefetch: alone on 600 MB of weights, one
- * thread, the kernel streams at a plain read loop's speed without it and
- * ~20% slower with five lines 4 KB ahead per block (1-16 KB ahead, or
- * each line once: the same); in the model, paired rounds, TinyLlama Q4_0
- * generation +8-12% at one thread, level at two. */
+ * level to +3%). Software prefetch only where a matmul runs on several
+ * threads (the _pf forms, packed_kernels_threaded): alone on 600 MB of
+ * weights, one thread, the kernel streams at a plain read loop's speed
+ * without it and ~20% slower with five lines 4 KB ahead per block (1-16
+ * KB ahead, or each line once: the same); in the model, paired rounds,
+ * TinyLlama Q4_0 generation +8-12% at one thread without it. At two
+ * threads, sharing the memory, stories110M Q4_0 runs 5% faster with it,
+ * TinyLlama level. */
 #if defined(TOK_HAVE_X16)
 #include "quant_x16.h"
 #ifndef PREFETCH_X16
-#define PREFETCH_X16 0
+#define PREFETCH_X16 4096
 #endif
 #define PAIR_BYTES (2 * sizeof(blk_q4_0x8))
 static inline __m512i chunk2(const uint8_t *blk, int c) { return _mm512_loadu_si512(blk + 32 + 64 * c); }
 
-void q4_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *acc0, float out[16]) {
-    const uint8_t *w = wv;
-    const blk_q8s *x = xv;
+static inline void gemv16(int n_in, const uint8_t *w, const blk_q8s *x, const float *acc0, float out[16],
+                          bool prefetch) {
     __m512 acc = acc0 ? _mm512_loadu_ps(acc0) : _mm512_setzero_ps();
     for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
         const int8_t *y = x[i].qs;
-#if PREFETCH_X16
-        for (int k = 0; k < 5; k++) _mm_prefetch((const char *)w + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
-#endif
+        if (prefetch)
+            for (int k = 0; k < 5; k++) _mm_prefetch((const char *)w + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
         __m512i s = nib32_dot16(w + 32, y, _mm512_set1_epi32(-x[i].s8));
         __m512 d = _mm512_mul_ps(halves16(w), _mm512_set1_ps(x[i].d));
         acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc);
     }
     _mm512_storeu_ps(out, acc);
 }
-void q4_0x16_gemv(int n_in, const void *w, const void *x, float out[16]) { q4_0x16_gemv_acc(n_in, w, x, NULL, out); }
+void q4_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *acc, float out[16]) {
+    gemv16(n_in, w, x, acc, out, false);
+}
+void q4_0x16_gemv(int n_in, const void *w, const void *x, float out[16]) { gemv16(n_in, w, x, NULL, out, false); }
+void q4_0x16_gemv_acc_pf(int n_in, const void *w, const void *x, const float *acc, float out[16]) {
+    gemv16(n_in, w, x, acc, out, true);
+}
+void q4_0x16_gemv_pf(int n_in, const void *w, const void *x, float out[16]) { gemv16(n_in, w, x, NULL, out, true); }
 
 void q4_0x16_gemm4_acc(int n_in, const void *wv, const void *xv, size_t xs, const float *a, size_t as,
                        float out[64]) {

@@ -52,9 +52,11 @@ static void quant_q8Ks(const float *x, void *y, int n) { q8Ks_quantize(x, y, n);
 static const pair_field q4_0_fields[] = {{16, 1}, {32, 4}, {0, 0}};
 static const pair_field q8_0_fields[] = {{16, 1}, {32, 8}, {0, 0}};
 static const pair_field q4_K_fields[] = {{16, 2}, {8, 8}, {16, 4}, {32, 32}, {0, 0}};
+#define Q4_0_KERNELS(gemv2, gemv2_acc)                                                                         \
+    {TOK_TYPE_Q4_0, QK, sizeof(blk_q4_0x8), sizeof(blk_q8s), pack_q4_0, quant_q8s, q4_0x8_gemv, q4_0x8_gemm4, \
+     X16(gemv2, q4_0x16_gemm4), q4_0_fields, PANELS(Q4_0_PANEL, gemv2_acc, q4_0x16_gemm4_acc)}
 static const packed_kernels kernels[] = {
-    {TOK_TYPE_Q4_0, QK, sizeof(blk_q4_0x8), sizeof(blk_q8s), pack_q4_0, quant_q8s, q4_0x8_gemv, q4_0x8_gemm4,
-     X16(q4_0x16_gemv, q4_0x16_gemm4), q4_0_fields, PANELS(Q4_0_PANEL, q4_0x16_gemv_acc, q4_0x16_gemm4_acc)},
+    Q4_0_KERNELS(q4_0x16_gemv, q4_0x16_gemv_acc),
     {TOK_TYPE_Q8_0, QK, sizeof(blk_q8_0x8), sizeof(blk_q8s), pack_q8_0, quant_q8s, q8_0x8_gemv, q8_0x8_gemm4,
      X16(q8_0x16_gemv, q8_0x16_gemm4), q8_0_fields, PANELS(Q8_0_PANEL, q8_0x16_gemv_acc, q8_0x16_gemm4_acc)},
     {TOK_TYPE_Q4_K, QK_K, sizeof(blk_q4_Kx8), sizeof(blk_q8Ks), pack_q4_K, quant_q8Ks, q4_Kx8_gemv, q4_Kx8_gemm4,
@@ -65,6 +67,13 @@ const packed_kernels *packed_kernels_of(int type) {
     for (size_t i = 0; i < sizeof kernels / sizeof *kernels; i++)
         if (kernels[i].type == type) return &kernels[i];
     return NULL;
+}
+
+/* Q4_0's one-token kernels prefetch only on several threads (quant_q4x8.c). */
+static const packed_kernels q4_0_threaded = Q4_0_KERNELS(q4_0x16_gemv_pf, q4_0x16_gemv_acc_pf);
+
+const packed_kernels *packed_kernels_threaded(const packed_kernels *k) {
+    return k->type == TOK_TYPE_Q4_0 ? &q4_0_threaded : k;
 }
 
 /* Bytes of one packed group of eight rows of w. */

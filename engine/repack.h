@@ -135,6 +135,10 @@ void q4_Kx16_gemm4(int n_in, const void *w, const void *x, size_t x_stride, floa
 void q4_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *acc, float out[16]);
 void q4_0x16_gemm4_acc(int n_in, const void *w, const void *x, size_t x_stride, const float *acc, size_t acc_stride,
                        float out[64]);
+/* Q4_0's one-token kernels with software prefetch, for matmuls that run on
+ * several threads (packed_kernels_threaded); the same results bit for bit. */
+void q4_0x16_gemv_pf(int n_in, const void *w, const void *x, float out[16]);
+void q4_0x16_gemv_acc_pf(int n_in, const void *w, const void *x, const float *acc, float out[16]);
 void q8_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *acc, float out[16]);
 void q8_0x16_gemm4_acc(int n_in, const void *w, const void *x, size_t x_stride, const float *acc, size_t acc_stride,
                        float out[64]);
@@ -166,6 +170,9 @@ typedef struct packed_kernels {
 } packed_kernels;
 /* NULL when the type has no packed layout. */
 const packed_kernels *packed_kernels_of(int type);
+/* k's kernels for a matmul that runs on several threads: k itself, or a
+ * form of it whose kernels differ only in prefetching (equal results). */
+const packed_kernels *packed_kernels_threaded(const packed_kernels *k);
 /* Rewrites a packed matrix (n_out rows of n_in values in k's 8-row layout)
  * so that groups 2p and 2p+1 are in the pair layout, for every whole pair;
  * an odd last group stays as it is. tmp: scratch of two groups' bytes.

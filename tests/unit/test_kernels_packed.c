@@ -62,7 +62,7 @@ static int x16_checked;
  * the pair layout of its two groups). Returns the outputs that differ. */
 static int check_x16(int type, int n_in, const void *packed, int n_groups, const void *xs, size_t x_stride,
                      gemv_fn gemv_ref, gemm4_fn gemm4_ref) {
-    const packed_kernels *k = packed_kernels_of(type);
+    const packed_kernels *k = packed_kernels_of(type), *kt = packed_kernels_threaded(k);
     if (!k->gemv2 || !k->gemm4x2) return 0;
     size_t blk = k->group_bytes, nb = (size_t)(n_in / k->block), gb = nb * blk;
     char *pair = malloc(2 * gb), *whole = malloc((size_t)n_groups * gb), *tmp = malloc(2 * gb);
@@ -96,8 +96,9 @@ static int check_x16(int type, int n_in, const void *packed, int n_groups, const
             gemm4_ref(n_in, wb, xs, x_stride, rb);
             for (int t = 0; t < 4; t++) {
                 const char *xt = (const char *)xs + (size_t)t * x_stride;
-                float fv[16], va[8], vb[8];
+                float fv[16], fp[16], va[8], vb[8];
                 k->gemv2(n_in, pair, xt, fv);
+                kt->gemv2(n_in, pair, xt, fp); /* the threaded form (prefetching) */
                 gemv_ref(n_in, wa, xt, va);
                 gemv_ref(n_in, wb, xt, vb);
                 for (int r = 0; r < Q4X8; r++) {
@@ -105,7 +106,9 @@ static int check_x16(int type, int n_in, const void *packed, int n_groups, const
                     differ += memcmp(&f4[16 * t + 8 + r], &rb[8 * t + r], 4) != 0;
                     differ += memcmp(&fv[r], &va[r], 4) != 0;
                     differ += memcmp(&fv[8 + r], &vb[r], 4) != 0;
-                    x16_checked += 4;
+                    differ += memcmp(&fp[r], &va[r], 4) != 0;
+                    differ += memcmp(&fp[8 + r], &vb[r], 4) != 0;
+                    x16_checked += 6;
                 }
             }
         }
@@ -416,6 +419,12 @@ static void panels_of(int type) {
     packed_matmul(k, pan, PN_IN, PN_OUT, panels, 0, ng, xs + 4 * PNB, xrow, 1, bias, b1, PN_OUT);
     CHECK_MSG(memcmp(a1, b1, sizeof(float) * PN_OUT) == 0 && memcmp(a1, a + 4 * PN_OUT, sizeof(float) * PN_OUT) == 0,
               "panels %s: one token differs from the pair layout or from the same token in a batch", name);
+    /* the threaded kernels (prefetching) give the same, panels and plain */
+    const packed_kernels *kt = packed_kernels_threaded(k);
+    packed_matmul(kt, pan, PN_IN, PN_OUT, panels, 0, ng, xs + 4 * PNB, xrow, 1, bias, b1, PN_OUT);
+    CHECK_MSG(memcmp(a1, b1, sizeof(float) * PN_OUT) == 0, "panels %s: the threaded kernels differ", name);
+    packed_matmul(kt, plain, PN_IN, PN_OUT, 0, 0, ng, xs + 4 * PNB, xrow, 1, bias, b1, PN_OUT);
+    CHECK_MSG(memcmp(a1, b1, sizeof(float) * PN_OUT) == 0, "pairs %s: the threaded kernels differ", name);
     free(a1); free(b1);
     size_t n = sizeof(float) * PT * PN_OUT;
     CHECK_MSG(memcmp(a, b, n) == 0, "panels %s: the panel layout's results differ from the pair layout's", name);
