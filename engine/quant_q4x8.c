@@ -244,14 +244,12 @@ void q4_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
  * per block of sixteen rows 4 loads, 8 masks, 8 vpdpbusd on two chains,
  * 1 shift, and the float steps of q4_0x8_gemv_ref per lane (~35
  * instructions; on cached weights 1.14-1.6x the former speed, from memory
- * level to +3%). Software prefetch only where a matmul runs on several
- * threads (the _pf forms, packed_kernels_threaded): alone on 600 MB of
- * weights, one thread, the kernel streams at a plain read loop's speed
- * without it and ~20% slower with five lines 4 KB ahead per block (1-16
- * KB ahead, or each line once: the same); in the model, paired rounds,
- * TinyLlama Q4_0 generation +8-12% at one thread without it. At two
- * threads, sharing the memory, stories110M Q4_0 runs 5% faster with it,
- * TinyLlama level. */
+ * level to +3%). Prefetch: one line per eight blocks 16 KB ahead
+ * (prefetch_page_ahead; TinyLlama Q4_0 generation, paired rounds: +30% at
+ * one thread, +25% at two); where a matmul runs on several threads (the
+ * _pf forms, packed_kernels_threaded) also every line of the block 4 KB
+ * ahead, which at two threads, sharing the memory, gave another +8-15%,
+ * and at one cost 8-12%. */
 #if defined(TOK_HAVE_X16)
 #include "quant_x16.h"
 #ifndef PREFETCH_X16
@@ -265,6 +263,7 @@ static inline void gemv16(int n_in, const uint8_t *w, const blk_q8s *x, const fl
     __m512 acc = acc0 ? _mm512_loadu_ps(acc0) : _mm512_setzero_ps();
     for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
         const int8_t *y = x[i].qs;
+        if (i % 8 == 0) prefetch_page_ahead(w); /* every 2304 bytes */
         if (prefetch)
             for (int k = 0; k < 5; k++) _mm_prefetch((const char *)w + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
         __m512i s = nib32_dot16(w + 32, y, _mm512_set1_epi32(-x[i].s8));
