@@ -181,6 +181,7 @@ void q4_Kx8_gemv(int n_in, const void *wv, const void *xv, float out[8]) {
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n_in / QK_K; i++) {
         __m256i isum = _mm256_setzero_si256();
+        if (i % 2 == 0) prefetch_page_ahead(w + i); /* every 2368 bytes */
         for (int j = 0; j < 8; j++) {
             const uint8_t *q = w[i].qs[j];
             const int8_t *y = x[i].qs + 32 * j;

@@ -181,6 +181,7 @@ void q4_0x8_gemv(int n_in, const void *wv, const void *xv, float out[8]) {
         _mm_prefetch((const char *)(w + i) + PREFETCH_AHEAD, _MM_HINT_T0);
         _mm_prefetch((const char *)(w + i) + PREFETCH_AHEAD + 64, _MM_HINT_T0);
         _mm_prefetch((const char *)(w + i) + PREFETCH_AHEAD + 128, _MM_HINT_T0);
+        if (i % 16 == 0) prefetch_page_ahead(w + i); /* every 2304 bytes */
         __m256i p = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * c));

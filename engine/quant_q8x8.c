@@ -78,6 +78,7 @@ void q8_0x8_gemv(int n_in, const void *wv, const void *xv, float out[8]) {
     for (int i = 0; i < n_in / QK; i++) {
         const int8_t *q = w[i].qs, *y = x[i].qs;
         for (int k = 0; k < 5; k++) _mm_prefetch((const char *)(w + i) + PREFETCH_AHEAD + 64 * k, _MM_HINT_T0);
+        if (i % 8 == 0) prefetch_page_ahead(w + i); /* every 2176 bytes */
         __m256i s = _mm256_setzero_si256();
         for (int c = 0; c < 8; c++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * c));

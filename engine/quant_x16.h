@@ -47,16 +47,6 @@ static inline __m512i nib32_dot16(const uint8_t *q, const int8_t *y, __m512i sta
     hi = dpbusd_b4(hi, _mm512_and_si512(v3, mhi), y + 28);
     return _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4));
 }
-/* One software prefetch for each ~2 KB of a one-token kernel's weights, 16
- * KB ahead. Alone on 600 MB of weights, one thread, the Q4_0 kernel read
- * 26-29 GB/s with no prefetch and 36-38 with this one (a plain read loop:
- * 28-30); one per 4.6 KB did as well, one per 9 KB or per 1.2 KB less, and
- * a prefetch of every line 4 KB ahead cost 5-10%. That fits hardware
- * stream prefetchers that stop at 4 KB page boundaries: one touch of each
- * page well before the stream reaches it starts the next stream early,
- * for the cost of one instruction per page. */
-#define PAGE_AHEAD 16384
-static inline void prefetch_page_ahead(const uint8_t *w) { _mm_prefetch((const char *)w + PAGE_AHEAD, _MM_HINT_T0); }
 /* sixteen fp16 values (a pair block's scales: eight of each group) as floats */
 static inline __m512 halves16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
 #endif
