@@ -68,7 +68,7 @@ static double load_avg(void) {
 typedef struct { const char *p; size_t n; double sink; } bw_part;
 
 /* The ceiling's read: a forward stream, with one line prefetched 16 KB
- * ahead per 2 KB as the one-token kernels do (engine/quant_x16.h), the
+ * ahead per 2 KB as the one-token kernels do (engine/repack.h), the
  * fastest read of a long array found on the test machines (a plain loop
  * read ~10% less on Zen 5, and the kernels outran it). */
 static void *bw_read(void *arg) {

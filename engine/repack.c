@@ -69,7 +69,8 @@ const packed_kernels *packed_kernels_of(int type) {
     return NULL;
 }
 
-/* Q4_0's one-token kernels prefetch only on several threads (quant_q4x8.c). */
+/* Q4_0's one-token kernels prefetch every line only on several threads
+ * (quant_q4x8.c). */
 static const packed_kernels q4_0_threaded = Q4_0_KERNELS(q4_0x16_gemv_pf, q4_0x16_gemv_acc_pf);
 
 const packed_kernels *packed_kernels_threaded(const packed_kernels *k) {

@@ -135,8 +135,9 @@ void q4_Kx16_gemm4(int n_in, const void *w, const void *x, size_t x_stride, floa
 void q4_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *acc, float out[16]);
 void q4_0x16_gemm4_acc(int n_in, const void *w, const void *x, size_t x_stride, const float *acc, size_t acc_stride,
                        float out[64]);
-/* Q4_0's one-token kernels with software prefetch, for matmuls that run on
- * several threads (packed_kernels_threaded); the same results bit for bit. */
+/* Q4_0's one-token kernels prefetching every line as well, for matmuls
+ * that run on several threads (packed_kernels_threaded); the same results
+ * bit for bit. */
 void q4_0x16_gemv_pf(int n_in, const void *w, const void *x, float out[16]);
 void q4_0x16_gemv_acc_pf(int n_in, const void *w, const void *x, const float *acc, float out[16]);
 void q8_0x16_gemv_acc(int n_in, const void *w, const void *x, const float *acc, float out[16]);
@@ -154,6 +155,7 @@ void q8_0x16_gemm4_acc(int n_in, const void *w, const void *x, size_t x_stride, 
  * instruction per page. */
 #define PAGE_AHEAD 16384
 static inline void prefetch_page_ahead(const void *w) { __builtin_prefetch((const char *)w + PAGE_AHEAD, 0, 3); }
+
 /* ---- the table matmul uses ---- */
 /* A run of count fields of one size in an 8-row block, in block order (the
  * pair layout puts each field of the first group just before the same
