@@ -191,16 +191,18 @@ ATTEND_REGS(16, _f16, uint16_t, LOAD_F16, ROUND_F16)
         vaccz_##NV##SUF(acc, v, stride, 0, n, att, inv);                                                           \
         _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) _mm512_storeu_ps(o + 16 * j, acc[j]);             \
     }                                                                                                              \
-    /* NQ queries, query i over n + i positions (consecutive tokens): each                                         \
-     * query's float steps are attend_regsz's, but the positions all of them                                       \
-     * see are walked once, every V row loaded once for all, and the                                               \
-     * queries' NQ x NV/2 accumulation chains are independent: one query's                                         \
-     * chains are bound by the FMA latency, position after position */                                             \
+    /* NQ queries, query i over n + i·step positions (step 1: consecutive                                          \
+     * tokens of a head; 0: query heads sharing a KV head): each query's                                           \
+     * float steps are attend_regsz's, but the positions all of them see                                           \
+     * are walked once, every V row loaded once for all, and the queries'                                          \
+     * NQ x NV/2 accumulation chains are independent: one query's chains                                           \
+     * are bound by the FMA latency, position after position */                                                    \
     static void attend_multiz_##NV##SUF(const float *const *qp, const T *k, const T *v, size_t stride, int n,      \
-                                        float scale, float *att, size_t att_stride, float *const *o) {             \
+                                        int step, float scale, float *att, size_t att_stride, float *const *o) {   \
         enum { NQ = NV >= 16 ? 2 : 4 };                                                                            \
         float inv[NQ];                                                                                             \
-        for (int i = 0; i < NQ; i++) inv[i] = scoresz_##NV##SUF(qp[i], k, stride, n + i, scale, att + i * att_stride); \
+        for (int i = 0; i < NQ; i++)                                                                               \
+            inv[i] = scoresz_##NV##SUF(qp[i], k, stride, n + i * step, scale, att + i * att_stride);              \
         __m512 acc[NQ][NV / 2];                                                                                    \
         _Pragma("GCC unroll 4") for (int i = 0; i < NQ; i++)                                                       \
             _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) acc[i][j] = _mm512_setzero_ps();              \
@@ -214,7 +216,7 @@ ATTEND_REGS(16, _f16, uint16_t, LOAD_F16, ROUND_F16)
             }                                                                                                      \
         }                                                                                                          \
         for (int i = 0; i < NQ; i++) {                                                                             \
-            vaccz_##NV##SUF(acc[i], v, stride, n, n + i, att + i * att_stride, inv[i]);                            \
+            vaccz_##NV##SUF(acc[i], v, stride, n, n + i * step, att + i * att_stride, inv[i]);                     \
             _Pragma("GCC unroll 8") for (int j = 0; j < NV / 2; j++) _mm512_storeu_ps(o[i] + 16 * j, acc[i][j]);   \
         }                                                                                                          \
     }
@@ -230,7 +232,8 @@ ATTEND_REGSZ(16, _f16, uint16_t, LOADZ_F16, ROUNDZ_F16, ROUND_F16)
 #define REGS(NV, SUF) attend_regsz_##NV##SUF
 /* up to NQ queries at a time where the head size has a kernel for them */
 #define MULTI(NV, SUF, NQ)                                                                                            \
-    for (; i + NQ <= nq; i += NQ) attend_multiz_##NV##SUF(q + i, k, v, stride, n + i, scale, att, att_stride, o + i)
+    for (; i + NQ <= nq; i += NQ)                                                                                      \
+    attend_multiz_##NV##SUF(q + i, k, v, stride, n + i * step, step, scale, att, att_stride, o + i)
 #define MULTI_BY_HEAD_SIZE(SUF)                                                                                       \
     switch (hd) {                                                                                                      \
     case 32: MULTI(4, SUF, 4); break;                                                                                  \
@@ -326,15 +329,32 @@ void attend_head8_f16(const float *q, const uint16_t *k, const uint16_t *v, size
 #if !defined(MULTI_BY_HEAD_SIZE)
 #define MULTI_BY_HEAD_SIZE(SUF) (void)att_stride
 #endif
-void attend_heads(const float *const *q, const float *k, const float *v, size_t stride, int n, int nq, int hd,
-                  float scale, float *att, size_t att_stride, float *const *o) {
+/* query i over n + i·step positions */
+static void queries(const float *const *q, const float *k, const float *v, size_t stride, int n, int step, int nq,
+                    int hd, float scale, float *att, size_t att_stride, float *const *o) {
     int i = 0;
     MULTI_BY_HEAD_SIZE();
-    for (; i < nq; i++) attend_head(q[i], k, v, stride, n + i, hd, scale, att, o[i]);
+    for (; i < nq; i++) attend_head(q[i], k, v, stride, n + i * step, hd, scale, att, o[i]);
+}
+static void queries_f16(const float *const *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int step,
+                        int nq, int hd, float scale, float *att, size_t att_stride, float *const *o) {
+    int i = 0;
+    MULTI_BY_HEAD_SIZE(_f16);
+    for (; i < nq; i++) attend_head_f16(q[i], k, v, stride, n + i * step, hd, scale, att, o[i]);
+}
+void attend_heads(const float *const *q, const float *k, const float *v, size_t stride, int n, int nq, int hd,
+                  float scale, float *att, size_t att_stride, float *const *o) {
+    queries(q, k, v, stride, n, 1, nq, hd, scale, att, att_stride, o);
 }
 void attend_heads_f16(const float *const *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int nq,
                       int hd, float scale, float *att, size_t att_stride, float *const *o) {
-    int i = 0;
-    MULTI_BY_HEAD_SIZE(_f16);
-    for (; i < nq; i++) attend_head_f16(q[i], k, v, stride, n + i, hd, scale, att, o[i]);
+    queries_f16(q, k, v, stride, n, 1, nq, hd, scale, att, att_stride, o);
+}
+void attend_group(const float *const *q, const float *k, const float *v, size_t stride, int n, int nq, int hd,
+                  float scale, float *att, size_t att_stride, float *const *o) {
+    queries(q, k, v, stride, n, 0, nq, hd, scale, att, att_stride, o);
+}
+void attend_group_f16(const float *const *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int nq,
+                      int hd, float scale, float *att, size_t att_stride, float *const *o) {
+    queries_f16(q, k, v, stride, n, 0, nq, hd, scale, att, att_stride, o);
 }

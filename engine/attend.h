@@ -31,6 +31,14 @@ void attend_heads(const float *const *q, const float *k, const float *v, size_t 
                   float scale, float *att, size_t att_stride, float *const *o);
 void attend_heads_f16(const float *const *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int nq,
                       int hd, float scale, float *att, size_t att_stride, float *const *o);
+/* The query heads of one token that share a KV head (GQA), all over the
+ * same n positions: o[i] is attend_head's (attend_head_f16's) result bit
+ * for bit, the positions walked once for up to four queries together
+ * with AVX-512, as attend_heads. att: nq rows of att_stride >= n floats. */
+void attend_group(const float *const *q, const float *k, const float *v, size_t stride, int n, int nq, int hd,
+                  float scale, float *att, size_t att_stride, float *const *o);
+void attend_group_f16(const float *const *q, const uint16_t *k, const uint16_t *v, size_t stride, int n, int nq,
+                      int hd, float scale, float *att, size_t att_stride, float *const *o);
 /* The eight-lane (AVX2) kernels: where the build has AVX-512, attend_head
  * and attend_head_f16 run sixteen-lane ones, which must equal these bit
  * for bit (tests); elsewhere these are the ones they run. */

@@ -511,8 +511,9 @@ static void place_token(const void *ctx, int t) {
  * groups of query heads sharing a key head, and each chunk rotates and
  * caches them before it attends, in the same pool run (generation: one
  * fork-join less per layer, and the work no longer waits on the caller
- * alone). A batch: a task is a head and ATT_ROWS consecutive tokens,
- * attended together (attend_heads: each K/V row read once for all). */
+ * alone); the heads of a group are attended ATT_ROWS at a time
+ * (attend_group: each K/V row read once for them). A batch: a task is a
+ * head and ATT_ROWS consecutive tokens, attended together (attend_heads). */
 static void attention_chunk(void *ctx, int chunk, int ith) {
     const attn_job *j = ctx;
     tok_session *s = j->s;
@@ -524,7 +525,28 @@ static void attention_chunk(void *ctx, int chunk, int ith) {
     float scale = 1.0f / sqrtf((float)hd);
     int quads = (j->n_tok + ATT_ROWS - 1) / ATT_ROWS, n_tasks = quads * c->n_heads; /* one token: quads = 1 */
     int t0 = chunk * j->tasks_per_chunk, t1 = t0 + j->tasks_per_chunk < n_tasks ? t0 + j->tasks_per_chunk : n_tasks;
-    if (j->place) place_heads(s, j->layer, j->pos0, 0, t0, t1, t0 / group, t1 / group);
+    if (j->place) { /* one token: the heads of a KV head, up to ATT_ROWS at a time */
+        place_heads(s, j->layer, j->pos0, 0, t0, t1, t0 / group, t1 / group);
+        for (int h = t0; h < t1;) {
+            int end = (h / group + 1) * group < t1 ? (h / group + 1) * group : t1;
+            int nq = end - h < ATT_ROWS ? end - h : ATT_ROWS;
+            const float *q[ATT_ROWS];
+            float *o[ATT_ROWS];
+            for (int i = 0; i < nq; i++) {
+                q[i] = s->q + (size_t)(h + i) * hd;
+                o[i] = s->att_out + (size_t)(h + i) * hd;
+            }
+            size_t at = layer + (size_t)(h / group) * hd;
+            if (s->kv_f16)
+                attend_group_f16(q, (const uint16_t *)s->key_cache + at, (const uint16_t *)s->value_cache + at,
+                                 (size_t)kv_dim, j->pos0 + 1, nq, hd, scale, att, att_stride, o);
+            else
+                attend_group(q, (const float *)s->key_cache + at, (const float *)s->value_cache + at, (size_t)kv_dim,
+                             j->pos0 + 1, nq, hd, scale, att, att_stride, o);
+            h += nq;
+        }
+        return;
+    }
     for (int task = t0; task < t1; task++) {
         int h = task / quads, tok = task % quads * ATT_ROWS;
         int nq = j->n_tok - tok < ATT_ROWS ? j->n_tok - tok : ATT_ROWS;

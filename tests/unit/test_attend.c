@@ -11,7 +11,8 @@
  * query: the F16 path rounds nothing else. Where the build has AVX-512,
  * the sixteen-lane kernels equal the eight-lane ones bit for bit. The
  * queries of up to five consecutive tokens together (attend_heads, F32 and
- * F16) give each its attend_head result bit for bit.
+ * F16), and up to five query heads sharing a KV head (attend_group), give
+ * each its attend_head result bit for bit.
  */
 #include <math.h>
 #include <stdint.h>
@@ -98,16 +99,24 @@ int main(void) {
                         qv[i] = qs[i];
                         op[i] = om[i];
                     }
-                    for (int half = 0; half < 2; half++) {
-                        if (half) attend_heads_f16(qv, k16 + hd, v16 + hd, stride, n, nq, hd, scale, atts, MAXN + 8, op);
-                        else attend_heads(qv, kh, vh, stride, n, nq, hd, scale, atts, MAXN + 8, op);
-                        for (int i = 0; i < nq; i++) {
-                            float one[128];
-                            if (half) attend_head_f16(qs[i], k16 + hd, v16 + hd, stride, n + i, hd, scale, att2, one);
-                            else attend_head(qs[i], kh, vh, stride, n + i, hd, scale, att2, one);
-                            if (memcmp(one, om[i], sizeof(float) * (size_t)hd)) multi_differ++;
+                    for (int half = 0; half < 2; half++)
+                        for (int step = 0; step < 2; step++) { /* 0: heads sharing a KV head (attend_group) */
+                            if (half && step)
+                                attend_heads_f16(qv, k16 + hd, v16 + hd, stride, n, nq, hd, scale, atts, MAXN + 8, op);
+                            else if (half)
+                                attend_group_f16(qv, k16 + hd, v16 + hd, stride, n, nq, hd, scale, atts, MAXN + 8, op);
+                            else if (step)
+                                attend_heads(qv, kh, vh, stride, n, nq, hd, scale, atts, MAXN + 8, op);
+                            else
+                                attend_group(qv, kh, vh, stride, n, nq, hd, scale, atts, MAXN + 8, op);
+                            for (int i = 0; i < nq; i++) {
+                                float one[128];
+                                int len = n + i * step;
+                                if (half) attend_head_f16(qs[i], k16 + hd, v16 + hd, stride, len, hd, scale, att2, one);
+                                else attend_head(qs[i], kh, vh, stride, len, hd, scale, att2, one);
+                                if (memcmp(one, om[i], sizeof(float) * (size_t)hd)) multi_differ++;
+                            }
                         }
-                    }
                 }
             cases++;
         }
@@ -120,7 +129,8 @@ int main(void) {
     }
     CHECK_MSG(far == 0, "attend_head differs from the plain C version in %d values", far);
     CHECK_MSG(unstable == 0, "attend_head is not deterministic in %d cases", unstable);
-    CHECK_MSG(multi_differ == 0, "attend_heads differs from attend_head one query at a time in %d results", multi_differ);
+    CHECK_MSG(multi_differ == 0, "attend_heads or attend_group differs from attend_head one query at a time in %d results",
+              multi_differ);
     CHECK_MSG(lanes_differ == 0, "the sixteen-lane kernels differ from the eight-lane ones in %d cases", lanes_differ);
     CHECK_MSG(f16_differ == 0, "over F16 with one position, %d results differ from the F32 version on the widened values", f16_differ);
     printf("attend_head: %d cases (head sizes 32/64/128/48, 1..%d positions), worst |fast - plain C| %.1e\n", cases,
