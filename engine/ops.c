@@ -525,45 +525,37 @@ static void attention_chunk(void *ctx, int chunk, int ith) {
     float scale = 1.0f / sqrtf((float)hd);
     int quads = (j->n_tok + ATT_ROWS - 1) / ATT_ROWS, n_tasks = quads * c->n_heads; /* one token: quads = 1 */
     int t0 = chunk * j->tasks_per_chunk, t1 = t0 + j->tasks_per_chunk < n_tasks ? t0 + j->tasks_per_chunk : n_tasks;
-    if (j->place) { /* one token: the heads of a KV head, up to ATT_ROWS at a time */
-        place_heads(s, j->layer, j->pos0, 0, t0, t1, t0 / group, t1 / group);
-        for (int h = t0; h < t1;) {
-            int end = (h / group + 1) * group < t1 ? (h / group + 1) * group : t1;
-            int nq = end - h < ATT_ROWS ? end - h : ATT_ROWS;
-            const float *q[ATT_ROWS];
-            float *o[ATT_ROWS];
-            for (int i = 0; i < nq; i++) {
-                q[i] = s->q + (size_t)(h + i) * hd;
-                o[i] = s->att_out + (size_t)(h + i) * hd;
-            }
-            size_t at = layer + (size_t)(h / group) * hd;
-            if (s->kv_f16)
-                attend_group_f16(q, (const uint16_t *)s->key_cache + at, (const uint16_t *)s->value_cache + at,
-                                 (size_t)kv_dim, j->pos0 + 1, nq, hd, scale, att, att_stride, o);
-            else
-                attend_group(q, (const float *)s->key_cache + at, (const float *)s->value_cache + at, (size_t)kv_dim,
-                             j->pos0 + 1, nq, hd, scale, att, att_stride, o);
-            h += nq;
+    if (j->place) place_heads(s, j->layer, j->pos0, 0, t0, t1, t0 / group, t1 / group);
+    for (int task = t0; task < t1;) {
+        /* one token: up to ATT_ROWS heads of one KV head, each query over the
+         * same positions; a batch: one head, its ATT_ROWS tokens' queries */
+        int h, tok, nq;
+        if (j->place) {
+            int end = (task / group + 1) * group < t1 ? (task / group + 1) * group : t1;
+            h = task, tok = 0, nq = end - task < ATT_ROWS ? end - task : ATT_ROWS;
+            task += nq;
+        } else {
+            h = task / quads, tok = task % quads * ATT_ROWS, nq = j->n_tok - tok < ATT_ROWS ? j->n_tok - tok : ATT_ROWS;
+            task++;
         }
-        return;
-    }
-    for (int task = t0; task < t1; task++) {
-        int h = task / quads, tok = task % quads * ATT_ROWS;
-        int nq = j->n_tok - tok < ATT_ROWS ? j->n_tok - tok : ATT_ROWS;
         const float *q[ATT_ROWS];
         float *o[ATT_ROWS];
         for (int i = 0; i < nq; i++) {
-            q[i] = s->q + (size_t)(tok + i) * qd + (size_t)h * hd;
-            o[i] = s->att_out + (size_t)(tok + i) * qd + (size_t)h * hd;
+            size_t off = j->place ? (size_t)(h + i) * hd : (size_t)(tok + i) * qd + (size_t)h * hd;
+            q[i] = s->q + off;
+            o[i] = s->att_out + off;
         }
         size_t at = layer + (size_t)(h / group) * hd;
         int n = j->pos0 + tok + 1;
-        if (s->kv_f16)
-            attend_heads_f16(q, (const uint16_t *)s->key_cache + at, (const uint16_t *)s->value_cache + at,
-                             (size_t)kv_dim, n, nq, hd, scale, att, att_stride, o);
-        else
-            attend_heads(q, (const float *)s->key_cache + at, (const float *)s->value_cache + at, (size_t)kv_dim, n,
-                         nq, hd, scale, att, att_stride, o);
+        if (s->kv_f16) {
+            const uint16_t *k = (const uint16_t *)s->key_cache + at, *v = (const uint16_t *)s->value_cache + at;
+            if (j->place) attend_group_f16(q, k, v, (size_t)kv_dim, n, nq, hd, scale, att, att_stride, o);
+            else attend_heads_f16(q, k, v, (size_t)kv_dim, n, nq, hd, scale, att, att_stride, o);
+        } else {
+            const float *k = (const float *)s->key_cache + at, *v = (const float *)s->value_cache + at;
+            if (j->place) attend_group(q, k, v, (size_t)kv_dim, n, nq, hd, scale, att, att_stride, o);
+            else attend_heads(q, k, v, (size_t)kv_dim, n, nq, hd, scale, att, att_stride, o);
+        }
     }
 }
 

@@ -144,9 +144,6 @@ void q8_0x8_gemm4(int n_in, const void *w, const void *x, size_t xs, float out[3
  * none (TinyLlama), stories110M +13% / +8%. */
 #if defined(TOK_HAVE_X16)
 #include "quant_x16.h"
-#ifndef PREFETCH_X16
-#define PREFETCH_X16 0
-#endif
 #define PAIR_BYTES (2 * sizeof(blk_q8_0x8))
 static inline __m512i chunk2(const uint8_t *blk, int c) { return _mm512_loadu_si512(blk + 32 + 64 * c); }
 /* four activation bytes broadcast, negated where the weight byte is negative */
@@ -163,9 +160,6 @@ void q8_0x16_gemv_acc(int n_in, const void *wv, const void *xv, const float *in,
     for (int i = 0; i < n_in / QK; i++, w += PAIR_BYTES) {
         const int8_t *y = x[i].qs;
         if (i % 4 == 0) prefetch_page_ahead(w); /* every 2176 bytes */
-#if PREFETCH_X16
-        for (int k = 0; k < 9; k++) _mm_prefetch((const char *)w + PREFETCH_X16 + 64 * k, _MM_HINT_T0);
-#endif
         /* -128·Σy (s8 = 8·Σy) undoes the +128 of the flipped weights */
         __m512i a = _mm512_set1_epi32(-16 * x[i].s8), b = _mm512_setzero_si512();
         a = dpbusd_b4(a, _mm512_xor_si512(chunk2(w, 0), flip), y);

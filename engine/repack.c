@@ -52,15 +52,23 @@ static void quant_q8Ks(const float *x, void *y, int n) { q8Ks_quantize(x, y, n);
 static const pair_field q4_0_fields[] = {{16, 1}, {32, 4}, {0, 0}};
 static const pair_field q8_0_fields[] = {{16, 1}, {32, 8}, {0, 0}};
 static const pair_field q4_K_fields[] = {{16, 2}, {8, 8}, {16, 4}, {32, 32}, {0, 0}};
-#define Q4_0_KERNELS(gemv2, gemv2_acc)                                                                         \
+#define Q4_0_KERNELS(gemv2, gemv2_acc, threaded)                                                               \
     {TOK_TYPE_Q4_0, QK, sizeof(blk_q4_0x8), sizeof(blk_q8s), pack_q4_0, quant_q8s, q4_0x8_gemv, q4_0x8_gemm4, \
-     X16(gemv2, q4_0x16_gemm4), q4_0_fields, PANELS(Q4_0_PANEL, gemv2_acc, q4_0x16_gemm4_acc)}
+     X16(gemv2, q4_0x16_gemm4), q4_0_fields, PANELS(Q4_0_PANEL, gemv2_acc, q4_0x16_gemm4_acc), threaded}
+/* Q4_0's one-token kernels prefetch every line only on several threads
+ * (quant_q4x8.c). */
+#if defined(TOK_HAVE_X16)
+static const packed_kernels q4_0_threaded = Q4_0_KERNELS(q4_0x16_gemv_pf, q4_0x16_gemv_acc_pf, NULL);
+#define Q4_0_THREADED (&q4_0_threaded)
+#else
+#define Q4_0_THREADED NULL
+#endif
 static const packed_kernels kernels[] = {
-    Q4_0_KERNELS(q4_0x16_gemv, q4_0x16_gemv_acc),
+    Q4_0_KERNELS(q4_0x16_gemv, q4_0x16_gemv_acc, Q4_0_THREADED),
     {TOK_TYPE_Q8_0, QK, sizeof(blk_q8_0x8), sizeof(blk_q8s), pack_q8_0, quant_q8s, q8_0x8_gemv, q8_0x8_gemm4,
-     X16(q8_0x16_gemv, q8_0x16_gemm4), q8_0_fields, PANELS(Q8_0_PANEL, q8_0x16_gemv_acc, q8_0x16_gemm4_acc)},
+     X16(q8_0x16_gemv, q8_0x16_gemm4), q8_0_fields, PANELS(Q8_0_PANEL, q8_0x16_gemv_acc, q8_0x16_gemm4_acc), NULL},
     {TOK_TYPE_Q4_K, QK_K, sizeof(blk_q4_Kx8), sizeof(blk_q8Ks), pack_q4_K, quant_q8Ks, q4_Kx8_gemv, q4_Kx8_gemm4,
-     X16(q4_Kx16_gemv, q4_Kx16_gemm4), q4_K_fields, 0, NULL, NULL},
+     X16(q4_Kx16_gemv, q4_Kx16_gemm4), q4_K_fields, 0, NULL, NULL, NULL},
 };
 
 const packed_kernels *packed_kernels_of(int type) {
@@ -69,13 +77,7 @@ const packed_kernels *packed_kernels_of(int type) {
     return NULL;
 }
 
-/* Q4_0's one-token kernels prefetch every line only on several threads
- * (quant_q4x8.c). */
-static const packed_kernels q4_0_threaded = Q4_0_KERNELS(q4_0x16_gemv_pf, q4_0x16_gemv_acc_pf);
-
-const packed_kernels *packed_kernels_threaded(const packed_kernels *k) {
-    return k->type == TOK_TYPE_Q4_0 ? &q4_0_threaded : k;
-}
+const packed_kernels *packed_kernels_threaded(const packed_kernels *k) { return k->threaded ? k->threaded : k; }
 
 /* Bytes of one packed group of eight rows of w. */
 static size_t group_bytes(const weight *w, const packed_kernels *k) { return (size_t)(w->n_in / k->block) * k->group_bytes; }

@@ -180,11 +180,14 @@ typedef struct packed_kernels {
     void (*gemv2_acc)(int n_in, const void *w, const void *x, const float *acc, float out[16]);
     void (*gemm4x2_acc)(int n_in, const void *w, const void *x, size_t x_stride, const float *acc, size_t acc_stride,
                         float out[64]);
+    /* the form for matmuls that run on several threads (kernels that differ
+     * only in prefetching), or NULL: this one */
+    const struct packed_kernels *threaded;
 } packed_kernels;
 /* NULL when the type has no packed layout. */
 const packed_kernels *packed_kernels_of(int type);
-/* k's kernels for a matmul that runs on several threads: k itself, or a
- * form of it whose kernels differ only in prefetching (equal results). */
+/* k's kernels for a matmul that runs on several threads: k->threaded, or k
+ * itself where it has none (equal results either way). */
 const packed_kernels *packed_kernels_threaded(const packed_kernels *k);
 /* Rewrites a packed matrix (n_out rows of n_in values in k's 8-row layout)
  * so that groups 2p and 2p+1 are in the pair layout, for every whole pair;
